@@ -1,0 +1,80 @@
+/**
+ * A client for one node's admin API, used by the CLI (and usable from scripts).
+ */
+import http from 'node:http';
+import { AdminRequestError, AdminUnreachableError } from '../errors.js';
+
+export interface AdminClientOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly secret: Buffer | undefined;
+  readonly timeoutMs?: number;
+}
+
+export interface AdminResponse {
+  readonly status: number;
+  readonly contentType: string;
+  readonly text: string;
+}
+
+export class AdminClient {
+  constructor(private readonly options: AdminClientOptions) {}
+
+  get url(): string {
+    return `http://${this.options.host}:${this.options.port}`;
+  }
+
+  /** JSON request; throws AdminRequestError for an error status, AdminUnreachableError if no answer. */
+  async json<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+    const response = await this.request(method, path, body);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(response.text);
+    } catch {
+      throw new AdminRequestError(response.status, `admin API answered ${response.status} with a body that is not JSON`);
+    }
+    if (response.status >= 400) {
+      const error = (parsed as { error?: { code?: string; message?: string } }).error;
+      throw new AdminRequestError(response.status, error?.message ?? `admin API answered ${response.status}`, error?.code);
+    }
+    return parsed as T;
+  }
+
+  /** Plain text request (for /metrics). */
+  async text(path: string): Promise<string> {
+    const response = await this.request('GET', path);
+    if (response.status >= 400) throw new AdminRequestError(response.status, `admin API answered ${response.status}`);
+    return response.text;
+  }
+
+  request(method: string, path: string, body?: unknown): Promise<AdminResponse> {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const headers: Record<string, string | number> = { accept: 'application/json' };
+    if (this.options.secret) headers.authorization = `Bearer ${this.options.secret.toString('utf8')}`;
+    if (payload) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = payload.length;
+    }
+    return new Promise((resolve, reject) => {
+      const req = http.request(
+        { host: this.options.host, port: this.options.port, method, path, headers, timeout: this.options.timeoutMs ?? 5000, agent: false },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), text: Buffer.concat(chunks).toString('utf8') }),
+          );
+          res.on('error', (error) => reject(new AdminUnreachableError(this.url, { cause: error })));
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error('timed out')));
+      req.on('error', (error) => reject(new AdminUnreachableError(this.url, { cause: error })));
+      req.end(payload);
+    });
+  }
+}
+
+/** Builds the API path of one cache entry (keys may contain "/"). */
+export function entryPath(type: string, key: string): string {
+  return `/caches/${encodeURIComponent(type)}/entries/${encodeURIComponent(key)}`;
+}

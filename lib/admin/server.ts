@@ -1,0 +1,244 @@
+/**
+ * The admin HTTP API of one node (DESIGN.md §3): JSON in and out, bearer-secret auth,
+ * every failure a 4xx/5xx with `{ error: { code, message } }`.
+ */
+import http from 'node:http';
+import { once } from 'node:events';
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { CastmirrorError, TransportError } from '../errors.js';
+import type { CacheNode } from '../node/cache-node.js';
+import { PROMETHEUS_CONTENT_TYPE } from '../metrics/prometheus.js';
+import { silentLogger, type Logger } from '../util/logger.js';
+
+const MAX_BODY_BYTES = 1024 * 1024;
+
+export interface AdminServerOptions {
+  readonly node: CacheNode;
+  readonly host: string;
+  readonly port: number;
+  /** Bearer token required on every request; undefined only for a standalone node without <Secret>. */
+  readonly secret: Buffer | undefined;
+  readonly logger?: Logger;
+}
+
+/** An error that maps to one HTTP status. */
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+type Handler = (request: AdminRequest) => Promise<unknown> | unknown;
+
+interface AdminRequest {
+  readonly params: readonly string[];
+  body(): Promise<unknown>;
+}
+
+interface Route {
+  readonly pattern: RegExp;
+  readonly methods: Readonly<Record<string, Handler>>;
+}
+
+export class AdminServer {
+  private readonly server: http.Server;
+  private readonly routes: Route[];
+  private readonly tokenDigest: Buffer | undefined;
+  private readonly logger: Logger;
+
+  private constructor(private readonly options: AdminServerOptions) {
+    this.logger = options.logger ?? silentLogger;
+    this.tokenDigest = options.secret ? digest(options.secret) : undefined;
+    this.routes = buildRoutes(options.node);
+    this.server = http.createServer((req, res) => void this.handle(req, res));
+    this.server.keepAliveTimeout = 5000;
+  }
+
+  static async listen(options: AdminServerOptions): Promise<AdminServer> {
+    const admin = new AdminServer(options);
+    admin.server.listen(options.port, options.host);
+    try {
+      await Promise.race([once(admin.server, 'listening'), once(admin.server, 'error').then(([e]) => Promise.reject(e))]);
+    } catch (error) {
+      throw new TransportError(`admin API cannot listen on ${options.host}:${options.port}: ${(error as Error).message}`, { cause: error });
+    }
+    return admin;
+  }
+
+  get address(): { host: string; port: number } {
+    const address = this.server.address();
+    return typeof address === 'object' && address ? { host: address.address, port: address.port } : { host: this.options.host, port: this.options.port };
+  }
+
+  async close(): Promise<void> {
+    if (!this.server.listening) return;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
+    await closed;
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    try {
+      this.authenticate(req);
+      const url = new URL(req.url ?? '/', 'http://admin');
+      const { handler, params } = this.match(req.method ?? 'GET', url.pathname);
+      const result = await handler({ params, body: () => readJson(req) });
+      if (typeof result === 'string') {
+        res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE });
+        res.end(result);
+      } else {
+        sendJson(res, 200, result);
+      }
+    } catch (error) {
+      const { status, code, message, headers } = toHttpError(error);
+      if (status >= 500) this.logger.error({ err: error, url: req.url }, 'admin request failed');
+      sendJson(res, status, { error: { code, message } }, headers);
+    }
+  }
+
+  private authenticate(req: http.IncomingMessage): void {
+    if (!this.tokenDigest) return;
+    const header = req.headers.authorization ?? '';
+    const match = /^Bearer (.+)$/i.exec(header);
+    // Digests have equal length, so the comparison is constant-time whatever was sent.
+    if (!match || !timingSafeEqual(digest(Buffer.from(match[1]!.trim(), 'utf8')), this.tokenDigest)) {
+      throw new HttpError(401, 'CASTMIRROR_ADMIN_UNAUTHORIZED', 'missing or wrong bearer token (the cluster secret)', {
+        'www-authenticate': 'Bearer realm="castmirror"',
+      });
+    }
+  }
+
+  private match(method: string, pathname: string): { handler: Handler; params: string[] } {
+    for (const route of this.routes) {
+      const found = route.pattern.exec(pathname);
+      if (!found) continue;
+      const handler = route.methods[method];
+      if (!handler) {
+        throw new HttpError(405, 'CASTMIRROR_ADMIN_METHOD_NOT_ALLOWED', `${method} is not allowed on ${pathname}`, {
+          allow: Object.keys(route.methods).join(', '),
+        });
+      }
+      let params: string[];
+      try {
+        params = found.slice(1).map((p) => decodeURIComponent(p));
+      } catch {
+        throw new HttpError(400, 'CASTMIRROR_INVALID_ARGUMENT', 'malformed percent-encoding in the path');
+      }
+      return { handler, params };
+    }
+    throw new HttpError(404, 'CASTMIRROR_ADMIN_NOT_FOUND', `no such resource: ${pathname}`);
+  }
+}
+
+function buildRoutes(node: CacheNode): Route[] {
+  const cache = (type: string) => node.caches.require(type);
+  return [
+    { pattern: /^\/status$/, methods: { GET: () => node.status() } },
+    { pattern: /^\/metrics$/, methods: { GET: () => node.metrics() } },
+    { pattern: /^\/caches$/, methods: { GET: () => ({ caches: node.caches.stats() }) } },
+    { pattern: /^\/caches\/([^/]+)$/, methods: { GET: ({ params }) => cache(params[0]!).stats() } },
+    {
+      pattern: /^\/caches\/([^/]+)\/entries\/(.+)$/,
+      methods: {
+        GET: ({ params: [type, key] }) => {
+          const c = cache(type!);
+          if (!c.has(key!)) throw new HttpError(404, 'CASTMIRROR_ADMIN_NO_ENTRY', `no entry "${key}" in cache "${type}" on this node`);
+          return { type, key, value: c.get(key!) };
+        },
+        PUT: async ({ params: [type, key], body }) => {
+          const value = await body();
+          if (value === undefined) throw new HttpError(400, 'CASTMIRROR_INVALID_ARGUMENT', 'PUT needs a JSON body: the value to store');
+          cache(type!).set(key!, value);
+          return { type, key, stored: true };
+        },
+        DELETE: ({ params: [type, key] }) => ({ type, key, deleted: cache(type!).delete(key!) }),
+      },
+    },
+    {
+      pattern: /^\/caches\/([^/]+)\/invalidate$/,
+      methods: {
+        POST: async ({ params: [type], body }) => {
+          const { key } = requireObject(await body(), ['key']);
+          if (typeof key !== 'string') throw new HttpError(400, 'CASTMIRROR_INVALID_ARGUMENT', 'body must be {"key": "<string>"}');
+          await cache(type!).invalidate(key);
+          return { type, key, invalidated: true, scope: 'cluster' };
+        },
+      },
+    },
+    {
+      pattern: /^\/caches\/([^/]+)\/clear$/,
+      methods: {
+        POST: async ({ params: [type] }) => {
+          await cache(type!).clear();
+          return { type, cleared: true, scope: 'cluster' };
+        },
+      },
+    },
+    {
+      pattern: /^\/caches\/([^/]+)\/capacity$/,
+      methods: {
+        GET: ({ params: [type] }) => ({ type, capacity: cache(type!).capacity, scope: 'node' }),
+        PUT: async ({ params: [type], body }) => {
+          const { capacity } = requireObject(await body(), ['capacity']);
+          if (typeof capacity !== 'number') throw new HttpError(400, 'CASTMIRROR_INVALID_ARGUMENT', 'body must be {"capacity": <positive integer>}');
+          const c = cache(type!);
+          c.setCapacity(capacity);
+          return { type, capacity: c.capacity, scope: 'node' };
+        },
+      },
+    },
+  ];
+}
+
+function requireObject(value: unknown, keys: readonly string[]): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new HttpError(400, 'CASTMIRROR_INVALID_ARGUMENT', `body must be a JSON object with ${keys.join(', ')}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+async function readJson(req: http.IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw new HttpError(413, 'CASTMIRROR_ADMIN_BODY_TOO_LARGE', `body exceeds ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8').trim();
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new HttpError(400, 'CASTMIRROR_INVALID_JSON', `body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+const STATUS_BY_CODE: Record<string, number> = {
+  CASTMIRROR_INVALID_ARGUMENT: 400,
+  CASTMIRROR_UNKNOWN_CACHE_TYPE: 404,
+  CASTMIRROR_NO_LOADER: 409,
+  CASTMIRROR_CLOSED: 503,
+  CASTMIRROR_LOADER_FAILED: 502,
+};
+
+function toHttpError(error: unknown): HttpError {
+  if (error instanceof HttpError) return error;
+  if (error instanceof CastmirrorError) return new HttpError(STATUS_BY_CODE[error.code] ?? 500, error.code, error.message);
+  return new HttpError(500, 'CASTMIRROR_INTERNAL', 'internal error');
+}
+
+function digest(token: Buffer): Buffer {
+  return createHash('sha256').update(token).digest();
+}

@@ -1,0 +1,37 @@
+/**
+ * Reading a config file from disk: parse, validate, and (for a clustered config) check
+ * that the secret can be found. Throws ConfigError with every diagnostic at once.
+ */
+import { readFile } from 'node:fs/promises';
+import { ConfigError, ConfigReadError } from '../errors.js';
+import { parseClusterConfig } from './parse.js';
+import type { ClusterConfig, ResolvedSecret } from './types.js';
+
+export interface LoadedConfig {
+  readonly config: ClusterConfig;
+  /** Undefined for a standalone (`<Cluster>0</Cluster>`) config without a <Secret>. */
+  readonly secret: ResolvedSecret | undefined;
+  /** Things worth a log line that do not stop a node (inline secret, loose file mode). */
+  readonly warnings: readonly string[];
+}
+
+export interface LoadOptions {
+  /** Where `<Secret env=...>` is looked up; defaults to process.env. */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export async function loadConfig(file: string, options: LoadOptions = {}): Promise<LoadedConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new ConfigReadError(file, { cause: error });
+  }
+  return parseConfigText(text, file, options);
+}
+
+export function parseConfigText(text: string, file: string, options: LoadOptions = {}): LoadedConfig {
+  const { config, secret, diagnostics, warnings } = parseClusterConfig(text, file, options.env ?? process.env);
+  if (!config) throw new ConfigError(diagnostics);
+  return { config, secret, warnings };
+}

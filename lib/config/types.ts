@@ -1,0 +1,155 @@
+/**
+ * The typed shape of server.xml after validation. Everything here is frozen and trusted:
+ * code below the config layer never re-checks these values.
+ */
+
+export const REPLICATION_MODES = ['sync', 'async', 'batched'] as const;
+export type ReplicationMode = (typeof REPLICATION_MODES)[number];
+
+export interface MulticastSettings {
+  readonly address: string;
+  readonly port: number;
+  /** IPv4 address of the interface to join and send on; `127.0.0.1` keeps traffic on this host. */
+  readonly interface: string;
+  readonly ttl: number;
+}
+
+/** `<Messaging>`: datagram and coalescing limits of the multicast channel. */
+export interface MessagingSettings {
+  readonly maxDatagramBytes: number;
+  /** How long an invalidation may wait for others to share its datagram. */
+  readonly coalesceMs: number;
+  readonly recvBufferBytes: number;
+  /** Datagrams waiting to be processed; beyond this they are dropped and counted. */
+  readonly receiveQueueLimit: number;
+}
+
+export interface HeartbeatSettings {
+  readonly intervalMs: number;
+  readonly deadAfterMs: number;
+}
+
+export interface ReplicationSettings {
+  readonly mode: ReplicationMode;
+  readonly batchSize: number;
+  readonly batchIntervalMs: number;
+}
+
+export interface SessionSettings {
+  readonly timeoutSeconds: number;
+}
+
+export interface AdminSettings {
+  readonly host: string;
+}
+
+export interface ProxySettings {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface NodeEntry {
+  readonly name: string;
+  readonly host: string;
+  readonly machine: string;
+  readonly httpPort: number;
+  readonly replicationPort: number;
+  readonly adminPort: number;
+}
+
+export interface CacheSettings {
+  readonly type: string;
+  readonly capacity: number;
+  /** 0 means entries never expire by age. */
+  readonly ttlSeconds: number;
+}
+
+export interface ApplicationEntry {
+  readonly name: string;
+  readonly enabled: boolean;
+}
+
+export type SecretSource = 'env' | 'file' | 'inline';
+
+export interface SecretSettings {
+  readonly env: string | undefined;
+  /** Absolute path (relative paths in server.xml are taken from the config file's folder). */
+  readonly file: string | undefined;
+  /** The secret written as the element's text: discouraged, and never printed. */
+  readonly inline: string | undefined;
+}
+
+export interface ResolvedSecret {
+  readonly source: SecretSource;
+  readonly value: Buffer;
+}
+
+/** The settings a `<NodeSetting>` may override, as the node that receives them sees them. */
+export interface NodeScopedSettings {
+  readonly multicastInterface: string;
+  readonly multicastTTL: number;
+  readonly messaging: MessagingSettings;
+  readonly heartbeat: HeartbeatSettings;
+  readonly replication: ReplicationSettings;
+  readonly sessions: SessionSettings;
+  readonly admin: AdminSettings;
+  readonly caches: readonly CacheSettings[];
+}
+
+/** Only what one `<NodeSetting>` names; everything else comes from the cluster-wide value. */
+export interface NodeOverrides {
+  readonly multicastInterface?: string;
+  readonly multicastTTL?: number;
+  readonly messaging?: Partial<MessagingSettings>;
+  readonly heartbeat?: Partial<HeartbeatSettings>;
+  readonly replication?: Partial<ReplicationSettings>;
+  readonly sessions?: Partial<SessionSettings>;
+  readonly admin?: Partial<AdminSettings>;
+  readonly caches?: readonly (Partial<CacheSettings> & { readonly type: string })[];
+}
+
+export interface ClusterConfig {
+  /** The file this was read from, as given. */
+  readonly file: string;
+  readonly name: string;
+  /** `<Cluster>1</Cluster>`; when false the node runs alone, with no multicast. */
+  readonly clustered: boolean;
+  readonly multicast: MulticastSettings;
+  readonly messaging: MessagingSettings;
+  readonly secret: SecretSettings | undefined;
+  readonly heartbeat: HeartbeatSettings;
+  readonly replication: ReplicationSettings;
+  readonly sessions: SessionSettings;
+  readonly admin: AdminSettings;
+  readonly proxy: ProxySettings | undefined;
+  readonly nodes: readonly NodeEntry[];
+  readonly caches: readonly CacheSettings[];
+  readonly applications: readonly ApplicationEntry[];
+  readonly overrides: Readonly<Record<string, NodeOverrides>>;
+}
+
+/** One node's view: cluster-wide settings with its `<NodeSetting>` applied. */
+export interface NodeConfig extends NodeScopedSettings {
+  readonly cluster: ClusterConfig;
+  readonly node: NodeEntry;
+  /** Multicast group settings with this node's interface and TTL. */
+  readonly multicast: MulticastSettings;
+}
+
+export const DEFAULTS = Object.freeze({
+  multicastInterface: '0.0.0.0',
+  multicastTTL: 1,
+  messaging: Object.freeze({
+    maxDatagramBytes: 1400,
+    coalesceMs: 1,
+    recvBufferBytes: 4 * 1024 * 1024,
+    receiveQueueLimit: 10_000,
+  }),
+  heartbeat: Object.freeze({ intervalMs: 200, deadAfterMs: 1000 }),
+  replication: Object.freeze({ mode: 'sync' as ReplicationMode, batchSize: 100, batchIntervalMs: 1000 }),
+  sessions: Object.freeze({ timeoutSeconds: 1800 }),
+  admin: Object.freeze({ host: '127.0.0.1' }),
+  proxyHost: '127.0.0.1',
+  cacheCapacity: 10_000,
+  cacheTtlSeconds: 0,
+});

@@ -1,0 +1,15 @@
+/**
+ * castmirror: an embedded, in-memory, replicated cache node for Node.js.
+ */
+export { startNode, type StartNodeOptions } from './node/start.js';
+export { CacheNode, type CacheNodeOptions, type NodeStatus, type MemberStatus } from './node/cache-node.js';
+export { ObjectCache, type ObjectCacheOptions, type ObjectCacheStats, type Loader } from './cache/object-cache.js';
+export { ObjectCacheManager } from './cache/manager.js';
+export type { ClearReason } from './messaging/invalidation-bus.js';
+export type { Member, MemberState, MemberEventMap } from './membership/membership.js';
+export type { DropReason } from './transport/cluster-channel.js';
+export { loadConfig, parseConfigText, parseClusterConfig, resolveNodeConfig } from './config/index.js';
+export type { ClusterConfig, NodeConfig, LoadedConfig, CacheSettings, NodeEntry, ReplicationMode } from './config/index.js';
+export { AdminClient } from './admin/client.js';
+export type { Logger } from './util/logger.js';
+export * from './errors.js';

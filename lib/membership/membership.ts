@@ -1,0 +1,334 @@
+/**
+ * Who is in the cluster: heartbeats out, a member table in, and one failure detector.
+ *
+ *   alive --(2 heartbeats missed)--> suspect --(deadAfterMs, probe refused or timed out)--> dead
+ *   suspect --(heard again)--> alive;  any --(goodbye)--> left;  new incarnation --> restarted
+ *
+ * A suspect whose port still answers the probe is alive but silent (a stalled event loop,
+ * a multicast problem); it stays suspect until it speaks again, or is declared dead after
+ * SILENT_LIMIT x deadAfterMs.
+ */
+import { EventEmitter } from 'node:events';
+import type { HeartbeatSettings } from '../config/types.js';
+import type { Envelope, HeartbeatPayload, MemberLoad, PublishedState } from '../wire/messages.js';
+import type { ClusterChannel, DropReason } from '../transport/cluster-channel.js';
+import { systemClock, type Clock, type Timer } from '../util/clock.js';
+import { silentLogger, type Logger } from '../util/logger.js';
+import { tcpProbe, type Probe } from './probe.js';
+
+export type MemberState = 'alive' | 'suspect' | 'dead' | 'left';
+
+const SILENT_LIMIT = 10;
+/** Retired incarnations remembered per name, to refuse their replayed frames. */
+const RETIRED_LIMIT = 16;
+
+export interface Member {
+  readonly name: string;
+  readonly isSelf: boolean;
+  incarnation: string;
+  startedAt: number;
+  state: MemberState;
+  machine: string;
+  host: string;
+  adminPort: number;
+  replicationPort: number;
+  load: MemberLoad;
+  published: PublishedState;
+  /** Monotonic time of the last frame heard. */
+  lastHeardAt: number;
+  /** Wall-clock time of the last heartbeat, for display. */
+  lastHeartbeatWallTime: number | undefined;
+  /** Wall-clock time of the last state change. */
+  stateSince: number;
+}
+
+export interface MemberEventMap {
+  joined: [member: Member];
+  alive: [member: Member];
+  suspect: [member: Member];
+  dead: [member: Member, reason: 'refused' | 'timeout' | 'silent' | 'no-probe'];
+  left: [member: Member, published: PublishedState];
+  restarted: [member: Member, previous: { incarnation: string; state: MemberState }];
+  heartbeat: [member: Member, payload: HeartbeatPayload];
+  'multicast-silent': [];
+}
+
+export interface SelfDescription {
+  readonly machine: string;
+  readonly host: string;
+  readonly adminPort: number;
+  readonly replicationPort: number;
+}
+
+export interface MembershipOptions {
+  readonly channel: ClusterChannel;
+  readonly self: SelfDescription;
+  readonly heartbeat: HeartbeatSettings;
+  /** Names listed in <ClusterNodes>; frames from anyone else are dropped. */
+  readonly knownNodes: readonly string[];
+  /** What this node has published, for the heartbeat (filled in by messaging). */
+  readonly published: () => PublishedState;
+  readonly load: () => MemberLoad;
+  readonly clock?: Clock;
+  readonly probe?: Probe;
+  readonly logger?: Logger;
+}
+
+export type Verdict = 'accepted' | Extract<DropReason, 'unknown-member' | 'stale-incarnation' | 'name-clash'>;
+
+export class Membership extends EventEmitter<MemberEventMap> {
+  readonly self: Member;
+  private readonly members = new Map<string, Member>();
+  private readonly retired = new Map<string, string[]>();
+  private readonly knownNodes: ReadonlySet<string>;
+  private readonly warnedUnknown = new Set<string>();
+  private readonly probing = new Set<string>();
+  private readonly clock: Clock;
+  private readonly probe: Probe;
+  private readonly logger: Logger;
+  private heartbeatTimer: Timer | undefined;
+  private checkTimer: Timer | undefined;
+  private selfTestTimer: Timer | undefined;
+  private heardSelf = false;
+  private warnedNameClash = false;
+  heartbeatsSent = 0;
+  heartbeatSendErrors = 0;
+
+  constructor(private readonly options: MembershipOptions) {
+    super();
+    this.clock = options.clock ?? systemClock;
+    this.probe = options.probe ?? tcpProbe;
+    this.logger = options.logger ?? silentLogger;
+    this.knownNodes = new Set(options.knownNodes);
+    const { identity } = options.channel;
+    this.self = {
+      name: identity.name,
+      isSelf: true,
+      incarnation: identity.incarnation,
+      startedAt: identity.startedAt,
+      state: 'alive',
+      ...options.self,
+      load: options.load(),
+      published: options.published(),
+      lastHeardAt: this.clock.now(),
+      lastHeartbeatWallTime: undefined,
+      stateSince: Date.now(),
+    };
+    this.members.set(this.self.name, this.self);
+  }
+
+  /** Starts heartbeating and failure detection; sends the first heartbeat at once. */
+  start(): void {
+    const { intervalMs } = this.options.heartbeat;
+    this.sendHeartbeat();
+    this.heartbeatTimer = this.clock.setInterval(() => this.sendHeartbeat(), intervalMs);
+    this.checkTimer = this.clock.setInterval(() => this.check(), Math.max(5, Math.floor(intervalMs / 4)));
+    this.selfTestTimer = this.clock.setTimeout(() => this.selfTest(), Math.max(1000, 5 * intervalMs));
+    for (const timer of [this.heartbeatTimer, this.checkTimer, this.selfTestTimer]) timer.unref?.();
+  }
+
+  /** Stops timers and, when `goodbye` is set, tells the others this node is leaving. */
+  async stop(goodbye: boolean): Promise<void> {
+    if (this.heartbeatTimer) this.clock.clearInterval(this.heartbeatTimer);
+    if (this.checkTimer) this.clock.clearInterval(this.checkTimer);
+    if (this.selfTestTimer) this.clock.clearTimeout(this.selfTestTimer);
+    this.heartbeatTimer = this.checkTimer = this.selfTestTimer = undefined;
+    if (goodbye) {
+      // Sent twice: one lost goodbye would leave the others waiting for the dead timeout.
+      const published = this.options.published();
+      await Promise.allSettled([this.options.channel.send('goodbye', { published }), this.options.channel.send('goodbye', { published })]);
+    }
+  }
+
+  get multicastVerified(): boolean {
+    return this.heardSelf;
+  }
+
+  list(): Member[] {
+    return [...this.members.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  get(name: string): Member | undefined {
+    return this.members.get(name);
+  }
+
+  alive(): Member[] {
+    return this.list().filter((m) => m.state === 'alive' || m.state === 'suspect');
+  }
+
+  /**
+   * Takes note of a verified frame; the caller acts on it only if it is accepted.
+   * Any frame proves its sender alive; heartbeats also refresh what we know of it.
+   */
+  observe(envelope: Envelope): Verdict {
+    const { sender, incarnation } = envelope;
+    if (sender === this.self.name) {
+      if (incarnation === this.self.incarnation) {
+        this.heardSelf = true;
+        return 'accepted';
+      }
+      if (!this.warnedNameClash) {
+        this.warnedNameClash = true;
+        this.logger.error({ node: sender, incarnation }, 'another process is running with this node name; its frames are ignored');
+      }
+      return 'name-clash';
+    }
+    if (!this.knownNodes.has(sender)) {
+      if (!this.warnedUnknown.has(sender)) {
+        this.warnedUnknown.add(sender);
+        this.logger.warn({ node: sender }, 'ignoring frames from a node that <ClusterNodes> does not list');
+      }
+      return 'unknown-member';
+    }
+    let member = this.members.get(sender);
+    if (member && member.incarnation !== incarnation) {
+      if (this.retired.get(sender)?.includes(incarnation)) return 'stale-incarnation';
+      const currentLives = member.state === 'alive' || member.state === 'suspect';
+      // An older incarnation speaking while the current one lives is a replay or a twin.
+      if (currentLives && envelope.startedAt < member.startedAt) return 'stale-incarnation';
+      this.retire(member);
+      const previous = { incarnation: member.incarnation, state: member.state };
+      member.incarnation = incarnation;
+      member.startedAt = envelope.startedAt;
+      member.published = { seq: 0, types: [] };
+      this.setState(member, 'alive');
+      this.touch(member, envelope);
+      this.emit('restarted', member, previous);
+      return 'accepted';
+    }
+    if (!member) {
+      member = this.newMember(envelope);
+      this.members.set(sender, member);
+      this.touch(member, envelope);
+      this.emit('joined', member);
+      return 'accepted';
+    }
+    const before = member.state;
+    this.touch(member, envelope);
+    if (envelope.kind === 'goodbye') {
+      member.published = envelope.payload.published;
+      if (before !== 'left') {
+        this.setState(member, 'left');
+        this.emit('left', member, envelope.payload.published);
+      }
+    } else if (before !== 'alive') {
+      this.setState(member, 'alive');
+      this.emit(before === 'suspect' ? 'alive' : 'joined', member);
+    }
+    return 'accepted';
+  }
+
+  private newMember(envelope: Envelope): Member {
+    return {
+      name: envelope.sender,
+      isSelf: false,
+      incarnation: envelope.incarnation,
+      startedAt: envelope.startedAt,
+      state: 'alive',
+      machine: '',
+      host: '',
+      adminPort: 0,
+      replicationPort: 0,
+      load: { elu: 0, items: 0 },
+      published: { seq: 0, types: [] },
+      lastHeardAt: this.clock.now(),
+      lastHeartbeatWallTime: undefined,
+      stateSince: Date.now(),
+    };
+  }
+
+  private touch(member: Member, envelope: Envelope): void {
+    member.lastHeardAt = this.clock.now();
+    if (envelope.kind !== 'heartbeat') return;
+    const p = envelope.payload;
+    member.machine = p.machine;
+    member.host = p.host;
+    member.adminPort = p.adminPort;
+    member.replicationPort = p.replicationPort;
+    member.load = p.load;
+    member.published = p.published;
+    member.lastHeartbeatWallTime = Date.now();
+    this.emit('heartbeat', member, p);
+  }
+
+  private retire(member: Member): void {
+    const list = this.retired.get(member.name) ?? [];
+    list.push(member.incarnation);
+    if (list.length > RETIRED_LIMIT) list.shift();
+    this.retired.set(member.name, list);
+    this.options.channel.forgetIncarnation(member.name, member.incarnation);
+  }
+
+  private setState(member: Member, state: MemberState): void {
+    member.state = state;
+    member.stateSince = Date.now();
+  }
+
+  private sendHeartbeat(): void {
+    const self = this.self;
+    self.load = this.options.load();
+    self.published = this.options.published();
+    self.lastHeartbeatWallTime = Date.now();
+    const payload: HeartbeatPayload = {
+      machine: self.machine,
+      host: self.host,
+      adminPort: self.adminPort,
+      replicationPort: self.replicationPort,
+      load: self.load,
+      published: self.published,
+    };
+    this.options.channel.send('heartbeat', payload).then(
+      () => this.heartbeatsSent++,
+      () => this.heartbeatSendErrors++,
+    );
+  }
+
+  /** One pass of the failure detector. */
+  private check(): void {
+    const now = this.clock.now();
+    const { intervalMs, deadAfterMs } = this.options.heartbeat;
+    for (const member of this.members.values()) {
+      if (member.isSelf) continue;
+      const silentFor = now - member.lastHeardAt;
+      if (member.state === 'alive' && silentFor > 2 * intervalMs) {
+        this.setState(member, 'suspect');
+        this.emit('suspect', member);
+      }
+      if (member.state !== 'suspect' || silentFor < deadAfterMs) continue;
+      if (silentFor >= SILENT_LIMIT * deadAfterMs) {
+        this.declareDead(member, 'silent');
+      } else if (member.adminPort === 0 || member.host === '') {
+        this.declareDead(member, 'no-probe');
+      } else if (!this.probing.has(member.name)) {
+        this.probeSuspect(member, Math.max(10, Math.floor(intervalMs / 2)));
+      }
+    }
+  }
+
+  private probeSuspect(member: Member, timeoutMs: number): void {
+    const { name, incarnation } = member;
+    this.probing.add(name);
+    this.probe(member.host, member.adminPort, timeoutMs).then((result) => {
+      this.probing.delete(name);
+      // The member may have spoken, left or restarted while the probe was out.
+      if (member.state !== 'suspect' || member.incarnation !== incarnation) return;
+      if (result !== 'answered') this.declareDead(member, result);
+    });
+  }
+
+  private declareDead(member: Member, reason: 'refused' | 'timeout' | 'silent' | 'no-probe'): void {
+    this.setState(member, 'dead');
+    this.logger.warn({ node: member.name, incarnation: member.incarnation, reason }, 'member declared dead');
+    this.emit('dead', member, reason);
+  }
+
+  private selfTest(): void {
+    if (this.heardSelf) return;
+    const { channel } = this.options;
+    this.logger.error(
+      { node: this.self.name, heartbeatsSent: this.heartbeatsSent, framesDelivered: channel.framesDelivered },
+      'MULTICAST IS NOT WORKING: this node has not heard its own heartbeats; check <MulticastInterface>, firewall rules and the multicast route',
+    );
+    this.emit('multicast-silent');
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * A small metrics interface: components describe their counters and gauges when asked,
+ * and this renders them in the Prometheus text exposition format (version 0.0.4). Nothing
+ * is updated on hot paths; prom-client is not needed.
+ */
+
+export type Labels = Readonly<Record<string, string>>;
+
+export interface MetricFamily {
+  readonly name: string;
+  readonly help: string;
+  readonly type: 'counter' | 'gauge';
+  readonly samples: readonly { readonly labels?: Labels; readonly value: number }[];
+}
+
+export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+export function renderPrometheus(families: readonly MetricFamily[], common: Labels = {}): string {
+  const lines: string[] = [];
+  for (const family of families) {
+    lines.push(`# HELP ${family.name} ${escapeHelp(family.help)}`, `# TYPE ${family.name} ${family.type}`);
+    for (const sample of family.samples) {
+      lines.push(`${family.name}${renderLabels({ ...common, ...sample.labels })} ${renderValue(sample.value)}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function renderLabels(labels: Labels): string {
+  const entries = Object.entries(labels);
+  if (entries.length === 0) return '';
+  return `{${entries.map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`).join(',')}}`;
+}
+
+function renderValue(value: number): string {
+  if (Number.isNaN(value)) return 'NaN';
+  if (value === Infinity) return '+Inf';
+  if (value === -Infinity) return '-Inf';
+  return String(value);
+}
+
+function escapeHelp(help: string): string {
+  return help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}

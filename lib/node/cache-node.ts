@@ -1,0 +1,250 @@
+/**
+ * CacheNode: one castmirror node. Composes the layers (transport, membership, messaging,
+ * caches, admin API) and owns their lifecycle. `close()` is graceful and idempotent:
+ * pending invalidations go out, a goodbye tells the others, then sockets close.
+ */
+import { ClosedError } from '../errors.js';
+import type { NodeConfig, ResolvedSecret } from '../config/types.js';
+import { ObjectCacheManager } from '../cache/manager.js';
+import { InvalidationBus } from '../messaging/invalidation-bus.js';
+import { Membership, type Member } from '../membership/membership.js';
+import type { Probe } from '../membership/probe.js';
+import { MulticastChannel } from '../transport/multicast.js';
+import { ClusterChannel, type DropReason } from '../transport/cluster-channel.js';
+import { FrameCodec } from '../wire/frame.js';
+import type { Envelope } from '../wire/messages.js';
+import { AdminServer } from '../admin/server.js';
+import { silentLogger, type Logger } from '../util/logger.js';
+import { newIncarnation, type Incarnation } from './incarnation.js';
+import { collectMetrics } from './metrics.js';
+import { renderPrometheus } from '../metrics/prometheus.js';
+
+export interface CacheNodeOptions {
+  readonly config: NodeConfig;
+  /** Required when the config is clustered. */
+  readonly secret: ResolvedSecret | undefined;
+  readonly logger?: Logger;
+  /** Serve the admin API on the node's adminPort (default true). */
+  readonly admin?: boolean;
+  /** Fault injection for tests and drills. */
+  readonly faults?: { readonly dropEveryNthDatagram?: number };
+  readonly probe?: Probe;
+}
+
+export interface MemberStatus {
+  readonly name: string;
+  readonly self: boolean;
+  readonly state: Member['state'];
+  readonly incarnation: string;
+  readonly startedAt: string;
+  readonly machine: string;
+  readonly host: string;
+  readonly adminPort: number;
+  /** ISO time of the last heartbeat heard (for this node: sent), if any. */
+  readonly lastHeartbeat: string | null;
+  readonly msSinceHeard: number;
+  readonly stateSince: string;
+  readonly load: { readonly elu: number; readonly items: number };
+}
+
+export interface NodeStatus {
+  readonly node: string;
+  readonly cluster: string;
+  readonly clustered: boolean;
+  readonly incarnation: string;
+  readonly startedAt: string;
+  readonly uptimeMs: number;
+  /** False until this node hears its own heartbeat: multicast is not proven to work. */
+  readonly multicastVerified: boolean;
+  readonly members: readonly MemberStatus[];
+  readonly dropped: Readonly<Record<DropReason, number>> | null;
+}
+
+export class CacheNode {
+  readonly name: string;
+  readonly config: NodeConfig;
+  readonly incarnation: Incarnation;
+  readonly caches: ObjectCacheManager;
+  readonly membership: Membership | undefined;
+  /** @internal exposed for metrics and tests */
+  readonly bus: InvalidationBus | undefined;
+  /** @internal */
+  readonly channel: ClusterChannel | undefined;
+  /** @internal */
+  readonly transport: MulticastChannel | undefined;
+  private admin: AdminServer | undefined;
+  private readonly logger: Logger;
+  private closing: Promise<void> | undefined;
+  private readonly startedAtMonotonic = performance.now();
+  private eluBaseline = performance.eventLoopUtilization();
+
+  private constructor(options: CacheNodeOptions, incarnation: Incarnation, transport: MulticastChannel | undefined) {
+    this.config = options.config;
+    this.name = options.config.node.name;
+    this.incarnation = incarnation;
+    this.logger = options.logger ?? silentLogger;
+    this.transport = transport;
+    if (transport) {
+      const { config } = options;
+      const codec = new FrameCodec({ cluster: config.cluster.name, secret: options.secret!.value, maxFrameBytes: config.messaging.maxDatagramBytes });
+      this.channel = new ClusterChannel(transport, codec, {
+        cluster: config.cluster.name,
+        name: this.name,
+        incarnation: incarnation.id,
+        startedAt: incarnation.startedAt,
+      });
+      this.membership = new Membership({
+        channel: this.channel,
+        self: { machine: config.node.machine, host: config.node.host, adminPort: options.admin === false ? 0 : config.node.adminPort, replicationPort: config.node.replicationPort },
+        heartbeat: config.heartbeat,
+        knownNodes: config.cluster.nodes.map((n) => n.name),
+        published: () => this.bus?.publishedState() ?? { seq: 0, types: [] },
+        load: () => this.load(),
+        logger: this.logger,
+        ...(options.probe ? { probe: options.probe } : {}),
+      });
+      this.bus = new InvalidationBus({ channel: this.channel, membership: this.membership, coalesceMs: config.messaging.coalesceMs, logger: this.logger });
+      this.channel.onEnvelope((envelope) => this.route(envelope));
+      this.channel.onHandlerError = (error, envelope) =>
+        this.logger.error({ err: error, kind: envelope.kind, sender: envelope.sender }, 'error while handling a cluster message');
+      this.logMembership(this.membership);
+    }
+    this.caches = new ObjectCacheManager(options.config.caches, this.bus);
+  }
+
+  /** Joins the cluster (if clustered), starts the admin API and the heartbeats. */
+  static async start(options: CacheNodeOptions): Promise<CacheNode> {
+    const { config } = options;
+    const incarnation = newIncarnation();
+    let transport: MulticastChannel | undefined;
+    if (config.cluster.clustered) {
+      if (!options.secret) throw new TypeError('a clustered node needs the cluster secret');
+      transport = await MulticastChannel.open({
+        group: config.multicast.address,
+        port: config.multicast.port,
+        interface: config.multicast.interface,
+        ttl: config.multicast.ttl,
+        recvBufferBytes: config.messaging.recvBufferBytes,
+        receiveQueueLimit: config.messaging.receiveQueueLimit,
+        dropEveryNth: options.faults?.dropEveryNthDatagram ?? 0,
+      });
+    }
+    const node = new CacheNode(options, incarnation, transport);
+    try {
+      if (options.admin !== false) {
+        node.admin = await AdminServer.listen({ node, host: config.admin.host, port: config.node.adminPort, secret: options.secret?.value, logger: node.logger });
+      }
+    } catch (error) {
+      await node.close();
+      throw error;
+    }
+    if (transport && transport.stats.recvBufferBytes < config.messaging.recvBufferBytes) {
+      node.logger.warn(
+        { requested: config.messaging.recvBufferBytes, granted: transport.stats.recvBufferBytes },
+        'the kernel granted a smaller multicast receive buffer than requested; raise net.core.rmem_max to avoid drops in bursts',
+      );
+    }
+    node.membership?.start();
+    node.logger.info({ node: node.name, incarnation: incarnation.id, clustered: config.cluster.clustered, admin: node.adminAddress }, 'node started');
+    return node;
+  }
+
+  get closed(): boolean {
+    return this.closing !== undefined;
+  }
+
+  /** Where the admin API listens, if it does. */
+  get adminAddress(): { host: string; port: number } | undefined {
+    return this.admin?.address;
+  }
+
+  status(): NodeStatus {
+    const now = performance.now();
+    const members = this.membership
+      ? this.membership.list()
+      : [];
+    return {
+      node: this.name,
+      cluster: this.config.cluster.name,
+      clustered: this.config.cluster.clustered,
+      incarnation: this.incarnation.id,
+      startedAt: new Date(this.incarnation.startedAt).toISOString(),
+      uptimeMs: Math.round(now - this.startedAtMonotonic),
+      multicastVerified: this.membership?.multicastVerified ?? false,
+      members: members.map((m) => ({
+        name: m.name,
+        self: m.isSelf,
+        state: m.state,
+        incarnation: m.incarnation,
+        startedAt: new Date(m.startedAt).toISOString(),
+        machine: m.machine,
+        host: m.host,
+        adminPort: m.adminPort,
+        lastHeartbeat: m.lastHeartbeatWallTime === undefined ? null : new Date(m.lastHeartbeatWallTime).toISOString(),
+        msSinceHeard: m.isSelf ? 0 : Math.round(now - m.lastHeardAt),
+        stateSince: new Date(m.stateSince).toISOString(),
+        load: m.load,
+      })),
+      dropped: this.channel ? { ...this.channel.drops } : null,
+    };
+  }
+
+  /** Prometheus text exposition of this node's counters and gauges. */
+  metrics(): string {
+    return renderPrometheus(collectMetrics(this), { node: this.name });
+  }
+
+  /** Graceful: flushes invalidations, says goodbye, closes sockets. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /** Throws ClosedError once close() has been called. */
+  assertOpen(): void {
+    if (this.closing) throw new ClosedError(`node ${this.name}`);
+  }
+
+  private async shutdown(): Promise<void> {
+    try {
+      await this.bus?.flush();
+    } catch (error) {
+      this.logger.warn({ err: error }, 'could not send the last invalidations');
+    }
+    await this.membership?.stop(true);
+    await this.admin?.close();
+    await this.transport?.close();
+    this.caches.close();
+    this.logger.info({ node: this.name }, 'node closed');
+  }
+
+  private route(envelope: Envelope): void {
+    const verdict = this.membership!.observe(envelope);
+    if (verdict !== 'accepted') {
+      this.channel!.drop(verdict);
+      return;
+    }
+    if (envelope.sender === this.name) return; // our own frame, looped back: only proves multicast works
+    if (envelope.kind === 'invalidate') this.bus!.receive(envelope);
+  }
+
+  private load(): { elu: number; items: number } {
+    const elu = performance.eventLoopUtilization(this.eluBaseline);
+    this.eluBaseline = performance.eventLoopUtilization();
+    return { elu: Math.min(1, Math.max(0, Math.round(elu.utilization * 1000) / 1000)), items: this.caches?.totalEntries ?? 0 };
+  }
+
+  private logMembership(membership: Membership): void {
+    membership.on('joined', (m) => this.logger.info({ member: m.name, incarnation: m.incarnation }, 'member joined'));
+    membership.on('suspect', (m) => this.logger.warn({ member: m.name }, 'member suspected'));
+    membership.on('alive', (m) => this.logger.info({ member: m.name }, 'member alive again'));
+    membership.on('left', (m) => this.logger.info({ member: m.name }, 'member left'));
+    membership.on('restarted', (m, previous) =>
+      this.logger.warn({ member: m.name, incarnation: m.incarnation, previous: previous.incarnation }, 'member restarted'),
+    );
+  }
+}

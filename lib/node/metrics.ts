@@ -1,0 +1,80 @@
+/**
+ * The node's metric families, read from its components at scrape time. Names follow the
+ * Prometheus conventions: `castmirror_` prefix, `_total` for counters, base units.
+ */
+import type { MetricFamily } from '../metrics/prometheus.js';
+import type { CacheNode } from './cache-node.js';
+
+const MEMBER_STATES = ['alive', 'suspect', 'dead', 'left'] as const;
+
+export function collectMetrics(node: CacheNode): MetricFamily[] {
+  const families: MetricFamily[] = [];
+  const counter = (name: string, help: string, samples: MetricFamily['samples']): void => {
+    families.push({ name, help, type: 'counter', samples });
+  };
+  const gauge = (name: string, help: string, samples: MetricFamily['samples']): void => {
+    families.push({ name, help, type: 'gauge', samples });
+  };
+
+  gauge('castmirror_up_seconds', 'Seconds since this node started.', [{ value: node.status().uptimeMs / 1000 }]);
+
+  const caches = node.caches.stats();
+  const perType = (pick: (s: (typeof caches)[number]) => number) => caches.map((s) => ({ labels: { type: s.type }, value: pick(s) }));
+  gauge('castmirror_cache_entries', 'Entries held, per cache type.', perType((s) => s.size));
+  gauge('castmirror_cache_capacity', 'Capacity on this node, per cache type.', perType((s) => s.capacity));
+  counter('castmirror_cache_hits_total', 'Cache hits.', perType((s) => s.hits));
+  counter('castmirror_cache_misses_total', 'Cache misses.', perType((s) => s.misses));
+  counter('castmirror_cache_loads_total', 'Loader calls.', perType((s) => s.loads));
+  counter('castmirror_cache_load_errors_total', 'Loader calls that failed.', perType((s) => s.loadErrors));
+  counter('castmirror_cache_evictions_total', 'Entries evicted for capacity.', perType((s) => s.evictions));
+  counter('castmirror_cache_expirations_total', 'Entries expired by TTL.', perType((s) => s.expirations));
+  counter('castmirror_invalidations_sent_total', 'Keys invalidated by this node.', perType((s) => s.invalidationsSent));
+  counter('castmirror_invalidations_received_total', 'Keys invalidated by other nodes and applied here.', perType((s) => s.invalidationsReceived));
+  counter('castmirror_cache_clears_sent_total', 'Cluster-wide clears started here.', perType((s) => s.clearsSent));
+  counter('castmirror_cache_clears_received_total', 'Cluster-wide clears received.', perType((s) => s.clearsReceived));
+  counter('castmirror_gap_clears_total', 'Cache clears forced by a possibly lost invalidation.', perType((s) => s.gapClears));
+
+  const { membership, bus, channel, transport } = node;
+  if (membership) {
+    const members = membership.list().filter((m) => !m.isSelf);
+    gauge(
+      'castmirror_members',
+      'Other members by state.',
+      MEMBER_STATES.map((state) => ({ labels: { state }, value: members.filter((m) => m.state === state).length })),
+    );
+    counter('castmirror_heartbeats_sent_total', 'Heartbeats sent.', [{ value: membership.heartbeatsSent }]);
+    gauge('castmirror_multicast_verified', '1 once this node has heard its own heartbeat.', [{ value: membership.multicastVerified ? 1 : 0 }]);
+  }
+  if (bus) {
+    counter('castmirror_invalidation_datagrams_sent_total', 'Invalidation datagrams sent (after coalescing).', [{ value: bus.stats.datagramsSent }]);
+    counter('castmirror_invalidation_datagrams_received_total', 'Invalidation datagrams received.', [{ value: bus.stats.datagramsReceived }]);
+    counter('castmirror_invalidation_datagrams_missed_total', 'Invalidation datagrams announced but never received.', [{ value: bus.stats.datagramsMissed }]);
+    counter(
+      'castmirror_loss_clears_total',
+      'Clears forced by possible loss, by reason (each may clear several types).',
+      Object.entries(bus.stats.clearsByReason).map(([reason, value]) => ({ labels: { reason }, value })),
+    );
+  }
+  if (channel) {
+    counter(
+      'castmirror_frames_dropped_total',
+      'Received frames dropped, by reason.',
+      Object.entries(channel.drops).map(([reason, value]) => ({ labels: { reason }, value })),
+    );
+    counter('castmirror_frames_delivered_total', 'Received frames that passed every check.', [{ value: channel.framesDelivered }]);
+  }
+  if (transport) {
+    const t = transport.stats;
+    counter('castmirror_datagrams_sent_total', 'Multicast datagrams sent.', [{ value: t.datagramsSent }]);
+    counter('castmirror_datagrams_received_total', 'Multicast datagrams received.', [{ value: t.datagramsReceived }]);
+    counter('castmirror_bytes_sent_total', 'Bytes sent, by channel.', [{ labels: { channel: 'multicast' }, value: t.bytesSent }]);
+    counter('castmirror_bytes_received_total', 'Bytes received, by channel.', [{ labels: { channel: 'multicast' }, value: t.bytesReceived }]);
+    counter('castmirror_datagrams_dropped_total', 'Datagrams dropped before decoding, by reason.', [
+      { labels: { reason: 'queue-full' }, value: t.droppedQueueFull },
+      { labels: { reason: 'injected' }, value: t.droppedInjected },
+    ]);
+    counter('castmirror_send_errors_total', 'Multicast sends that failed.', [{ value: t.sendErrors }]);
+    gauge('castmirror_receive_queue_depth', 'Datagrams waiting to be handled.', [{ value: transport.queueDepth }]);
+  }
+  return families;
+}

@@ -1,0 +1,118 @@
+/**
+ * The cluster's authenticated multicast channel: frames out, trusted envelopes in.
+ *
+ * Outgoing: stamps sender, incarnation and a per-frame sequence number, encodes and signs.
+ * Incoming: verifies, decodes, shape-checks and drops duplicates and replays; every
+ * datagram is either delivered or counted under a drop reason, and none can throw.
+ */
+import { DecodeError, type DecodeFailure } from '../errors.js';
+import { FrameCodec, ReplayFilter, type Envelope, type EnvelopeOf } from '../wire/index.js';
+import type { MulticastChannel } from './multicast.js';
+
+/** Why a received datagram was not delivered; each is a metrics label. */
+export type DropReason = DecodeFailure | 'replay' | 'unknown-member' | 'stale-incarnation' | 'name-clash';
+
+export const DROP_REASONS: readonly DropReason[] = [
+  'truncated',
+  'bad-magic',
+  'bad-version',
+  'oversize',
+  'bad-length',
+  'bad-tag',
+  'bad-cbor',
+  'bad-shape',
+  'wrong-cluster',
+  'replay',
+  'unknown-member',
+  'stale-incarnation',
+  'name-clash',
+];
+
+export interface Identity {
+  readonly cluster: string;
+  readonly name: string;
+  readonly incarnation: string;
+  readonly startedAt: number;
+}
+
+type PayloadOf<K extends Envelope['kind']> = EnvelopeOf<K>['payload'];
+
+export class ClusterChannel {
+  readonly drops: Record<DropReason, number>;
+  framesDelivered = 0;
+  /** Envelopes whose handler threw: a bug above, logged through `onHandlerError`. */
+  handlerErrors = 0;
+  onHandlerError: (error: unknown, envelope: Envelope) => void = () => {};
+  private seq = 0;
+  private handler: (envelope: Envelope) => void = () => {};
+  private readonly replay = new ReplayFilter();
+
+  constructor(
+    private readonly transport: MulticastChannel,
+    private readonly codec: FrameCodec,
+    readonly identity: Identity,
+  ) {
+    this.drops = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
+    transport.onDatagram((datagram) => this.receive(datagram));
+  }
+
+  get maxFrameBytes(): number {
+    return this.codec.maxFrameBytes;
+  }
+
+  onEnvelope(handler: (envelope: Envelope) => void): void {
+    this.handler = handler;
+  }
+
+  /** Builds the envelope this channel would send next, without sending it (for sizing). */
+  envelope<K extends Envelope['kind']>(kind: K, payload: PayloadOf<K>): Envelope {
+    const { cluster, name, incarnation, startedAt } = this.identity;
+    return { cluster, sender: name, incarnation, startedAt, seq: this.seq + 1, kind, payload } as Envelope;
+  }
+
+  /** Size in bytes of the frame that `send(kind, payload)` would produce. */
+  measure<K extends Envelope['kind']>(kind: K, payload: PayloadOf<K>): number {
+    return this.codec.measure(this.envelope(kind, payload));
+  }
+
+  /** Encodes, signs and sends. Throws EncodeError (synchronously) for an oversize message. */
+  send<K extends Envelope['kind']>(kind: K, payload: PayloadOf<K>): Promise<void> {
+    const frame = this.codec.encode(this.envelope(kind, payload));
+    this.seq++;
+    return this.transport.send(frame);
+  }
+
+  /** Counts a datagram that a layer above refused. */
+  drop(reason: DropReason): void {
+    this.drops[reason]++;
+  }
+
+  /** Forgets the replay window of an incarnation that has been replaced. */
+  forgetIncarnation(sender: string, incarnation: string): void {
+    this.replay.forget(sender, incarnation);
+  }
+
+  private receive(datagram: Buffer): void {
+    let envelope: Envelope;
+    try {
+      envelope = this.codec.decode(datagram);
+    } catch (error) {
+      if (error instanceof DecodeError) {
+        this.drops[error.reason]++;
+        return;
+      }
+      throw error;
+    }
+    if (!this.replay.accept(envelope.sender, envelope.incarnation, envelope.seq)) {
+      this.drops.replay++;
+      return;
+    }
+    this.framesDelivered++;
+    try {
+      this.handler(envelope);
+    } catch (error) {
+      this.handlerErrors++;
+      this.onHandlerError(error, envelope);
+    }
+  }
+}
