@@ -31,7 +31,7 @@ export async function loadConfig(file: string, options: LoadOptions = {}): Promi
 }
 
 export function parseConfigText(text: string, file: string, options: LoadOptions = {}): LoadedConfig {
-  const { config, secret, diagnostics, warnings } = parseClusterConfig(text, file, options.env ?? process.env);
+  const { config, secret, diagnostics, warnings } = parseClusterConfig(text, file, options.env ? { env: options.env } : {});
   if (!config) throw new ConfigError(diagnostics);
   return { config, secret, warnings };
 }

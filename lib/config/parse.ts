@@ -43,8 +43,14 @@ export interface ParseResult {
   readonly warnings: readonly string[];
 }
 
-/** `env` is where `<Secret env=...>` is looked up. */
-export function parseClusterConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): ParseResult {
+export interface ParseOptions {
+  /** Where `<Secret env=...>` is looked up; defaults to process.env. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Validate <Secret> but do not look the secret up (to prepare a secret file first). */
+  readonly skipSecretLookup?: boolean;
+}
+
+export function parseClusterConfig(text: string, file: string, options: ParseOptions = {}): ParseResult {
   const diagnostics = new Diagnostics(file);
   const root = parseXml(text, diagnostics);
   const failed = { config: undefined, secret: undefined, diagnostics: diagnostics.list, warnings: [] };
@@ -58,8 +64,8 @@ export function parseClusterConfig(text: string, file: string, env: NodeJS.Proce
   let secret: ResolvedSecret | undefined;
   const warnings: string[] = [];
   const hasSource = config.secret && (config.secret.env ?? config.secret.file ?? config.secret.inline) !== undefined;
-  if (config.secret && secretElement && hasSource) {
-    const lookup = resolveSecret(config.secret, env);
+  if (config.secret && secretElement && hasSource && !options.skipSecretLookup) {
+    const lookup = resolveSecret(config.secret, options.env ?? process.env);
     if (lookup.ok) {
       secret = lookup.secret;
       warnings.push(...lookup.warnings);
@@ -93,9 +99,10 @@ function readServer(server: ElementReader, file: string): ClusterConfig {
   const nodes = readNodes(server.child('ClusterNodes', { required: true }));
   const caches = readCaches(server.child('Caches'));
   const admin = { ...DEFAULTS.admin, ...readAdmin(server.child('Admin')) };
-  const proxy = readProxy(server.child('Proxy'));
+  const proxyElement = server.child('Proxy');
+  const proxy = readProxy(proxyElement);
   const overrides = readNodeSettings(server, nodes, caches, heartbeat);
-  checkListeners(nodes, admin, overrides, proxy, server);
+  checkListeners(nodes, admin, overrides, proxy, proxyElement ?? server);
 
   const config: ClusterConfig = {
     file,
@@ -381,7 +388,7 @@ function checkListeners(
   admin: AdminSettings,
   overrides: Readonly<Record<string, NodeOverrides>>,
   proxy: ProxySettings | undefined,
-  server: ElementReader,
+  reporter: ElementReader,
 ): void {
   const listeners: Listener[] = [];
   for (const { entry, element } of nodes) {
@@ -393,13 +400,13 @@ function checkListeners(
       { what: `adminPort of node ${entry.name} (on ${adminHost})`, host: entry.host, port: entry.adminPort, at: element.position },
     );
   }
-  if (proxy) listeners.push({ what: 'the proxy port', host: proxy.host, port: proxy.port, at: server.position });
+  if (proxy) listeners.push({ what: 'the proxy port', host: proxy.host, port: proxy.port, at: reporter.position });
   const taken = new Map<string, Listener>();
   for (const listener of listeners) {
     const key = `${listener.host}:${listener.port}`;
     const first = taken.get(key);
     if (first) {
-      server.error(`${listener.what} uses ${key}, which is already the ${first.what}`, listener.at);
+      reporter.error(`${listener.what} uses ${key}, which is already the ${first.what}`, listener.at);
     } else {
       taken.set(key, listener);
     }

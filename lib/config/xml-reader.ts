@@ -10,6 +10,7 @@ import { DOMParser, type Element, type Attr, type Node } from '@xmldom/xmldom';
 import type { ConfigDiagnostic } from '../errors.js';
 
 const ELEMENT_NODE = 1;
+const ATTRIBUTE_NODE = 2;
 const TEXT_NODE = 3;
 const CDATA_SECTION_NODE = 4;
 
@@ -33,7 +34,11 @@ export interface IntRule {
 }
 
 function positionOf(node: Node | Attr): Position {
-  return { line: node.lineNumber ?? 1, column: node.columnNumber ?? 1 };
+  const line = node.lineNumber ?? 1;
+  const column = node.columnNumber ?? 1;
+  // xmldom positions an attribute at its value; point at its name (name="value").
+  if (node.nodeType === ATTRIBUTE_NODE) return { line, column: Math.max(1, column - (node as Attr).name.length - 1) };
+  return { line, column };
 }
 
 /** Parses XML text; returns the root element, or undefined after recording why it could not. */

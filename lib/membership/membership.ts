@@ -108,8 +108,9 @@ export class Membership extends EventEmitter<MemberEventMap> {
       startedAt: identity.startedAt,
       state: 'alive',
       ...options.self,
-      load: options.load(),
-      published: options.published(),
+      // Filled in by each heartbeat; the providers may not be ready while wiring up.
+      load: { elu: 0, items: 0 },
+      published: { seq: 0, types: [] },
       lastHeardAt: this.clock.now(),
       lastHeartbeatWallTime: undefined,
       stateSince: Date.now(),

@@ -6,13 +6,11 @@
 import { ClosedError } from '../errors.js';
 import type { NodeConfig, ResolvedSecret } from '../config/types.js';
 import { ObjectCacheManager } from '../cache/manager.js';
-import { InvalidationBus } from '../messaging/invalidation-bus.js';
-import { Membership, type Member } from '../membership/membership.js';
+import type { Membership, Member } from '../membership/membership.js';
 import type { Probe } from '../membership/probe.js';
 import { MulticastChannel } from '../transport/multicast.js';
-import { ClusterChannel, type DropReason } from '../transport/cluster-channel.js';
-import { FrameCodec } from '../wire/frame.js';
-import type { Envelope } from '../wire/messages.js';
+import type { DropReason } from '../transport/cluster-channel.js';
+import { ClusterCore } from './cluster-core.js';
 import { AdminServer } from '../admin/server.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { newIncarnation, type Incarnation } from './incarnation.js';
@@ -65,11 +63,8 @@ export class CacheNode {
   readonly config: NodeConfig;
   readonly incarnation: Incarnation;
   readonly caches: ObjectCacheManager;
-  readonly membership: Membership | undefined;
-  /** @internal exposed for metrics and tests */
-  readonly bus: InvalidationBus | undefined;
-  /** @internal */
-  readonly channel: ClusterChannel | undefined;
+  /** @internal the clustered core (absent when standalone), for metrics and tests */
+  readonly core: ClusterCore | undefined;
   /** @internal */
   readonly transport: MulticastChannel | undefined;
   private admin: AdminServer | undefined;
@@ -86,30 +81,22 @@ export class CacheNode {
     this.transport = transport;
     if (transport) {
       const { config } = options;
-      const codec = new FrameCodec({ cluster: config.cluster.name, secret: options.secret!.value, maxFrameBytes: config.messaging.maxDatagramBytes });
-      this.channel = new ClusterChannel(transport, codec, {
-        cluster: config.cluster.name,
-        name: this.name,
-        incarnation: incarnation.id,
-        startedAt: incarnation.startedAt,
-      });
-      this.membership = new Membership({
-        channel: this.channel,
+      this.core = new ClusterCore({
+        transport,
+        identity: { cluster: config.cluster.name, name: this.name, incarnation: incarnation.id, startedAt: incarnation.startedAt },
+        secret: options.secret!.value,
+        maxDatagramBytes: config.messaging.maxDatagramBytes,
+        coalesceMs: config.messaging.coalesceMs,
         self: { machine: config.node.machine, host: config.node.host, adminPort: options.admin === false ? 0 : config.node.adminPort, replicationPort: config.node.replicationPort },
         heartbeat: config.heartbeat,
         knownNodes: config.cluster.nodes.map((n) => n.name),
-        published: () => this.bus?.publishedState() ?? { seq: 0, types: [] },
         load: () => this.load(),
         logger: this.logger,
         ...(options.probe ? { probe: options.probe } : {}),
       });
-      this.bus = new InvalidationBus({ channel: this.channel, membership: this.membership, coalesceMs: config.messaging.coalesceMs, logger: this.logger });
-      this.channel.onEnvelope((envelope) => this.route(envelope));
-      this.channel.onHandlerError = (error, envelope) =>
-        this.logger.error({ err: error, kind: envelope.kind, sender: envelope.sender }, 'error while handling a cluster message');
-      this.logMembership(this.membership);
+      this.logMembership(this.core.membership);
     }
-    this.caches = new ObjectCacheManager(options.config.caches, this.bus);
+    this.caches = new ObjectCacheManager(options.config.caches, this.core?.bus);
   }
 
   /** Joins the cluster (if clustered), starts the admin API and the heartbeats. */
@@ -144,9 +131,13 @@ export class CacheNode {
         'the kernel granted a smaller multicast receive buffer than requested; raise net.core.rmem_max to avoid drops in bursts',
       );
     }
-    node.membership?.start();
-    node.logger.info({ node: node.name, incarnation: incarnation.id, clustered: config.cluster.clustered, admin: node.adminAddress }, 'node started');
+    node.core?.start();
+    node.logger.info({ incarnation: incarnation.id, clustered: config.cluster.clustered, admin: node.adminAddress }, 'node started');
     return node;
+  }
+
+  get membership(): Membership | undefined {
+    return this.core?.membership;
   }
 
   get closed(): boolean {
@@ -160,9 +151,8 @@ export class CacheNode {
 
   status(): NodeStatus {
     const now = performance.now();
-    const members = this.membership
-      ? this.membership.list()
-      : [];
+    // A standalone node is a cluster of one.
+    const members = this.membership ? this.membership.list() : [this.standaloneSelf()];
     return {
       node: this.name,
       cluster: this.config.cluster.name,
@@ -185,7 +175,7 @@ export class CacheNode {
         stateSince: new Date(m.stateSince).toISOString(),
         load: m.load,
       })),
-      dropped: this.channel ? { ...this.channel.drops } : null,
+      dropped: this.core ? { ...this.core.channel.drops } : null,
     };
   }
 
@@ -211,25 +201,34 @@ export class CacheNode {
 
   private async shutdown(): Promise<void> {
     try {
-      await this.bus?.flush();
+      await this.core?.stop();
     } catch (error) {
       this.logger.warn({ err: error }, 'could not send the last invalidations');
     }
-    await this.membership?.stop(true);
     await this.admin?.close();
     await this.transport?.close();
     this.caches.close();
-    this.logger.info({ node: this.name }, 'node closed');
+    this.logger.info({ incarnation: this.incarnation.id }, 'node closed');
   }
 
-  private route(envelope: Envelope): void {
-    const verdict = this.membership!.observe(envelope);
-    if (verdict !== 'accepted') {
-      this.channel!.drop(verdict);
-      return;
-    }
-    if (envelope.sender === this.name) return; // our own frame, looped back: only proves multicast works
-    if (envelope.kind === 'invalidate') this.bus!.receive(envelope);
+  private standaloneSelf(): Member {
+    const { node } = this.config;
+    return {
+      name: this.name,
+      isSelf: true,
+      incarnation: this.incarnation.id,
+      startedAt: this.incarnation.startedAt,
+      state: 'alive',
+      machine: node.machine,
+      host: node.host,
+      adminPort: this.admin ? node.adminPort : 0,
+      replicationPort: node.replicationPort,
+      load: this.load(),
+      published: { seq: 0, types: [] },
+      lastHeardAt: performance.now(),
+      lastHeartbeatWallTime: undefined,
+      stateSince: this.incarnation.startedAt,
+    };
   }
 
   private load(): { elu: number; items: number } {

@@ -34,7 +34,9 @@ export function collectMetrics(node: CacheNode): MetricFamily[] {
   counter('castmirror_cache_clears_received_total', 'Cluster-wide clears received.', perType((s) => s.clearsReceived));
   counter('castmirror_gap_clears_total', 'Cache clears forced by a possibly lost invalidation.', perType((s) => s.gapClears));
 
-  const { membership, bus, channel, transport } = node;
+  const { membership, transport } = node;
+  const bus = node.core?.bus;
+  const channel = node.core?.channel;
   if (membership) {
     const members = membership.list().filter((m) => !m.isSelf);
     gauge(

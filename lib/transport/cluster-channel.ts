@@ -7,7 +7,7 @@
  */
 import { DecodeError, type DecodeFailure } from '../errors.js';
 import { FrameCodec, ReplayFilter, type Envelope, type EnvelopeOf } from '../wire/index.js';
-import type { MulticastChannel } from './multicast.js';
+import type { DatagramTransport } from './multicast.js';
 
 /** Why a received datagram was not delivered; each is a metrics label. */
 export type DropReason = DecodeFailure | 'replay' | 'unknown-member' | 'stale-incarnation' | 'name-clash';
@@ -48,7 +48,7 @@ export class ClusterChannel {
   private readonly replay = new ReplayFilter();
 
   constructor(
-    private readonly transport: MulticastChannel,
+    private readonly transport: DatagramTransport,
     private readonly codec: FrameCodec,
     readonly identity: Identity,
   ) {

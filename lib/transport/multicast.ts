@@ -24,6 +24,12 @@ export interface MulticastChannelOptions {
 
 export type DatagramHandler = (datagram: Buffer, from: { address: string; port: number }) => void;
 
+/** What the layers above need from a datagram channel (an in-memory one serves unit tests). */
+export interface DatagramTransport {
+  send(datagram: Uint8Array): Promise<void>;
+  onDatagram(handler: DatagramHandler): void;
+}
+
 export interface MulticastChannelStats {
   datagramsSent: number;
   bytesSent: number;
@@ -41,7 +47,7 @@ interface Queued {
   readonly from: { address: string; port: number };
 }
 
-export class MulticastChannel {
+export class MulticastChannel implements DatagramTransport {
   readonly stats: MulticastChannelStats;
   private readonly socket: dgram.Socket;
   private readonly options: MulticastChannelOptions;

@@ -1,0 +1,130 @@
+/**
+ * What every CLI verb shares: argument parsing with --help, exit codes, output in text or
+ * JSON, and finding a node's admin API from the config.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { AdminClient } from '../../lib/admin/client.js';
+import { loadConfig, type LoadedConfig } from '../../lib/config/load.js';
+import { AdminUnreachableError, CastmirrorError, ConfigError, ConfigReadError, UnknownNodeError } from '../../lib/errors.js';
+
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+/** Wrong arguments: exit 2 with the verb's usage. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+export const stdio: Io = {
+  out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
+  err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
+};
+
+export interface Verb {
+  readonly name: string;
+  readonly summary: string;
+  readonly usage: string;
+  run(argv: string[], io: Io): Promise<number>;
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+export const CONFIG_OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  node: { type: 'string', short: 'n' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies Options;
+
+type Parsed<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>>;
+
+export function parse<O extends Options>(argv: string[], options: O): Parsed<O> {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+export function requireConfigPath(value: string | undefined): string {
+  const path = value ?? process.env.CASTMIRROR_CONFIG;
+  if (!path) throw new UsageError('--config F is required (or set CASTMIRROR_CONFIG)');
+  return path;
+}
+
+export async function readConfig(path: string): Promise<LoadedConfig> {
+  return loadConfig(path);
+}
+
+/** Admin clients for the named node, or for every node in config order when none is named. */
+export function adminClients(loaded: LoadedConfig, nodeName: string | undefined): { node: string; client: AdminClient }[] {
+  const { config, secret } = loaded;
+  const nodes = nodeName === undefined ? config.nodes : config.nodes.filter((n) => n.name === nodeName);
+  if (nodes.length === 0) throw new UnknownNodeError(nodeName ?? '', config.nodes.map((n) => n.name));
+  return nodes.map((n) => {
+    const adminHost = config.overrides[n.name]?.admin?.host ?? config.admin.host;
+    // The admin API may bind a wildcard; reach it through the node's own host then.
+    const host = adminHost === '0.0.0.0' ? n.host : adminHost;
+    return { node: n.name, client: new AdminClient({ host, port: n.adminPort, secret: secret?.value }) };
+  });
+}
+
+/** Calls the first node that answers (the named one only, when --node is given). */
+export async function withFirstReachable<T>(
+  loaded: LoadedConfig,
+  nodeName: string | undefined,
+  call: (client: AdminClient, node: string) => Promise<T>,
+): Promise<{ node: string; result: T }> {
+  let lastError: unknown;
+  for (const { node, client } of adminClients(loaded, nodeName)) {
+    try {
+      return { node, result: await call(client, node) };
+    } catch (error) {
+      if (!(error instanceof AdminUnreachableError)) throw error;
+      lastError = error;
+    }
+  }
+  throw lastError;
+}
+
+/** Maps an error to an exit code and prints it. */
+export function reportError(error: unknown, io: Io, usage?: string): number {
+  if (error instanceof UsageError) {
+    io.err(`castmirror: ${error.message}`);
+    if (usage) io.err(usage);
+    return EXIT.usage;
+  }
+  if (error instanceof ConfigError) {
+    for (const line of error.message.split('\n')) io.err(line);
+    return EXIT.usage;
+  }
+  if (error instanceof ConfigReadError || error instanceof UnknownNodeError) {
+    io.err(`castmirror: ${error.message}`);
+    return EXIT.usage;
+  }
+  if (error instanceof CastmirrorError) {
+    const cause = error.cause instanceof Error ? ` (${error.cause.message})` : '';
+    io.err(`castmirror: ${error.message}${cause} [${error.code}]`);
+    return EXIT.failure;
+  }
+  io.err(`castmirror: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  return EXIT.failure;
+}
+
+/** Left-aligned columns for terminal tables. */
+export function table(headers: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
+  const cells = [headers, ...rows.map((r) => r.map(String))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
+}
+
+export function printJson(io: Io, value: unknown): void {
+  io.out(JSON.stringify(value, null, 2));
+}

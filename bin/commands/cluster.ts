@@ -1,0 +1,135 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseClusterConfig } from '../../lib/config/parse.js';
+import type { NodeStatus } from '../../lib/node/cache-node.js';
+import { AdminUnreachableError } from '../../lib/errors.js';
+import { adminClients, EXIT, parse, printJson, readConfig, requireConfigPath, table, type Verb } from '../cli/common.js';
+
+const CONVERGE_TIMEOUT_MS = 20_000;
+const STOP_GRACE_MS = 5_000;
+
+export const cluster: Verb = {
+  name: 'cluster',
+  summary: 'run every node of the config that lives on this machine (npm start)',
+  usage: `usage: castmirror cluster --config F [--json]
+
+Starts each node of F whose host is this machine as a child process, waits until they
+all see each other, prints their pids and admin URLs, and stops them all on Ctrl-C.
+Node logs go to .castmirror/logs/ beside F. When F's <Secret file=...> does not exist
+and its env variable is unset, a random secret is written there (mode 600) first.`,
+  async run(argv, io) {
+    const { values } = parse(argv, { config: { type: 'string', short: 'c' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
+    if (values.help) {
+      io.out(this.usage);
+      return EXIT.ok;
+    }
+    const file = requireConfigPath(values.config);
+    const created = ensureSecretFile(file);
+    if (created) io.err(`created a random cluster secret in ${created} (mode 600; keep it out of version control)`);
+    const loaded = await readConfig(file);
+    const local = loaded.config.nodes.filter((n) => isLocalHost(n.host));
+    if (local.length === 0) {
+      io.err('no node of this config has a host on this machine');
+      return EXIT.usage;
+    }
+    const logDir = path.join(path.dirname(path.resolve(file)), '.castmirror', 'logs');
+    mkdirSync(logDir, { recursive: true });
+
+    const children = new Map<string, ChildProcess>();
+    let stopping = false;
+    for (const node of local) {
+      const log = openSync(path.join(logDir, `${node.name}.log`), 'a');
+      const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, 'start', '--config', file, '--node', node.name], {
+        stdio: ['ignore', log, log],
+      });
+      children.set(node.name, child);
+      child.on('exit', (code, signal) => {
+        children.delete(node.name);
+        if (!stopping) io.err(`${node.name} (pid ${child.pid}) exited ${signal ? `on ${signal}` : `with code ${code}`}; see ${path.join(logDir, `${node.name}.log`)}`);
+      });
+    }
+
+    const stopAll = async (): Promise<void> => {
+      stopping = true;
+      const exits = [...children.values()].map((child) => new Promise((resolve) => child.once('exit', resolve)));
+      for (const child of children.values()) child.kill('SIGTERM');
+      const timer = setTimeout(() => {
+        for (const child of children.values()) child.kill('SIGKILL');
+      }, STOP_GRACE_MS);
+      await Promise.all(exits);
+      clearTimeout(timer);
+    };
+
+    const names = local.map((n) => n.name);
+    const converged = await waitForConvergence(loaded, names, () => children.size === names.length);
+    if (!converged) {
+      io.err(`the nodes did not all see each other within ${CONVERGE_TIMEOUT_MS / 1000} s; see the logs in ${logDir}`);
+      await stopAll();
+      return EXIT.failure;
+    }
+    const rows = local.map((n) => ({ node: n.name, pid: children.get(n.name)?.pid ?? 0, admin: `http://${loaded.config.admin.host}:${n.adminPort}`, log: path.join(logDir, `${n.name}.log`) }));
+    if (values.json) {
+      printJson(io, { cluster: loaded.config.name, nodes: rows });
+    } else {
+      io.out(`castmirror cluster "${loaded.config.name}": ${rows.length} nodes up and in touch`);
+      io.out(table(['NODE', 'PID', 'ADMIN API', 'LOG'], rows.map((r) => [r.node, r.pid, r.admin, r.log])));
+      io.out(`\nstatus:   castmirror status --config ${file}`);
+      io.out(`failover: kill -9 ${rows[rows.length - 1]!.pid}   (then run status again: ${rows[rows.length - 1]!.node} is dead within ${loaded.config.heartbeat.deadAfterMs} ms)`);
+      io.out('Ctrl-C stops every node started here.');
+    }
+
+    return new Promise<number>((resolve) => {
+      const stop = (): void => {
+        if (stopping) return;
+        clearInterval(watch);
+        void stopAll().then(() => resolve(EXIT.ok));
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+      const watch = setInterval(() => {
+        if (children.size === 0 && !stopping) {
+          clearInterval(watch);
+          io.err('every node has exited');
+          resolve(EXIT.failure);
+        }
+      }, 500);
+    });
+  },
+};
+
+/** Writes a random secret to <Secret file=...> when neither the env variable nor the file exists. */
+function ensureSecretFile(configFile: string): string | undefined {
+  const { config } = parseClusterConfig(readFileSync(configFile, 'utf8'), configFile, { skipSecretLookup: true });
+  const secret = config?.secret;
+  if (!secret?.file || (secret.env && process.env[secret.env]) || existsSync(secret.file)) return undefined;
+  mkdirSync(path.dirname(secret.file), { recursive: true });
+  writeFileSync(secret.file, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
+  return secret.file;
+}
+
+function isLocalHost(host: string): boolean {
+  if (host === 'localhost' || host === '::1' || host.startsWith('127.')) return true;
+  return Object.values(os.networkInterfaces()).some((list) => list?.some((i) => i.address === host));
+}
+
+async function waitForConvergence(loaded: Parameters<typeof adminClients>[0], names: string[], stillRunning: () => boolean): Promise<boolean> {
+  const deadline = Date.now() + CONVERGE_TIMEOUT_MS;
+  const clients = adminClients(loaded, undefined).filter((c) => names.includes(c.node));
+  while (Date.now() < deadline && stillRunning()) {
+    const views = await Promise.all(
+      clients.map(({ client }) =>
+        client.json<NodeStatus>('GET', '/status').catch((error: unknown) => {
+          if (error instanceof AdminUnreachableError) return undefined;
+          throw error;
+        }),
+      ),
+    );
+    const allSeeAll = views.every((v) => v && names.every((n) => v.members.some((m) => m.name === n && m.state === 'alive')));
+    if (allSeeAll) return true;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return false;
+}

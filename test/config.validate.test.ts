@@ -1,0 +1,214 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { ConfigError, loadConfig, parseClusterConfig, parseConfigText, resolveNodeConfig, UnknownNodeError } from '../lib/index.js';
+import { ROOT } from './helpers/cluster.js';
+
+const SECRET_ENV = { CASTMIRROR_SECRET: 'test-secret-0123456789abcdef' };
+const example = readFileSync(path.join(ROOT, 'server.xml.example'), 'utf8');
+
+/** A minimal valid clustered config; `inner` is inserted inside <Server>. */
+function xml(inner: string, nodes = NODES): string {
+  return `<Server name="t">
+  <Cluster>1</Cluster>
+  <MulticastAddress>239.1.2.3</MulticastAddress>
+  <MulticastPort>45000</MulticastPort>
+  <Secret env="CASTMIRROR_SECRET"/>
+${inner}
+  <ClusterNodes>
+${nodes}
+  </ClusterNodes>
+</Server>`;
+}
+const NODES = `    <Node name="a" host="127.0.0.1" httpPort="8001" replicationPort="7001" adminPort="9001"/>
+    <Node name="b" host="127.0.0.1" httpPort="8002" replicationPort="7002" adminPort="9002"/>`;
+
+function diagnostics(text: string, env = SECRET_ENV): string[] {
+  return parseClusterConfig(text, 'server.xml', { env }).diagnostics.map((d) => `${d.file}:${d.line}:${d.column}: ${d.message}`);
+}
+
+describe('server.xml.example', () => {
+  test('validates and resolves every node', () => {
+    const { config, secret, diagnostics: problems } = parseClusterConfig(example, 'server.xml.example', { env: SECRET_ENV });
+    assert.deepEqual(problems, []);
+    assert.ok(config);
+    assert.equal(secret?.source, 'env');
+    assert.equal(config.name, 'shop');
+    assert.equal(config.clustered, true);
+    assert.deepEqual(config.multicast, { address: '239.255.42.99', port: 45564, interface: '127.0.0.1', ttl: 1 });
+    assert.deepEqual(config.heartbeat, { intervalMs: 200, deadAfterMs: 1000 });
+    assert.deepEqual(config.nodes.map((n) => n.name), ['node-a', 'node-b', 'node-c']);
+    assert.ok(Object.isFrozen(config) && Object.isFrozen(config.nodes[0]) && Object.isFrozen(config.multicast));
+  });
+
+  test('a NodeSetting overrides only what it names', () => {
+    const { config } = parseClusterConfig(example, 'server.xml.example', { env: SECRET_ENV });
+    const a = resolveNodeConfig(config!, 'node-a');
+    const b = resolveNodeConfig(config!, 'node-b');
+    assert.deepEqual(a.caches, [{ type: 'product', capacity: 10000, ttlSeconds: 300 }]);
+    assert.deepEqual(b.caches, [{ type: 'product', capacity: 20000, ttlSeconds: 300 }]);
+    assert.deepEqual(b.heartbeat, a.heartbeat);
+    assert.throws(() => resolveNodeConfig(config!, 'node-z'), UnknownNodeError);
+  });
+
+  test('per-node heartbeat, interface and TTL overrides merge attribute by attribute', () => {
+    const text = xml(`  <Heartbeat intervalMs="100" deadAfterMs="600"/>
+  <NodeSetting node="b">
+    <MulticastInterface>127.0.0.1</MulticastInterface>
+    <MulticastTTL>0</MulticastTTL>
+    <Heartbeat deadAfterMs="900"/>
+  </NodeSetting>`);
+    const { config } = parseConfigText(text, 'server.xml', { env: SECRET_ENV });
+    const b = resolveNodeConfig(config, 'b');
+    assert.deepEqual(b.heartbeat, { intervalMs: 100, deadAfterMs: 900 });
+    assert.equal(b.multicast.interface, '127.0.0.1');
+    assert.equal(b.multicast.ttl, 0);
+    assert.equal(resolveNodeConfig(config, 'a').multicast.interface, '0.0.0.0');
+  });
+});
+
+describe('errors name file:line:column', () => {
+  test('malformed XML', () => {
+    assert.deepEqual(diagnostics('<Server name="t">\n  <Cluster>1</Cluster>\n  <ClusterNodes>\n</Server>'), [
+      'server.xml:3:17: malformed XML: Opening and ending tag mismatch: "ClusterNodes" != "Server"',
+    ]);
+    assert.match(diagnostics('<Server/><Server/>')[0]!, /^server\.xml:1:10: malformed XML/);
+    assert.match(diagnostics('')[0]!, /^server\.xml:1:1: malformed XML: missing root element/);
+  });
+
+  test('unknown elements and attributes, with a suggestion', () => {
+    const problems = diagnostics(xml('  <Heartbeet intervalMs="100"/>\n  <Heartbeat intervalMs="100" deadAfterMs="500" jitter="5"/>'));
+    assert.deepEqual(problems, [
+      'server.xml:6:3: unknown element <Heartbeet> in <Server> (did you mean <Heartbeat>?)',
+      'server.xml:7:49: unknown attribute jitter on <Heartbeat>',
+    ]);
+  });
+
+  test('missing required values', () => {
+    const problems = diagnostics(`<Server name="t">
+  <Cluster>1</Cluster>
+  <ClusterNodes>
+    <Node name="a" host="127.0.0.1" httpPort="8001" replicationPort="7001"/>
+  </ClusterNodes>
+</Server>`);
+    assert.deepEqual(problems, [
+      'server.xml:1:1: <Server> is missing <MulticastAddress>',
+      'server.xml:1:1: <Server> is missing <MulticastPort>',
+      'server.xml:1:1: <Server> is missing <Secret>',
+      'server.xml:4:5: <Node> is missing the adminPort attribute',
+    ]);
+  });
+
+  test('the multicast address must be class D', () => {
+    for (const bad of ['10.0.0.1', '224.0.0.0', '240.0.0.1', '239.1.2', 'group']) {
+      const problems = diagnostics(xml('').replace('239.1.2.3', bad));
+      assert.equal(problems.length, 1, bad);
+      assert.match(problems[0]!, /^server\.xml:3:3: <MulticastAddress> must be a class D IPv4 address/);
+    }
+    for (const good of ['224.0.0.1', '239.255.255.255']) assert.deepEqual(diagnostics(xml('').replace('239.1.2.3', good)), []);
+  });
+
+  test('ports are 1-65535 and no two listeners share one host:port', () => {
+    const problems = diagnostics(
+      xml('  <Proxy host="127.0.0.1" port="9002"/>', `    <Node name="a" host="127.0.0.1" httpPort="0" replicationPort="7001" adminPort="9001"/>
+    <Node name="b" host="127.0.0.1" httpPort="8002" replicationPort="8002" adminPort="9002"/>
+    <Node name="c" host="10.0.0.9" httpPort="8002" replicationPort="7003" adminPort="9003"/>`),
+    );
+    assert.deepEqual(problems, [
+      'server.xml:6:3: the proxy port uses 127.0.0.1:9002, which is already the adminPort of node b (on 127.0.0.1)',
+      'server.xml:8:37: httpPort on <Node> must be between 1 and 65535, not 0',
+      'server.xml:9:5: replicationPort of node b uses 127.0.0.1:8002, which is already the httpPort of node b',
+    ]);
+  });
+
+  test('node names are unique and NodeSetting names a listed node', () => {
+    const problems = diagnostics(
+      xml('  <NodeSetting node="z"><Heartbeat intervalMs="100"/></NodeSetting>', `${NODES}\n    <Node name="a" host="127.0.0.2" httpPort="1" replicationPort="2" adminPort="3"/>`),
+    );
+    assert.deepEqual(problems, ['server.xml:6:3: <NodeSetting> names node "z", which <ClusterNodes> does not list', 'server.xml:10:5: node name "a" is already used at line 8']);
+  });
+
+  test('a NodeSetting may not change cluster-wide settings or unknown cache types', () => {
+    const problems = diagnostics(
+      xml(`  <Caches><Cache type="product"/></Caches>
+  <NodeSetting node="a">
+    <MulticastPort>1</MulticastPort>
+    <Caches><Cache type="prodcut" capacity="5"/></Caches>
+  </NodeSetting>`),
+    );
+    assert.deepEqual(problems, [
+      'server.xml:8:5: <MulticastPort> cannot be set per node in <NodeSetting>: every node must agree on it',
+      'server.xml:9:13: <NodeSetting> overrides cache type "prodcut", which <Caches> does not configure',
+    ]);
+  });
+
+  test('Cluster is 0 or 1; 0 needs neither multicast nor a secret', () => {
+    assert.deepEqual(diagnostics(xml('').replace('<Cluster>1</Cluster>', '<Cluster>2</Cluster>')), ['server.xml:2:3: <Cluster> must be between 0 and 1, not 2']);
+    const standalone = `<Server name="solo"><Cluster>0</Cluster><ClusterNodes>${NODES}</ClusterNodes></Server>`;
+    const { config, secret } = parseConfigText(standalone, 'solo.xml', { env: {} });
+    assert.equal(config.clustered, false);
+    assert.equal(secret, undefined);
+  });
+
+  test('heartbeat timing must leave room for suspicion', () => {
+    assert.deepEqual(diagnostics(xml('  <Heartbeat intervalMs="200" deadAfterMs="300"/>')), ['server.xml:6:3: deadAfterMs (300) must be at least 3 x intervalMs (200)']);
+  });
+
+  test('several errors are reported together, in file order', () => {
+    const problems = diagnostics(`<Server name="bad name">
+  <Cluster>1</Cluster>
+  <MulticastAddress>1.2.3.4</MulticastAddress>
+  <MulticastPort>99999</MulticastPort>
+  <Secret/>
+  <Replication mode="eventually"/>
+  <ClusterNodes><Node name="a" host="127.0.0.1" httpPort="x" replicationPort="1" adminPort="2"/></ClusterNodes>
+</Server>`);
+    assert.equal(problems.length, 6);
+    assert.deepEqual(
+      problems.map((p) => p.split(': ')[0]),
+      ['server.xml:1:9', 'server.xml:3:3', 'server.xml:4:3', 'server.xml:5:3', 'server.xml:6:16', 'server.xml:7:49'],
+    );
+  });
+});
+
+describe('the cluster secret', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'castmirror-secret-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('env first, then the file (relative to the config), inline with a warning', async () => {
+    writeFileSync(path.join(dir, 'secret'), 'from-the-file-0123456789\n', { mode: 0o600 });
+    const configPath = path.join(dir, 'server.xml');
+    writeFileSync(configPath, xml('').replace('<Secret env="CASTMIRROR_SECRET"/>', '<Secret env="CM_TEST_SECRET" file="secret"/>'));
+    const fromFile = await loadConfig(configPath, { env: {} });
+    assert.equal(fromFile.secret?.source, 'file');
+    assert.equal(fromFile.secret?.value.toString(), 'from-the-file-0123456789');
+    assert.deepEqual(fromFile.warnings, []);
+    const fromEnv = await loadConfig(configPath, { env: { CM_TEST_SECRET: 'from-the-environment-0123' } });
+    assert.equal(fromEnv.secret?.source, 'env');
+
+    const inline = parseConfigText(xml('').replace('<Secret env="CASTMIRROR_SECRET"/>', '<Secret>inline-secret-0123456789</Secret>'), 'i.xml', { env: {} });
+    assert.equal(inline.secret?.source, 'inline');
+    assert.match(inline.warnings[0]!, /inline/);
+  });
+
+  test('a missing or short secret is an error at the <Secret> element', () => {
+    assert.deepEqual(diagnostics(xml(''), {}), ['server.xml:5:3: no cluster secret: environment variable CASTMIRROR_SECRET is unset']);
+    assert.deepEqual(diagnostics(xml(''), { CASTMIRROR_SECRET: 'short' }), [
+      'server.xml:5:3: the cluster secret from env is 5 bytes; at least 16 are required',
+    ]);
+  });
+
+  test('loadConfig throws ConfigError with every diagnostic', async () => {
+    const configPath = path.join(dir, 'bad.xml');
+    writeFileSync(configPath, '<Server name="x"><Cluster>7</Cluster></Server>');
+    await assert.rejects(loadConfig(configPath, { env: {} }), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.equal(error.code, 'CASTMIRROR_CONFIG_INVALID');
+      assert.equal(error.diagnostics.length, 2);
+      return true;
+    });
+    await assert.rejects(loadConfig(path.join(dir, 'missing.xml')), { code: 'CASTMIRROR_CONFIG_READ' });
+  });
+});
