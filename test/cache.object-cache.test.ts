@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ObjectCacheManager } from '../lib/cache/manager.js';
+import { ObjectCache } from '../lib/cache/object-cache.js';
+import { CacheExistsError, InvalidArgumentError, LoaderError, NoLoaderError, UnknownCacheTypeError } from '../lib/errors.js';
+
+const cache = <V>(options: { capacity?: number; ttlSeconds?: number; loader?: (key: string) => V | undefined | Promise<V | undefined> } = {}) =>
+  new ObjectCache<V>('t', { capacity: options.capacity ?? 100, ttlSeconds: options.ttlSeconds ?? 0, ...(options.loader ? { loader: options.loader } : {}) }, undefined);
+
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+describe('ObjectCache', () => {
+  test('get/set/has/delete with hit and miss counts', () => {
+    const c = cache<number>();
+    assert.equal(c.get('a'), undefined);
+    c.set('a', 1);
+    assert.equal(c.get('a'), 1);
+    assert.equal(c.has('a'), true);
+    assert.equal(c.delete('a'), true);
+    assert.equal(c.has('a'), false);
+    const s = c.stats();
+    assert.equal(s.hits, 1);
+    assert.equal(s.misses, 1);
+  });
+
+  test('evicts the least recently used beyond capacity, and counts it', () => {
+    const c = cache<number>({ capacity: 2 });
+    c.set('a', 1);
+    c.set('b', 2);
+    c.get('a');
+    c.set('c', 3);
+    assert.deepEqual(c.keys().sort(), ['a', 'c']);
+    assert.equal(c.stats().evictions, 1);
+  });
+
+  test('shrinking capacity keeps the most recently used; growing keeps all', () => {
+    const c = cache<number>({ capacity: 10 });
+    for (const k of ['a', 'b', 'c', 'd']) c.set(k, 1);
+    c.get('a');
+    c.setCapacity(2);
+    assert.deepEqual(c.keys().sort(), ['a', 'd']);
+    assert.equal(c.capacity, 2);
+    c.setCapacity(50);
+    assert.deepEqual(c.keys().sort(), ['a', 'd']);
+    assert.throws(() => c.setCapacity(0), InvalidArgumentError);
+  });
+
+  test('entries expire after ttlSeconds', async () => {
+    const c = new ObjectCache<number>('t', { capacity: 10, ttlSeconds: 1 }, undefined);
+    c.set('a', 1);
+    assert.equal(c.get('a'), 1);
+    await new Promise((r) => setTimeout(r, 1050));
+    assert.equal(c.get('a'), undefined);
+  });
+
+  test('getOrLoad: concurrent misses call the loader once', async () => {
+    let calls = 0;
+    const gate = deferred<void>();
+    const c = cache<string>({
+      loader: async (key) => {
+        calls++;
+        await gate.promise;
+        return `value of ${key}`;
+      },
+    });
+    const all = Promise.all([c.getOrLoad('k'), c.getOrLoad('k'), c.getOrLoad('k')]);
+    gate.resolve();
+    assert.deepEqual(await all, ['value of k', 'value of k', 'value of k']);
+    assert.equal(calls, 1);
+    assert.equal(await c.getOrLoad('k'), 'value of k');
+    assert.equal(calls, 1, 'then a hit');
+    assert.equal(c.stats().loads, 1);
+  });
+
+  test('an invalidation during a load wins: the loaded value is returned but not stored', async () => {
+    const gate = deferred<void>();
+    const c = cache<string>({
+      loader: async () => {
+        await gate.promise;
+        return 'read before the change';
+      },
+    });
+    const loading = c.getOrLoad('k');
+    await c.invalidate('k');
+    gate.resolve();
+    assert.equal(await loading, 'read before the change');
+    assert.equal(c.has('k'), false, 'not served stale afterwards');
+  });
+
+  test('a loader that returns undefined caches nothing; one that throws gives LoaderError', async () => {
+    const c = cache<string>({ loader: (key) => (key === 'boom' ? Promise.reject(new Error('db down')) : undefined) });
+    assert.equal(await c.getOrLoad('missing'), undefined);
+    assert.equal(c.has('missing'), false);
+    await assert.rejects(c.getOrLoad('boom'), (error: unknown) => error instanceof LoaderError && (error.cause as Error).message === 'db down');
+    assert.equal(c.stats().loadErrors, 1);
+    await assert.rejects(cache().getOrLoad('x'), NoLoaderError);
+  });
+
+  test('reload clears and warms the keys it held through the loader', async () => {
+    let version = 1;
+    const c = cache<string>({ loader: (key) => `${key}@${version}` });
+    await c.getOrLoad('a');
+    await c.getOrLoad('b');
+    version = 2;
+    assert.deepEqual(await c.reload({ warm: true }), { warmed: 2 });
+    assert.equal(c.get('a'), 'a@2');
+  });
+
+  test('keys are validated at the API', () => {
+    const c = cache();
+    assert.throws(() => c.set('', 1), InvalidArgumentError);
+    assert.throws(() => c.get('x'.repeat(600)), InvalidArgumentError);
+  });
+});
+
+describe('ObjectCacheManager', () => {
+  test('configured types exist from the start; create() adopts one once, with a loader', async () => {
+    const manager = new ObjectCacheManager([{ type: 'product', capacity: 5, ttlSeconds: 0 }], undefined);
+    assert.deepEqual(manager.types(), ['product']);
+    const product = manager.create('product', { loader: (k) => k.toUpperCase() });
+    assert.equal(product.capacity, 5, 'server.xml capacity kept');
+    assert.equal(await product.getOrLoad('x'), 'X');
+    assert.throws(() => manager.create('product'), CacheExistsError);
+    const other = manager.create('other', { capacity: 3 });
+    assert.equal(other.capacity, 3);
+    assert.throws(() => manager.require('nope'), UnknownCacheTypeError);
+    assert.throws(() => manager.create('bad type'), InvalidArgumentError);
+    assert.equal(manager.totalEntries, 1);
+  });
+});
