@@ -233,9 +233,11 @@ export class InvalidationBus {
     if (this.envelopeOverhead + this.pendingBytes >= this.options.channel.maxFrameBytes) {
       void this.flush().catch(() => {});
     } else if (!this.flushTimer) {
-      // Idle channel: send at the next turn. Busy channel: wait so that more can share.
+      // Idle channel: send at the next turn (everything published in this turn shares the
+      // datagram). Busy channel: wait out the window so that more can share. A timer cannot
+      // wait less than 1 ms, so a shorter remainder goes at the next turn instead.
       const wait = this.lastSendAt + this.options.coalesceMs - performance.now();
-      this.flushTimer = wait > 0 ? setTimeout(() => void this.flush().catch(() => {}), wait) : setImmediate(() => void this.flush().catch(() => {}));
+      this.flushTimer = wait >= 1 ? setTimeout(() => void this.flush().catch(() => {}), wait) : setImmediate(() => void this.flush().catch(() => {}));
     }
     return promise;
   }

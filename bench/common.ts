@@ -1,0 +1,69 @@
+/**
+ * Shared by the benchmarks: run tinybench tasks and report each beside its baseline, as
+ * one JSON object on stdout. Figures are ratios to a baseline measured in the same run.
+ */
+import { Bench, type Task } from 'tinybench';
+
+export interface TaskFigures {
+  readonly name: string;
+  readonly opsPerSecond: number;
+  readonly p50Micros: number;
+  readonly p99Micros: number;
+  readonly p999Micros: number;
+  readonly rmePercent: number;
+  readonly samples: number;
+  /** opsPerSecond / the baseline's opsPerSecond. */
+  readonly ratioToBaseline: number;
+}
+
+export interface MicroResult {
+  readonly benchmark: string;
+  readonly baseline: string;
+  readonly node: string;
+  readonly tasks: readonly TaskFigures[];
+}
+
+export async function runMicro(benchmark: string, baseline: string, tasks: Record<string, () => unknown>, timeMs = Number(process.env.BENCH_TIME_MS ?? 1000)): Promise<MicroResult> {
+  const bench = new Bench({ time: timeMs, warmup: true });
+  for (const [name, fn] of Object.entries(tasks)) bench.add(name, fn);
+  await bench.run();
+  const figures = bench.tasks.map(figuresOf);
+  const base = figures.find((f) => f.name === baseline);
+  if (!base) throw new Error(`no baseline task "${baseline}"`);
+  return {
+    benchmark,
+    baseline,
+    node: process.version,
+    tasks: figures.map((f) => ({ ...f, ratioToBaseline: round(f.opsPerSecond / base.opsPerSecond, 3) })),
+  };
+}
+
+function figuresOf(task: Task): TaskFigures {
+  const result = task.result;
+  if (result.state !== 'completed') throw new Error(`task ${task.name} did not complete: ${result.state}`);
+  return {
+    name: task.name,
+    opsPerSecond: Math.round(result.throughput.mean),
+    p50Micros: round(result.latency.p50 * 1000, 3),
+    p99Micros: round(result.latency.p99 * 1000, 3),
+    p999Micros: round(result.latency.p999 * 1000, 3),
+    rmePercent: round(result.latency.rme, 2),
+    samples: result.latency.samplesCount,
+    ratioToBaseline: 1,
+  };
+}
+
+export function round(value: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+/** Percentile of an ascending-sorted array (nearest rank). */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+export function print(result: unknown): void {
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
