@@ -22,7 +22,7 @@ const scratch = mkdtempSync(path.join(tmpdir(), 'castmirror-tap-'));
 const tap = path.join(scratch, 'results.tap');
 const child = spawn(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...files],
+  ['--import', 'tsx', '--test', '--test-timeout=120000', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...files],
   { cwd: root, stdio: 'inherit' },
 );
 child.on('exit', (code, signal) => {

@@ -25,7 +25,7 @@ ${nodes}
 const NODES = `    <Node name="a" host="127.0.0.1" httpPort="8001" replicationPort="7001" adminPort="9001"/>
     <Node name="b" host="127.0.0.1" httpPort="8002" replicationPort="7002" adminPort="9002"/>`;
 
-function diagnostics(text: string, env = SECRET_ENV): string[] {
+function diagnostics(text: string, env: NodeJS.ProcessEnv = SECRET_ENV): string[] {
   return parseClusterConfig(text, 'server.xml', { env }).diagnostics.map((d) => `${d.file}:${d.line}:${d.column}: ${d.message}`);
 }
 

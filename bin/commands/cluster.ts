@@ -7,6 +7,7 @@ import { parseClusterConfig } from '../../lib/config/parse.js';
 import type { NodeStatus } from '../../lib/node/cache-node.js';
 import { AdminUnreachableError } from '../../lib/errors.js';
 import { adminClients, EXIT, parse, printJson, readConfig, requireConfigPath, table, type Verb } from '../cli/common.js';
+import { formatStatus } from './status.js';
 
 const CONVERGE_TIMEOUT_MS = 20_000;
 const STOP_GRACE_MS = 5_000;
@@ -65,7 +66,7 @@ and its env variable is unset, a random secret is written there (mode 600) first
 
     const names = local.map((n) => n.name);
     const converged = await waitForConvergence(loaded, names, () => children.size === names.length);
-    if (!converged) {
+    if (converged === undefined) {
       io.err(`the nodes did not all see each other within ${CONVERGE_TIMEOUT_MS / 1000} s; see the logs in ${logDir}`);
       await stopAll();
       return EXIT.failure;
@@ -76,6 +77,7 @@ and its env variable is unset, a random secret is written there (mode 600) first
     } else {
       io.out(`castmirror cluster "${loaded.config.name}": ${rows.length} nodes up and in touch`);
       io.out(table(['NODE', 'PID', 'ADMIN API', 'LOG'], rows.map((r) => [r.node, r.pid, r.admin, r.log])));
+      io.out(`\n${formatStatus(converged)}`);
       io.out(`\nstatus:   castmirror status --config ${file}`);
       io.out(`failover: kill -9 ${rows[rows.length - 1]!.pid}   (then run status again: ${rows[rows.length - 1]!.node} is dead within ${loaded.config.heartbeat.deadAfterMs} ms)`);
       io.out('Ctrl-C stops every node started here.');
@@ -83,7 +85,11 @@ and its env variable is unset, a random secret is written there (mode 600) first
 
     return new Promise<number>((resolve) => {
       const stop = (): void => {
-        if (stopping) return;
+        if (stopping) {
+          // A second Ctrl-C: do not wait for graceful shutdowns.
+          for (const child of children.values()) child.kill('SIGKILL');
+          return;
+        }
         clearInterval(watch);
         void stopAll().then(() => resolve(EXIT.ok));
       };
@@ -115,7 +121,8 @@ function isLocalHost(host: string): boolean {
   return Object.values(os.networkInterfaces()).some((list) => list?.some((i) => i.address === host));
 }
 
-async function waitForConvergence(loaded: Parameters<typeof adminClients>[0], names: string[], stillRunning: () => boolean): Promise<boolean> {
+/** Resolves with the first node's view once every node sees every other alive, or undefined. */
+async function waitForConvergence(loaded: Parameters<typeof adminClients>[0], names: string[], stillRunning: () => boolean): Promise<NodeStatus | undefined> {
   const deadline = Date.now() + CONVERGE_TIMEOUT_MS;
   const clients = adminClients(loaded, undefined).filter((c) => names.includes(c.node));
   while (Date.now() < deadline && stillRunning()) {
@@ -128,8 +135,8 @@ async function waitForConvergence(loaded: Parameters<typeof adminClients>[0], na
       ),
     );
     const allSeeAll = views.every((v) => v && names.every((n) => v.members.some((m) => m.name === n && m.state === 'alive')));
-    if (allSeeAll) return true;
+    if (allSeeAll) return views[0];
     await new Promise((r) => setTimeout(r, 200));
   }
-  return false;
+  return undefined;
 }

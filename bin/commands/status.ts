@@ -20,21 +20,26 @@ incarnation, last heartbeat. Exit 1 if no node answers.`,
       printJson(io, result);
       return EXIT.ok;
     }
-    const multicast = result.clustered ? (result.multicastVerified ? 'multicast ok' : 'MULTICAST NOT VERIFIED') : 'standalone';
-    io.out(`cluster "${result.cluster}" as seen by ${result.node} (${multicast}, up ${Math.round(result.uptimeMs / 1000)} s)`);
-    io.out(
-      table(
-        ['MEMBER', 'STATE', 'INCARNATION', 'MACHINE', 'LAST HEARTBEAT', 'SINCE HEARD'],
-        result.members.map((m) => [
-          m.self ? `${m.name} (self)` : m.name,
-          m.state,
-          m.incarnation,
-          m.machine || '?',
-          m.lastHeartbeat ?? '-',
-          m.self ? '-' : `${m.msSinceHeard} ms`,
-        ]),
-      ),
-    );
+    io.out(formatStatus(result));
     return EXIT.ok;
   },
 };
+
+/** The member table as `status` prints it. */
+export function formatStatus(result: NodeStatus): string {
+  const multicast = result.clustered ? (result.multicastVerified ? 'multicast ok' : 'MULTICAST NOT VERIFIED') : 'standalone';
+  return [
+    `cluster "${result.cluster}" as seen by ${result.node} (${multicast}, up ${Math.round(result.uptimeMs / 1000)} s)`,
+    table(
+      ['MEMBER', 'STATE', 'INCARNATION', 'MACHINE', 'LAST HEARTBEAT', 'SINCE HEARD'],
+      result.members.map((m) => [
+        m.self ? `${m.name} (self)` : m.name,
+        m.state,
+        m.incarnation,
+        m.machine || '?',
+        m.lastHeartbeat ?? '-',
+        m.self ? '-' : `${m.msSinceHeard} ms`,
+      ]),
+    ),
+  ].join('\n');
+}

@@ -12,9 +12,8 @@ export interface Clock {
   clearInterval(timer: Timer): void;
 }
 
-export interface Timer {
-  unref?(): unknown;
-}
+/** An opaque handle; Node's timers have `unref`, which the clock's users call when present. */
+export type Timer = object & { unref?(): unknown };
 
 export const systemClock: Clock = Object.freeze({
   now: () => performance.now(),

@@ -38,7 +38,7 @@ export async function makeCluster(options: ClusterOptions = {}): Promise<TestClu
   const secret = randomBytes(24).toString('base64url');
   writeFileSync(path.join(dir, 'secret'), secret, { mode: 0o600 });
   const count = options.nodes ?? 3;
-  const nodes = [];
+  const nodes: { name: string; httpPort: number; replicationPort: number; adminPort: number }[] = [];
   for (let i = 0; i < count; i++) {
     nodes.push({ name: `node-${String.fromCharCode(97 + i)}`, httpPort: await freeTcpPort(), replicationPort: await freeTcpPort(), adminPort: await freeTcpPort() });
   }
