@@ -3,7 +3,7 @@
  * caches, admin API) and owns their lifecycle. `close()` is graceful and idempotent:
  * pending invalidations go out, a goodbye tells the others, then sockets close.
  */
-import { ClosedError } from '../errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import type { NodeConfig, ResolvedSecret } from '../config/types.js';
 import { ObjectCacheManager } from '../cache/manager.js';
 import type { Membership, Member } from '../membership/membership.js';
@@ -105,7 +105,7 @@ export class CacheNode {
     const incarnation = newIncarnation();
     let transport: MulticastChannel | undefined;
     if (config.cluster.clustered) {
-      if (!options.secret) throw new TypeError('a clustered node needs the cluster secret');
+      if (!options.secret) throw new InvalidArgumentError('a clustered node needs the cluster secret');
       transport = await MulticastChannel.open({
         group: config.multicast.address,
         port: config.multicast.port,
@@ -192,11 +192,6 @@ export class CacheNode {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
-  }
-
-  /** Throws ClosedError once close() has been called. */
-  assertOpen(): void {
-    if (this.closing) throw new ClosedError(`node ${this.name}`);
   }
 
   private async shutdown(): Promise<void> {

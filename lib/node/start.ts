@@ -3,6 +3,7 @@
  * resolves this node's view and starts it.
  */
 import { loadConfig, type LoadedConfig } from '../config/load.js';
+import { InvalidArgumentError } from '../errors.js';
 import { resolveNodeConfig } from '../config/resolve.js';
 import type { Probe } from '../membership/probe.js';
 import { silentLogger, type Logger } from '../util/logger.js';
@@ -29,7 +30,7 @@ export interface StartNodeOptions {
 export async function startNode(options: StartNodeOptions): Promise<CacheNode> {
   let loaded = options.config;
   if (!loaded) {
-    if (!options.configPath) throw new TypeError('startNode needs configPath or config');
+    if (!options.configPath) throw new InvalidArgumentError('startNode needs configPath or config');
     loaded = await loadConfig(options.configPath, options.env ? { env: options.env } : {});
   }
   const logger = options.logger ?? silentLogger;
