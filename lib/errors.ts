@@ -167,6 +167,27 @@ export class AdminUnreachableError extends CastmirrorError {
   }
 }
 
+/** A session value that cannot be stored (and so could not be mirrored), named by pool and key. */
+export class SessionValueError extends CastmirrorError {
+  readonly pool: string;
+  readonly key: string;
+
+  constructor(pool: string, key: string, problem: string) {
+    super(`cannot store "${key}" in session pool ${pool}: ${problem}`, 'CASTMIRROR_SESSION_VALUE');
+    this.name = 'SessionValueError';
+    this.pool = pool;
+    this.key = key;
+  }
+}
+
+/** A session used in a way its state does not allow (a reference not rebuilt, a closed session). */
+export class SessionStateError extends CastmirrorError {
+  constructor(message: string) {
+    super(message, 'CASTMIRROR_SESSION_STATE');
+    this.name = 'SessionStateError';
+  }
+}
+
 /** Every code above, for the documentation test and for callers that want the list. */
 export const ErrorCodes = [
   'CASTMIRROR_CONFIG_INVALID',
@@ -183,4 +204,6 @@ export const ErrorCodes = [
   'CASTMIRROR_NO_LOADER',
   'CASTMIRROR_ADMIN_REQUEST_FAILED',
   'CASTMIRROR_ADMIN_UNREACHABLE',
+  'CASTMIRROR_SESSION_VALUE',
+  'CASTMIRROR_SESSION_STATE',
 ] as const;

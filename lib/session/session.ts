@@ -1,0 +1,136 @@
+/**
+ * SessionObject: one user's session, as the original design structures it. A global pool
+ * holds a stack of composite steps (each with its own pool and a simple-step pool), an
+ * interactive-step pool and an application-step pool. Each pool is a hash table of named
+ * values. The session also records its version, its primary and backup, and the node it
+ * was created on (its origin), which tells a failed-over session from a timed-out one.
+ */
+import { SessionStateError } from '../errors.js';
+import { Pool } from './pool.js';
+import type { ReferenceRegistry } from './reference.js';
+
+export interface CompositeStep {
+  /** Unique within the session, so a pop followed by a push is a new step, not the old one. */
+  readonly id: number;
+  readonly pool: Pool;
+  readonly simple: Pool;
+}
+
+export interface SessionMeta {
+  readonly id: string;
+  version: number;
+  primary: string;
+  backup: string | undefined;
+  readonly origin: string;
+  readonly createdAt: number;
+  lastAccessAt: number;
+  readonly timeoutMs: number;
+}
+
+export class SessionObject {
+  readonly meta: SessionMeta;
+  readonly global: Pool;
+  readonly interactive: Pool;
+  readonly application: Pool;
+  private steps: CompositeStep[] = [];
+  private nextStepId = 1;
+  /** The step ids at the last mirrored version. */
+  private mirroredStack = '';
+
+  constructor(
+    meta: SessionMeta,
+    private readonly references: ReferenceRegistry<unknown>,
+  ) {
+    this.meta = meta;
+    this.global = new Pool('global', references);
+    this.interactive = new Pool('interactive', references);
+    this.application = new Pool('application', references);
+  }
+
+  get id(): string {
+    return this.meta.id;
+  }
+
+  get version(): number {
+    return this.meta.version;
+  }
+
+  /** The composite-step stack, bottom first. */
+  get composite(): readonly CompositeStep[] {
+    return this.steps;
+  }
+
+  get depth(): number {
+    return this.steps.length;
+  }
+
+  pushComposite(): CompositeStep {
+    const step = this.newStep(this.steps.length, this.nextStepId++);
+    this.steps.push(step);
+    return step;
+  }
+
+  popComposite(): CompositeStep {
+    const step = this.steps.pop();
+    if (!step) throw new SessionStateError(`session ${this.id} has no composite step to pop`);
+    return step;
+  }
+
+  get topComposite(): CompositeStep | undefined {
+    return this.steps.at(-1);
+  }
+
+  /** Every pool, global first. */
+  pools(): Pool[] {
+    return [this.global, this.interactive, this.application, ...this.steps.flatMap((s) => [s.pool, s.simple])];
+  }
+
+  /** The ids of the composite steps, bottom first. */
+  get stack(): number[] {
+    return this.steps.map((s) => s.id);
+  }
+
+  /** Makes the stack match mirrored step ids: unchanged steps stay, others start empty. */
+  setStack(ids: readonly number[]): void {
+    this.steps = ids.map((id, depth) => (this.steps[depth]?.id === id ? this.steps[depth]! : this.newStep(depth, id)));
+    this.nextStepId = Math.max(this.nextStepId, ...ids.map((id) => id + 1));
+  }
+
+  /** The pool at `path`, if the stack has it. */
+  poolAt(path: string): Pool | undefined {
+    switch (path) {
+      case 'global':
+        return this.global;
+      case 'interactive':
+        return this.interactive;
+      case 'application':
+        return this.application;
+    }
+    const match = /^composite\.(\d{1,4})(\.simple)?$/.exec(path);
+    if (!match) return undefined;
+    const step = this.steps[Number(match[1])];
+    return match[2] ? step?.simple : step?.pool;
+  }
+
+  get stackChanged(): boolean {
+    return this.stack.join(',') !== this.mirroredStack;
+  }
+
+  markMirrored(): void {
+    for (const pool of this.pools()) pool.markMirrored();
+    this.mirroredStack = this.stack.join(',');
+  }
+
+  /** Rebuilds every reference's live object (after a takeover or a fetch). */
+  async materialize(context: unknown): Promise<void> {
+    await Promise.all(this.pools().map((pool) => pool.materialize(context)));
+  }
+
+  private newStep(depth: number, id: number): CompositeStep {
+    return { id, pool: new Pool(`composite.${depth}`, this.references), simple: new Pool(`composite.${depth}.simple`, this.references) };
+  }
+
+  isExpired(now: number): boolean {
+    return now - this.meta.lastAccessAt > this.meta.timeoutMs;
+  }
+}
