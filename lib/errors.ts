@@ -188,6 +188,14 @@ export class SessionStateError extends CastmirrorError {
   }
 }
 
+/** A replication peer could not be reached, or went away before answering. */
+export class PeerUnavailableError extends CastmirrorError {
+  constructor(peer: string, reason: string, options?: { cause?: unknown }) {
+    super(`replication peer ${peer} is unavailable: ${reason}`, 'CASTMIRROR_PEER_UNAVAILABLE', options);
+    this.name = 'PeerUnavailableError';
+  }
+}
+
 /** Every code above, for the documentation test and for callers that want the list. */
 export const ErrorCodes = [
   'CASTMIRROR_CONFIG_INVALID',
@@ -206,4 +214,5 @@ export const ErrorCodes = [
   'CASTMIRROR_ADMIN_UNREACHABLE',
   'CASTMIRROR_SESSION_VALUE',
   'CASTMIRROR_SESSION_STATE',
+  'CASTMIRROR_PEER_UNAVAILABLE',
 ] as const;

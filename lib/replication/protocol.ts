@@ -1,0 +1,139 @@
+/**
+ * Messages on replication links (TCP between nodes), and their shape checks. Bodies are
+ * CBOR (cbor-x, useRecords: false; logical references as tag 40501). Everything a peer
+ * sends is checked here before the session layer sees it.
+ */
+import { Decoder, Encoder } from 'cbor-x';
+import { DecodeError } from '../errors.js';
+import type { SessionDelta, SessionSnapshot } from '../session/codec.js';
+import { isSessionId } from '../session/id.js';
+
+export type ReplicationMessage =
+  | { t: 'hello'; cluster: string; node: string; incarnation: string; nonce: Uint8Array }
+  | { t: 'challenge'; node: string; incarnation: string; nonce: Uint8Array; proof: Uint8Array }
+  | { t: 'proof'; proof: Uint8Array }
+  | { t: 'welcome' }
+  /** Mirror a full copy or a delta; the receiver becomes (or stays) backup. */
+  | { t: 'mirror'; id: number; snapshot?: SessionSnapshot; delta?: SessionDelta }
+  | { t: 'ack'; id: number; version: number }
+  /** The receiver cannot apply the delta on what it holds: send the full session. */
+  | { t: 'resync'; id: number; have: number }
+  /** The receiver refuses: it holds this session as primary at a version that wins. */
+  | { t: 'conflict'; id: number; version: number; incarnation: string }
+  | { t: 'touch'; session: string; at: number }
+  | { t: 'fetch'; id: number; session: string }
+  | { t: 'fetched'; id: number; snapshot: SessionSnapshot | null; role: 'primary' | 'backup' | 'none' }
+  /** The sender no longer needs the receiver's copy (new backup chosen, or session ended). */
+  | { t: 'release'; session: string }
+  /** Graceful hand-off: the receiver becomes primary of this session. */
+  | { t: 'handoff'; id: number; snapshot: SessionSnapshot };
+
+export const MAX_FRAME_BYTES = 8 * 1024 * 1024;
+
+const encoder = new Encoder({ useRecords: false, mapsAsObjects: true });
+const decoder = new Decoder({ useRecords: false, mapsAsObjects: true });
+
+export function encodeMessage(message: ReplicationMessage): Uint8Array {
+  return encoder.encode(message);
+}
+
+/** Decodes and checks one frame body; throws DecodeError. */
+export function decodeMessage(body: Uint8Array): ReplicationMessage {
+  let value: unknown;
+  try {
+    value = decoder.decode(body);
+  } catch (error) {
+    throw new DecodeError('bad-cbor', 'replication frame is not valid CBOR', { cause: error });
+  }
+  const problem = checkMessage(value);
+  if (problem) throw new DecodeError('bad-shape', `replication frame has the wrong shape: ${problem}`);
+  return value as ReplicationMessage;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isName = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 64;
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isBytes = (v: unknown, n: number): v is Uint8Array => v instanceof Uint8Array && v.length === n;
+
+function checkMessage(m: unknown): string | undefined {
+  if (!isObject(m) || typeof m.t !== 'string') return 'not a message';
+  switch (m.t) {
+    case 'hello':
+      return isName(m.cluster) && isName(m.node) && isName(m.incarnation) && isBytes(m.nonce, 32) ? undefined : 'bad hello';
+    case 'challenge':
+      return isName(m.node) && isName(m.incarnation) && isBytes(m.nonce, 32) && isBytes(m.proof, 32) ? undefined : 'bad challenge';
+    case 'proof':
+      return isBytes(m.proof, 32) ? undefined : 'bad proof';
+    case 'welcome':
+      return undefined;
+    case 'mirror':
+      if (!isCount(m.id)) return 'bad id';
+      if (m.snapshot !== undefined) return checkSnapshot(m.snapshot);
+      if (m.delta !== undefined) return checkDelta(m.delta);
+      return 'mirror without snapshot or delta';
+    case 'ack':
+      return isCount(m.id) && isCount(m.version) ? undefined : 'bad ack';
+    case 'resync':
+      return isCount(m.id) && isCount(m.have) ? undefined : 'bad resync';
+    case 'conflict':
+      return isCount(m.id) && isCount(m.version) && isName(m.incarnation) ? undefined : 'bad conflict';
+    case 'touch':
+      return isSessionId(m.session) && isCount(m.at) ? undefined : 'bad touch';
+    case 'fetch':
+      return isCount(m.id) && isSessionId(m.session) ? undefined : 'bad fetch';
+    case 'fetched':
+      if (!isCount(m.id) || !['primary', 'backup', 'none'].includes(m.role as string)) return 'bad fetched';
+      return m.snapshot === null ? undefined : checkSnapshot(m.snapshot);
+    case 'release':
+      return isSessionId(m.session) ? undefined : 'bad release';
+    case 'handoff':
+      return isCount(m.id) ? checkSnapshot(m.snapshot) : 'bad handoff';
+    default:
+      return `unknown message type ${String(m.t).slice(0, 20)}`;
+  }
+}
+
+function checkMeta(meta: unknown): string | undefined {
+  if (!isObject(meta)) return 'bad meta';
+  const ok =
+    isSessionId(meta.id) &&
+    isCount(meta.version) &&
+    isName(meta.primary) &&
+    (meta.backup === undefined || meta.backup === null || isName(meta.backup)) &&
+    isName(meta.origin) &&
+    isCount(meta.createdAt) &&
+    isCount(meta.lastAccessAt) &&
+    isCount(meta.timeoutMs);
+  return ok ? undefined : 'bad session meta';
+}
+
+function checkStack(stack: unknown): boolean {
+  return Array.isArray(stack) && stack.length <= 1024 && stack.every(isCount);
+}
+
+function checkEntries(entries: unknown, width: 2 | 3): boolean {
+  return Array.isArray(entries) && entries.every((e) => Array.isArray(e) && e.length === width && typeof e[0] === 'string' && typeof e[1] === 'string');
+}
+
+function checkSnapshot(snapshot: unknown): string | undefined {
+  if (!isObject(snapshot)) return 'bad snapshot';
+  return checkMeta(snapshot.meta) ?? (checkStack(snapshot.stack) && checkEntries(snapshot.entries, 3) ? undefined : 'bad snapshot body');
+}
+
+function checkDelta(delta: unknown): string | undefined {
+  if (!isObject(delta)) return 'bad delta';
+  const meta = delta.meta;
+  const ok =
+    isSessionId(delta.id) &&
+    isCount(delta.base) &&
+    isCount(delta.version) &&
+    delta.version === delta.base + 1 &&
+    checkStack(delta.stack) &&
+    checkEntries(delta.set, 3) &&
+    checkEntries(delta.delete, 2) &&
+    isObject(meta) &&
+    isName(meta.primary) &&
+    (meta.backup === undefined || meta.backup === null || isName(meta.backup)) &&
+    isCount(meta.lastAccessAt);
+  return ok ? undefined : 'bad delta';
+}
