@@ -20,7 +20,7 @@ const heartbeat: Envelope = {
     host: '127.0.0.1',
     adminPort: 9081,
     replicationPort: 7081,
-    load: { elu: 0.25, items: 12 },
+    load: { elu: 0.25, items: 12, sessions: 3 },
     published: { seq: 3, types: [['product', 3], ['price', 1]] },
   },
 };

@@ -44,7 +44,7 @@ test(`fuzz: ${FRAMES} mutated and random frames are each dropped or accepted, no
             startedAt: 1,
             seq,
             kind: 'heartbeat',
-            payload: { machine: 'm', host: 'h', adminPort: 1, replicationPort: 2, load: { elu: random(), items: int(10) }, published: { seq: 0, types: [] } },
+            payload: { machine: 'm', host: 'h', adminPort: 1, replicationPort: 2, load: { elu: random(), items: int(10), sessions: int(10) }, published: { seq: 0, types: [] } },
           };
     return codec.encode(envelope);
   };

@@ -9,6 +9,7 @@ import { Diagnostics, ElementReader, parseXml, type Position } from './xml-reade
 import { resolveSecret } from './secret.js';
 import {
   DEFAULTS,
+  REHOME_POLICIES,
   REPLICATION_MODES,
   type AdminSettings,
   type ApplicationEntry,
@@ -205,6 +206,7 @@ function readReplication(element: ElementReader | undefined): Partial<Replicatio
     mode: element.enumAttribute('mode', REPLICATION_MODES),
     batchSize: element.intAttribute('batchSize', { min: 1, max: 100_000 }),
     batchIntervalMs: element.intAttribute('batchIntervalMs', { min: 1, max: 60_000 }),
+    rehome: element.enumAttribute('rehome', REHOME_POLICIES),
   });
   element.reportUnknown();
   return result;
@@ -250,6 +252,7 @@ function readNodes(element: ElementReader | undefined): PositionedNode[] {
     const httpPort = child.intAttribute('httpPort', PORT, { required: true });
     const replicationPort = child.intAttribute('replicationPort', PORT, { required: true });
     const adminPort = child.intAttribute('adminPort', PORT, { required: true });
+    const backup = child.stringAttribute('backup', { pattern: NAME, what: NAME_WHAT });
     child.reportUnknown();
     if (name === undefined || host === undefined || httpPort === undefined || replicationPort === undefined || adminPort === undefined) continue;
     const first = byName.get(name);
@@ -257,11 +260,16 @@ function readNodes(element: ElementReader | undefined): PositionedNode[] {
       child.error(`node name "${name}" is already used at line ${first.element.position.line}`);
       continue;
     }
-    const node = { entry: { name, host, machine: machine ?? host, httpPort, replicationPort, adminPort }, element: child };
+    const node = { entry: { name, host, machine: machine ?? host, httpPort, replicationPort, adminPort, backup }, element: child };
     byName.set(name, node);
     nodes.push(node);
   }
   element.reportUnknown();
+  for (const { entry, element: at } of nodes) {
+    if (entry.backup === undefined) continue;
+    if (entry.backup === entry.name) at.error(`node ${entry.name} cannot be its own backup`);
+    else if (!byName.has(entry.backup)) at.error(`backup="${entry.backup}" on node ${entry.name} names a node that <ClusterNodes> does not list`);
+  }
   return nodes;
 }
 

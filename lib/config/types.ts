@@ -29,10 +29,15 @@ export interface HeartbeatSettings {
   readonly deadAfterMs: number;
 }
 
+export const REHOME_POLICIES = ['eager', 'lazy'] as const;
+export type RehomePolicy = (typeof REHOME_POLICIES)[number];
+
 export interface ReplicationSettings {
   readonly mode: ReplicationMode;
   readonly batchSize: number;
   readonly batchIntervalMs: number;
+  /** When a backup is lost: copy its sessions to a new backup at once, or at their next request. */
+  readonly rehome: RehomePolicy;
 }
 
 export interface SessionSettings {
@@ -55,6 +60,8 @@ export interface NodeEntry {
   readonly httpPort: number;
   readonly replicationPort: number;
   readonly adminPort: number;
+  /** `backup="node-x"`: keep this node's session backups there while it is alive. */
+  readonly backup: string | undefined;
 }
 
 export interface CacheSettings {
@@ -146,7 +153,7 @@ export const DEFAULTS = Object.freeze({
     receiveQueueLimit: 10_000,
   }),
   heartbeat: Object.freeze({ intervalMs: 200, deadAfterMs: 1000 }),
-  replication: Object.freeze({ mode: 'sync' as ReplicationMode, batchSize: 100, batchIntervalMs: 1000 }),
+  replication: Object.freeze({ mode: 'sync' as ReplicationMode, batchSize: 100, batchIntervalMs: 1000, rehome: 'eager' as RehomePolicy }),
   sessions: Object.freeze({ timeoutSeconds: 1800 }),
   admin: Object.freeze({ host: '127.0.0.1' }),
   proxyHost: '127.0.0.1',

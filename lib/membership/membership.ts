@@ -109,7 +109,7 @@ export class Membership extends EventEmitter<MemberEventMap> {
       state: 'alive',
       ...options.self,
       // Filled in by each heartbeat; the providers may not be ready while wiring up.
-      load: { elu: 0, items: 0 },
+      load: { elu: 0, items: 0, sessions: 0 },
       published: { seq: 0, types: [] },
       lastHeardAt: this.clock.now(),
       lastHeartbeatWallTime: undefined,
@@ -230,7 +230,7 @@ export class Membership extends EventEmitter<MemberEventMap> {
       host: '',
       adminPort: 0,
       replicationPort: 0,
-      load: { elu: 0, items: 0 },
+      load: { elu: 0, items: 0, sessions: 0 },
       published: { seq: 0, types: [] },
       lastHeardAt: this.clock.now(),
       lastHeartbeatWallTime: undefined,

@@ -15,6 +15,13 @@ import { AdminServer } from '../admin/server.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { newIncarnation, type Incarnation } from './incarnation.js';
 import { collectMetrics } from './metrics.js';
+import { ReferenceRegistry } from '../session/reference.js';
+import { SessionManager, type SessionStats } from '../replication/session-manager.js';
+import { PeerPool } from '../replication/peers.js';
+import { Locator } from '../replication/locator.js';
+import { newLinkStats, ReplicationServer, type LinkStats } from '../replication/link.js';
+import { deriveKey } from '../wire/frame.js';
+import type { MemberLoad } from '../wire/messages.js';
 import { renderPrometheus } from '../metrics/prometheus.js';
 
 export interface CacheNodeOptions {
@@ -27,6 +34,10 @@ export interface CacheNodeOptions {
   /** Fault injection for tests and drills. */
   readonly faults?: { readonly dropEveryNthDatagram?: number };
   readonly probe?: Probe;
+  /** Logical reference kinds for session values; every node must define the same ones. */
+  readonly references?: ReferenceRegistry<unknown>;
+  /** Passed to each reference's `fromRef` (a database handle, say). */
+  readonly referenceContext?: unknown;
 }
 
 export interface MemberStatus {
@@ -42,7 +53,7 @@ export interface MemberStatus {
   readonly lastHeartbeat: string | null;
   readonly msSinceHeard: number;
   readonly stateSince: string;
-  readonly load: { readonly elu: number; readonly items: number };
+  readonly load: MemberLoad;
 }
 
 export interface NodeStatus {
@@ -56,6 +67,8 @@ export interface NodeStatus {
   readonly multicastVerified: boolean;
   readonly members: readonly MemberStatus[];
   readonly dropped: Readonly<Record<DropReason, number>> | null;
+  readonly sessions: SessionStats & { readonly mode: string; readonly backlogBytes: number };
+  readonly replication: LinkStats | null;
 }
 
 export class CacheNode {
@@ -67,6 +80,10 @@ export class CacheNode {
   readonly core: ClusterCore | undefined;
   /** @internal */
   readonly transport: MulticastChannel | undefined;
+  /** Sessions this node serves and backs up. */
+  readonly sessions: SessionManager;
+  private readonly peers: PeerPool | undefined;
+  private replicationServer: ReplicationServer | undefined;
   private admin: AdminServer | undefined;
   private readonly logger: Logger;
   private closing: Promise<void> | undefined;
@@ -97,6 +114,31 @@ export class CacheNode {
       this.logMembership(this.core.membership);
     }
     this.caches = new ObjectCacheManager(options.config.caches, this.core?.bus);
+    const { config } = options;
+    const references = options.references ?? new ReferenceRegistry();
+    const manager = {
+      self: { name: this.name, incarnation: incarnation.id, machine: config.node.machine, pinnedBackup: config.node.backup },
+      nodes: config.cluster.nodes,
+      replication: config.replication,
+      timeoutMs: config.sessions.timeoutSeconds * 1000,
+      references,
+      referenceContext: options.referenceContext,
+      logger: this.logger,
+    };
+    if (this.core) {
+      const identity = { cluster: config.cluster.name, node: this.name, incarnation: incarnation.id, key: deriveKey(options.secret!.value, config.cluster.name, 'replication') };
+      const byName = new Map(config.cluster.nodes.map((n) => [n.name, n]));
+      this.peers = new PeerPool(identity, (name) => {
+        const node = byName.get(name);
+        return node ? { name, host: node.host, port: node.replicationPort } : undefined;
+      }, newLinkStats());
+      const locator = new Locator(this.core.channel, this.core.membership, { roleOf: (id) => this.sessions.store.roleOf(id), versionOf: (id) => this.sessions.store.versionOf(id) });
+      this.core.route('locate', (envelope) => locator.onLocate(envelope));
+      this.core.route('located', (envelope) => locator.onLocated(envelope));
+      this.sessions = new SessionManager({ ...manager, membership: this.core.membership, peers: this.peers, locator });
+    } else {
+      this.sessions = new SessionManager(manager);
+    }
   }
 
   /** Joins the cluster (if clustered), starts the admin API and the heartbeats. */
@@ -118,6 +160,16 @@ export class CacheNode {
     }
     const node = new CacheNode(options, incarnation, transport);
     try {
+      if (node.peers) {
+        node.replicationServer = await ReplicationServer.listen({
+          host: config.node.host,
+          port: config.node.replicationPort,
+          identity: { cluster: config.cluster.name, node: node.name, incarnation: incarnation.id, key: deriveKey(options.secret!.value, config.cluster.name, 'replication') },
+          knownNodes: new Set(config.cluster.nodes.map((n) => n.name)),
+          stats: node.peers.stats,
+          handle: (message, from) => node.sessions.handle(message, from),
+        });
+      }
       if (options.admin !== false) {
         node.admin = await AdminServer.listen({ node, host: config.admin.host, port: config.node.adminPort, secret: options.secret?.value, logger: node.logger });
       }
@@ -176,6 +228,8 @@ export class CacheNode {
         load: m.load,
       })),
       dropped: this.core ? { ...this.core.channel.drops } : null,
+      sessions: { ...this.sessions.snapshotStats(), mode: this.config.replication.mode, backlogBytes: this.peers?.backlog ?? 0 },
+      replication: this.peers ? { ...this.peers.stats } : null,
     };
   }
 
@@ -195,6 +249,12 @@ export class CacheNode {
   }
 
   private async shutdown(): Promise<void> {
+    try {
+      await this.sessions.close();
+    } catch (error) {
+      this.logger.warn({ err: error }, 'could not hand every session over');
+    }
+    await this.replicationServer?.close();
     try {
       await this.core?.stop();
     } catch (error) {
@@ -226,10 +286,15 @@ export class CacheNode {
     };
   }
 
-  private load(): { elu: number; items: number } {
+  private load(): MemberLoad {
     const elu = performance.eventLoopUtilization(this.eluBaseline);
     this.eluBaseline = performance.eventLoopUtilization();
-    return { elu: Math.min(1, Math.max(0, Math.round(elu.utilization * 1000) / 1000)), items: this.caches?.totalEntries ?? 0 };
+    return {
+      elu: Math.min(1, Math.max(0, Math.round(elu.utilization * 1000) / 1000)),
+      // Fields are still being set while the membership is wired up.
+      items: this.caches?.totalEntries ?? 0,
+      sessions: this.sessions?.count ?? 0,
+    };
   }
 
   private logMembership(membership: Membership): void {

@@ -10,7 +10,7 @@ import type { Probe } from '../membership/probe.js';
 import { ClusterChannel, type Identity } from '../transport/cluster-channel.js';
 import type { DatagramTransport } from '../transport/multicast.js';
 import { FrameCodec } from '../wire/frame.js';
-import type { Envelope, MemberLoad } from '../wire/messages.js';
+import type { Envelope, EnvelopeOf, MemberLoad } from '../wire/messages.js';
 import type { Clock } from '../util/clock.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 
@@ -29,10 +29,13 @@ export interface ClusterCoreOptions {
   readonly logger?: Logger;
 }
 
+type RoutedKind = 'locate' | 'located';
+
 export class ClusterCore {
   readonly channel: ClusterChannel;
   readonly membership: Membership;
   readonly bus: InvalidationBus;
+  private readonly handlers: { [K in RoutedKind]?: (envelope: EnvelopeOf<K>) => void } = {};
 
   constructor(options: ClusterCoreOptions) {
     const logger = options.logger ?? silentLogger;
@@ -50,12 +53,17 @@ export class ClusterCore {
       ...(options.probe ? { probe: options.probe } : {}),
     });
     this.bus = new InvalidationBus({ channel: this.channel, membership: this.membership, coalesceMs: options.coalesceMs, logger });
-    this.channel.onEnvelope((envelope) => this.route(envelope));
+    this.channel.onEnvelope((envelope) => this.dispatch(envelope));
     this.channel.onHandlerError = (error, envelope) => logger.error({ err: error, kind: envelope.kind, sender: envelope.sender }, 'error while handling a cluster message');
   }
 
   start(): void {
     this.membership.start();
+  }
+
+  /** Where envelopes of a kind the core does not handle itself go (the session locator). */
+  route<K extends RoutedKind>(kind: K, handler: (envelope: EnvelopeOf<K>) => void): void {
+    (this.handlers as Record<K, (envelope: EnvelopeOf<K>) => void>)[kind] = handler;
   }
 
   /** Sends what is pending, then a goodbye. */
@@ -67,7 +75,7 @@ export class ClusterCore {
     }
   }
 
-  private route(envelope: Envelope): void {
+  private dispatch(envelope: Envelope): void {
     const verdict = this.membership.observe(envelope);
     if (verdict !== 'accepted') {
       this.channel.drop(verdict);
@@ -75,5 +83,7 @@ export class ClusterCore {
     }
     if (envelope.sender === this.channel.identity.name) return; // our own frame looped back: it only proves multicast works
     if (envelope.kind === 'invalidate') this.bus.receive(envelope);
+    else if (envelope.kind === 'locate') this.handlers.locate?.(envelope);
+    else if (envelope.kind === 'located') this.handlers.located?.(envelope);
   }
 }

@@ -8,6 +8,7 @@ import { resolveNodeConfig } from '../config/resolve.js';
 import type { Probe } from '../membership/probe.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { CacheNode } from './cache-node.js';
+import type { ReferenceRegistry } from '../session/reference.js';
 
 export interface StartNodeOptions {
   /** Path of server.xml; or pass `config` already loaded. */
@@ -25,6 +26,10 @@ export interface StartNodeOptions {
   readonly faults?: { readonly dropEveryNthDatagram?: number };
   /** Replaces the TCP liveness probe (tests). */
   readonly probe?: Probe;
+  /** Logical reference kinds for session values; every node must define the same ones. */
+  readonly references?: ReferenceRegistry<any>;
+  /** Passed to each reference's `fromRef` (a database handle, say). */
+  readonly referenceContext?: unknown;
 }
 
 export async function startNode(options: StartNodeOptions): Promise<CacheNode> {
@@ -42,5 +47,7 @@ export async function startNode(options: StartNodeOptions): Promise<CacheNode> {
     ...(options.admin === undefined ? {} : { admin: options.admin }),
     ...(options.faults ? { faults: options.faults } : {}),
     ...(options.probe ? { probe: options.probe } : {}),
+    ...(options.references ? { references: options.references } : {}),
+    referenceContext: options.referenceContext,
   });
 }

@@ -172,7 +172,7 @@ export async function connect(peer: { name: string; host: string; port: number }
   });
 }
 
-export type RequestHandler = (message: ReplicationMessage, from: { node: string; incarnation: string }) => ReplicationMessage | undefined;
+export type RequestHandler = (message: ReplicationMessage, from: { node: string; incarnation: string }) => ReplicationMessage | undefined | Promise<ReplicationMessage | undefined>;
 
 export interface ReplicationServerOptions {
   readonly host: string;
@@ -228,12 +228,16 @@ export class ReplicationServer {
     }, HANDSHAKE_TIMEOUT_MS);
     readMessages(socket, stats, (message) => {
       if (authenticated) {
-        const reply = handle(message, { node: hello!.node, incarnation: hello!.incarnation });
-        if (reply && !socket.destroyed) {
+        const write = (reply: ReplicationMessage | undefined): void => {
+          if (!reply || socket.destroyed) return;
           const frame = framed(encodeMessage(reply));
           stats.bytesSent += frame.length;
           socket.write(frame);
-        }
+        };
+        // Most requests are answered at once, in arrival order; a few (hand-offs) later.
+        const reply = handle(message, { node: hello!.node, incarnation: hello!.incarnation });
+        if (reply instanceof Promise) reply.then(write, () => socket.destroy());
+        else write(reply);
         return;
       }
       if (!hello && message.t === 'hello' && message.cluster === identity.cluster && knownNodes.has(message.node)) {

@@ -21,12 +21,15 @@ export type ReplicationMessage =
   /** The receiver refuses: it holds this session as primary at a version that wins. */
   | { t: 'conflict'; id: number; version: number; incarnation: string }
   | { t: 'touch'; session: string; at: number }
-  | { t: 'fetch'; id: number; session: string }
+  /** With `claim`, a primary that answers steps down: the asker becomes primary. */
+  | { t: 'fetch'; id: number; session: string; claim: boolean }
   | { t: 'fetched'; id: number; snapshot: SessionSnapshot | null; role: 'primary' | 'backup' | 'none' }
   /** The sender no longer needs the receiver's copy (new backup chosen, or session ended). */
   | { t: 'release'; session: string }
   /** Graceful hand-off: the receiver becomes primary of this session. */
-  | { t: 'handoff'; id: number; snapshot: SessionSnapshot };
+  | { t: 'handoff'; id: number; snapshot: SessionSnapshot }
+  /** The sender, a backup, is leaving: the receiver (the primary) must choose another. */
+  | { t: 'rehome'; id: number; session: string };
 
 export const MAX_FRAME_BYTES = 8 * 1024 * 1024;
 
@@ -80,7 +83,7 @@ function checkMessage(m: unknown): string | undefined {
     case 'touch':
       return isSessionId(m.session) && isCount(m.at) ? undefined : 'bad touch';
     case 'fetch':
-      return isCount(m.id) && isSessionId(m.session) ? undefined : 'bad fetch';
+      return isCount(m.id) && isSessionId(m.session) && typeof m.claim === 'boolean' ? undefined : 'bad fetch';
     case 'fetched':
       if (!isCount(m.id) || !['primary', 'backup', 'none'].includes(m.role as string)) return 'bad fetched';
       return m.snapshot === null ? undefined : checkSnapshot(m.snapshot);
@@ -88,6 +91,8 @@ function checkMessage(m: unknown): string | undefined {
       return isSessionId(m.session) ? undefined : 'bad release';
     case 'handoff':
       return isCount(m.id) ? checkSnapshot(m.snapshot) : 'bad handoff';
+    case 'rehome':
+      return isCount(m.id) && isSessionId(m.session) ? undefined : 'bad rehome';
     default:
       return `unknown message type ${String(m.t).slice(0, 20)}`;
   }

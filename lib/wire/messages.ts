@@ -7,6 +7,8 @@ export const MessageKind = {
   heartbeat: 1,
   goodbye: 2,
   invalidate: 3,
+  locate: 4,
+  located: 5,
 } as const;
 export type MessageKindName = keyof typeof MessageKind;
 export type MessageKindCode = (typeof MessageKind)[MessageKindName];
@@ -35,6 +37,8 @@ export interface MemberLoad {
   readonly elu: number;
   /** Entries held in this node's object caches. */
   readonly items: number;
+  /** Sessions held, as primary and as backup. */
+  readonly sessions: number;
 }
 
 export interface HeartbeatPayload {
@@ -65,6 +69,23 @@ export interface InvalidatePayload {
   readonly entries: readonly InvalidationEntry[];
 }
 
+/** "Who holds session S?", for a node with no usable route hint. */
+export interface LocatePayload {
+  readonly request: number;
+  readonly session: string;
+}
+
+/** One node's answer to a locate: what it holds of the session, if anything. */
+export interface LocatedPayload {
+  readonly request: number;
+  readonly requester: string;
+  readonly session: string;
+  readonly role: 'primary' | 'backup' | 'expired' | 'none';
+  readonly version: number;
+}
+
+const ROLES = ['primary', 'backup', 'expired', 'none'] as const;
+
 interface EnvelopeHeader {
   readonly cluster: string;
   readonly sender: string;
@@ -78,7 +99,9 @@ interface EnvelopeHeader {
 export type Envelope =
   | (EnvelopeHeader & { readonly kind: 'heartbeat'; readonly payload: HeartbeatPayload })
   | (EnvelopeHeader & { readonly kind: 'goodbye'; readonly payload: GoodbyePayload })
-  | (EnvelopeHeader & { readonly kind: 'invalidate'; readonly payload: InvalidatePayload });
+  | (EnvelopeHeader & { readonly kind: 'invalidate'; readonly payload: InvalidatePayload })
+  | (EnvelopeHeader & { readonly kind: 'locate'; readonly payload: LocatePayload })
+  | (EnvelopeHeader & { readonly kind: 'located'; readonly payload: LocatedPayload });
 
 export type EnvelopeOf<K extends Envelope['kind']> = Extract<Envelope, { kind: K }>;
 
@@ -101,12 +124,18 @@ function payloadToWire(envelope: Envelope): unknown {
   switch (envelope.kind) {
     case 'heartbeat': {
       const p = envelope.payload;
-      return [p.machine, p.host, p.adminPort, p.replicationPort, [p.load.elu, p.load.items], publishedToWire(p.published)];
+      return [p.machine, p.host, p.adminPort, p.replicationPort, [p.load.elu, p.load.items, p.load.sessions], publishedToWire(p.published)];
     }
     case 'goodbye':
       return [publishedToWire(envelope.payload.published)];
     case 'invalidate':
       return [envelope.payload.seq, envelope.payload.entries.map((e) => [e.type, e.prev, e.clear ? 1 : 0, e.keys])];
+    case 'locate':
+      return [envelope.payload.request, envelope.payload.session];
+    case 'located': {
+      const p = envelope.payload;
+      return [p.request, p.requester, p.session, ROLES.indexOf(p.role), p.version];
+    }
   }
 }
 
@@ -140,7 +169,23 @@ export function checkEnvelope(value: unknown): Envelope | string {
       const checked = checkInvalidate(payload);
       return typeof checked === 'string' ? checked : { ...header, kind, payload: checked };
     }
+    case 'locate': {
+      if (!Array.isArray(payload) || payload.length !== 2 || !isCount(payload[0]) || !isSessionKey(payload[1])) return 'bad locate payload';
+      return { ...header, kind, payload: { request: payload[0], session: payload[1] } };
+    }
+    case 'located': {
+      if (!Array.isArray(payload) || payload.length !== 5) return 'bad located payload';
+      const [request, requester, session, role, version] = payload as unknown[];
+      const roleName = typeof role === 'number' ? ROLES[role] : undefined;
+      if (!isCount(request) || !isName(requester) || !isSessionKey(session) || !roleName || !isCount(version)) return 'bad located payload';
+      return { ...header, kind, payload: { request, requester, session, role: roleName, version } };
+    }
   }
+}
+
+/** Session ids as they travel on the multicast channel (the session layer checks them again). */
+function isSessionKey(value: unknown): value is string {
+  return typeof value === 'string' && /^[A-Za-z0-9_-]{22,64}$/.test(value);
 }
 
 function checkHeartbeat(value: unknown): HeartbeatPayload | string {
@@ -149,12 +194,12 @@ function checkHeartbeat(value: unknown): HeartbeatPayload | string {
   if (!isName(machine)) return 'bad machine';
   if (!isString(host, LIMITS.hostLength)) return 'bad host';
   if (!isPort(adminPort) || !isPort(replicationPort)) return 'bad port';
-  if (!Array.isArray(load) || load.length !== 2) return 'bad load';
-  const [elu, items] = load as unknown[];
-  if (typeof elu !== 'number' || !(elu >= 0 && elu <= 1) || !isCount(items)) return 'bad load';
+  if (!Array.isArray(load) || load.length !== 3) return 'bad load';
+  const [elu, items, sessions] = load as unknown[];
+  if (typeof elu !== 'number' || !(elu >= 0 && elu <= 1) || !isCount(items) || !isCount(sessions)) return 'bad load';
   const checkedPublished = checkPublished(published);
   if (typeof checkedPublished === 'string') return checkedPublished;
-  return { machine, host, adminPort, replicationPort, load: { elu, items }, published: checkedPublished };
+  return { machine, host, adminPort, replicationPort, load: { elu, items, sessions }, published: checkedPublished };
 }
 
 function checkPublished(value: unknown): PublishedState | string {

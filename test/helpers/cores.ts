@@ -32,7 +32,7 @@ export function makeCores(names: readonly string[], options: { clock?: FakeClock
       self: { machine: `m-${name}`, host: name, adminPort: 9000, replicationPort: 7000 },
       heartbeat: HEARTBEAT,
       knownNodes: options.knownNodes ?? names,
-      load: () => ({ elu: 0, items: 0 }),
+      load: () => ({ elu: 0, items: 0, sessions: 0 }),
       clock,
       probe,
     });

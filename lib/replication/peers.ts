@@ -1,0 +1,88 @@
+/**
+ * Outbound replication links, one per peer, opened on demand. After a failed connect the
+ * peer is not tried again until a backoff has passed (50 ms doubling to 2 s), so a dead
+ * backup costs one refused connect, not one per request.
+ */
+import { PeerUnavailableError } from '../errors.js';
+import { connect, type Connection, type LinkIdentity, type LinkStats } from './link.js';
+
+const FIRST_BACKOFF_MS = 50;
+const MAX_BACKOFF_MS = 2000;
+
+export interface PeerAddress {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+interface PeerState {
+  connection: Connection | undefined;
+  connecting: Promise<Connection> | undefined;
+  backoffMs: number;
+  retryAt: number;
+}
+
+export class PeerPool {
+  private readonly peers = new Map<string, PeerState>();
+  private closed = false;
+
+  constructor(
+    private readonly identity: LinkIdentity,
+    private readonly address: (name: string) => PeerAddress | undefined,
+    readonly stats: LinkStats,
+  ) {}
+
+  /** An authenticated connection to `name`; throws PeerUnavailableError. */
+  async get(name: string): Promise<Connection> {
+    if (this.closed) throw new PeerUnavailableError(name, 'this node is closing');
+    const state = this.state(name);
+    if (state.connection && !state.connection.closed) return state.connection;
+    if (state.connecting) return state.connecting;
+    if (Date.now() < state.retryAt) throw new PeerUnavailableError(name, 'recently unreachable (backing off)');
+    const address = this.address(name);
+    if (!address) throw new PeerUnavailableError(name, 'not a known node');
+    state.connecting = connect(address, this.identity, this.stats).then(
+      (connection) => {
+        state.connection = connection;
+        state.connecting = undefined;
+        state.backoffMs = 0;
+        return connection;
+      },
+      (error: unknown) => {
+        state.connecting = undefined;
+        state.backoffMs = Math.min(MAX_BACKOFF_MS, state.backoffMs === 0 ? FIRST_BACKOFF_MS : state.backoffMs * 2);
+        state.retryAt = Date.now() + state.backoffMs;
+        throw error;
+      },
+    );
+    return state.connecting;
+  }
+
+  /** Forgets a peer's connection and backoff (it died, or restarted with a new incarnation). */
+  reset(name: string): void {
+    this.peers.get(name)?.connection?.close();
+    this.peers.delete(name);
+  }
+
+  /** Bytes queued on every link, for metrics. */
+  get backlog(): number {
+    let total = 0;
+    for (const state of this.peers.values()) total += state.connection?.backlog ?? 0;
+    return total;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const state of this.peers.values()) state.connection?.close();
+    this.peers.clear();
+  }
+
+  private state(name: string): PeerState {
+    let state = this.peers.get(name);
+    if (!state) {
+      state = { connection: undefined, connecting: undefined, backoffMs: 0, retryAt: 0 };
+      this.peers.set(name, state);
+    }
+    return state;
+  }
+}

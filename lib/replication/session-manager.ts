@@ -1,0 +1,606 @@
+/**
+ * SessionManager: sessions on this node, as primary and as backup, and everything that
+ * moves them between nodes.
+ *
+ * Request path: `run(hint, fn)` finds the session (here, or by takeover, fetch or locate),
+ * applies `fn` to it with every other operation on that session queued behind, then
+ * commits: the changed entries go to the backup as a versioned delta (sync: before `run`
+ * resolves; async: at once, unawaited; batched: in groups).
+ *
+ * Backup side: `handle()` answers replication requests: apply a copy or a delta on top of
+ * exactly its base version (else ask for the full session), answer fetches, accept
+ * hand-offs. Conflicting primaries are settled by version, then incarnation.
+ */
+import type { Member, Membership } from '../membership/membership.js';
+import type { NodeEntry, ReplicationSettings } from '../config/types.js';
+import { ClosedError, PeerUnavailableError, SessionStateError } from '../errors.js';
+import { applyDelta, deltaOf, sessionFromSnapshot, snapshotOf, type SessionDelta } from '../session/codec.js';
+import { isSessionId, newSessionId } from '../session/id.js';
+import type { ReferenceRegistry } from '../session/reference.js';
+import { SessionObject } from '../session/session.js';
+import { silentLogger, type Logger } from '../util/logger.js';
+import { chooseBackup } from './backup-selector.js';
+import type { Connection } from './link.js';
+import type { Locator } from './locator.js';
+import type { PeerPool } from './peers.js';
+import type { ReplicationMessage } from './protocol.js';
+import { SessionStore } from './session-store.js';
+
+/** How a request found its session. */
+export type Outcome = 'created' | 'served' | 'took-over' | 'fetched' | 'expired' | 'lost';
+
+/** What the edge keeps for the client (the HTTP issue puts it in a signed cookie). */
+export interface RouteHint {
+  readonly sessionId: string;
+  readonly primary?: string | undefined;
+  readonly backup?: string | undefined;
+  readonly primaryIncarnation?: string | undefined;
+  readonly version?: number | undefined;
+}
+
+export interface RunResult<T> {
+  readonly result: T;
+  readonly outcome: Outcome;
+  readonly session: SessionObject;
+  /** The hint for the next request. */
+  readonly hint: RouteHint;
+  /** False when the change could not be copied to any backup (no other live node). */
+  readonly mirrored: boolean;
+}
+
+export interface SessionManagerOptions {
+  readonly self: { readonly name: string; readonly incarnation: string; readonly machine: string; readonly pinnedBackup: string | undefined };
+  readonly nodes: readonly NodeEntry[];
+  readonly replication: ReplicationSettings;
+  readonly timeoutMs: number;
+  readonly references: ReferenceRegistry<unknown>;
+  /** Passed to every `fromRef` (a database handle, say). */
+  readonly referenceContext?: unknown;
+  /** Absent on a standalone node: sessions then live here only. */
+  readonly membership?: Membership;
+  readonly peers?: PeerPool;
+  readonly locator?: Locator;
+  readonly logger?: Logger;
+}
+
+export interface SessionStats {
+  primaries: number;
+  backups: number;
+  created: number;
+  served: number;
+  takeovers: number;
+  fetches: number;
+  locates: number;
+  expired: number;
+  lost: number;
+  conflicts: number;
+  mirrorsSent: number;
+  acks: number;
+  resyncs: number;
+  fullCopies: number;
+  touches: number;
+  /** Mirrors sent and not yet acknowledged. */
+  inFlight: number;
+  /** Primaries whose latest change is on no backup. */
+  unmirrored: number;
+  lastAckLagMs: number;
+}
+
+export class SessionManager {
+  readonly store = new SessionStore();
+  readonly stats: SessionStats = {
+    primaries: 0,
+    backups: 0,
+    created: 0,
+    served: 0,
+    takeovers: 0,
+    fetches: 0,
+    locates: 0,
+    expired: 0,
+    lost: 0,
+    conflicts: 0,
+    mirrorsSent: 0,
+    acks: 0,
+    resyncs: 0,
+    fullCopies: 0,
+    touches: 0,
+    inFlight: 0,
+    unmirrored: 0,
+    lastAckLagMs: 0,
+  };
+  private readonly queues = new Map<string, Promise<unknown>>();
+  /** Backups this node has given each peer, for spreading them. */
+  private readonly assigned = new Map<string, number>();
+  private readonly unmirrored = new Set<string>();
+  private readonly lastTouchSent = new Map<string, number>();
+  private batch: { session: SessionObject; delta: SessionDelta }[] = [];
+  private batchTimer: NodeJS.Timeout | undefined;
+  private readonly sweepTimer: NodeJS.Timeout;
+  private readonly logger: Logger;
+  private closing = false;
+
+  constructor(private readonly options: SessionManagerOptions) {
+    this.logger = options.logger ?? silentLogger;
+    this.sweepTimer = setInterval(() => this.sweep(), Math.max(50, Math.min(1000, Math.floor(options.timeoutMs / 4))));
+    this.sweepTimer.unref();
+    options.membership?.on('dead', (member) => this.memberGone(member));
+    options.membership?.on('left', (member) => this.memberGone(member));
+    options.membership?.on('restarted', (member) => this.memberGone(member));
+  }
+
+  get self(): string {
+    return this.options.self.name;
+  }
+
+  /** Sessions held, as primary and as backup (the heartbeat's load figure). */
+  get count(): number {
+    return this.store.primaries.size + this.store.copies.size;
+  }
+
+  /**
+   * Runs `fn` on the session the hint names (or on a new session when there is no hint, or
+   * the named one expired or was lost), one call at a time per session, then commits.
+   */
+  async run<T>(hint: RouteHint | undefined, fn: (session: SessionObject, outcome: Outcome) => T | Promise<T>): Promise<RunResult<T>> {
+    if (this.closing) throw new ClosedError('session manager');
+    if (!hint || !isSessionId(hint.sessionId)) return this.runNew(fn, 'created');
+    return this.queued(hint.sessionId, async () => {
+      const found = await this.open(hint);
+      if (!found.session) return this.runNew(fn, found.outcome);
+      const result = await fn(found.session, found.outcome);
+      const mirrored = await this.commit(found.session);
+      return { result, outcome: found.outcome, session: found.session, hint: this.hintFor(found.session), mirrored };
+    });
+  }
+
+  /** Ends a session everywhere it is held. */
+  async destroy(hint: RouteHint): Promise<boolean> {
+    return this.queued(hint.sessionId, async () => {
+      const session = this.store.primaries.get(hint.sessionId);
+      if (!session) return false;
+      const backup = session.meta.backup;
+      this.store.primaries.delete(session.id);
+      this.forget(session);
+      if (backup) await this.send(backup, { t: 'release', session: session.id });
+      return true;
+    });
+  }
+
+  /** A primary session or a backup copy, for administration; references are not rebuilt. */
+  inspect(id: string): { role: 'primary' | 'backup'; session: SessionObject } | undefined {
+    const primary = this.store.primaries.get(id);
+    if (primary) return { role: 'primary', session: primary };
+    const copy = this.store.copies.get(id);
+    return copy ? { role: 'backup', session: copy } : undefined;
+  }
+
+  hintFor(session: SessionObject): RouteHint {
+    return { sessionId: session.id, primary: session.meta.primary, backup: session.meta.backup, primaryIncarnation: this.options.self.incarnation, version: session.version };
+  }
+
+  // ---- finding a session -------------------------------------------------------------
+
+  private async open(hint: RouteHint): Promise<{ session?: SessionObject; outcome: Outcome }> {
+    const id = hint.sessionId;
+    const local = this.store.primaries.get(id);
+    if (local && !local.isExpired(Date.now()) && (hint.version === undefined || local.version >= hint.version)) {
+      this.stats.served++;
+      return { session: local, outcome: 'served' };
+    }
+    if (local) {
+      // Expired here, or older than what the client has seen: this copy must not be served.
+      this.store.primaries.delete(id);
+      this.forget(local);
+      if (local.isExpired(Date.now())) return this.expire(local);
+    }
+    const copy = this.store.copies.get(id);
+    // Without a hint, our copy knows who was primary when it was last mirrored.
+    const primary = hint.primary ?? copy?.meta.primary;
+    // A live primary may hold newer changes than any copy (async modes): take it from there.
+    if (primary !== undefined && primary !== this.self && this.isAlive(primary)) {
+      const fetched = await this.fetchFrom(primary, id, true);
+      if (fetched) return this.promote(fetched, 'fetched', primary);
+    }
+    if (copy) {
+      this.store.copies.delete(id);
+      if (copy.isExpired(Date.now())) return this.expire(copy);
+      if (hint.version === undefined || copy.version >= hint.version) return this.promote(copy, 'took-over', copy.meta.primary);
+    }
+    if (hint.backup && hint.backup !== this.self && this.isAlive(hint.backup)) {
+      const fetched = await this.fetchFrom(hint.backup, id, false);
+      if (fetched && (hint.version === undefined || fetched.version >= hint.version)) return this.promote(fetched, 'fetched', undefined, hint.backup);
+    }
+    return this.locate(hint);
+  }
+
+  private async locate(hint: RouteHint): Promise<{ session?: SessionObject; outcome: Outcome }> {
+    const id = hint.sessionId;
+    if (this.options.locator) {
+      this.stats.locates++;
+      const answers = await this.options.locator.locate(id);
+      const holders = answers.filter((a) => (a.role === 'primary' || a.role === 'backup') && a.node !== this.self);
+      holders.sort((a, b) => b.version - a.version || (a.role === 'primary' ? -1 : 1));
+      for (const holder of holders) {
+        const fetched = await this.fetchFrom(holder.node, id, holder.role === 'primary');
+        if (fetched) return this.promote(fetched, 'fetched', undefined, holder.role === 'backup' ? holder.node : undefined);
+      }
+      if (answers.some((a) => a.role === 'expired')) {
+        this.stats.expired++;
+        return { outcome: 'expired' };
+      }
+    }
+    if (this.store.wasExpired(id) || hint.primary === undefined) {
+      this.stats.expired++;
+      return { outcome: 'expired' };
+    }
+    this.stats.lost++;
+    this.logger.warn({ session: id, primary: hint.primary, backup: hint.backup }, 'session lost: no copy anywhere');
+    return { outcome: 'lost' };
+  }
+
+  private async fetchFrom(node: string, id: string, claim: boolean): Promise<SessionObject | undefined> {
+    try {
+      const connection = await this.peer(node);
+      const reply = await connection.request({ t: 'fetch', session: id, claim });
+      if (reply.t !== 'fetched' || !reply.snapshot || reply.snapshot.meta.id !== id) return undefined;
+      return sessionFromSnapshot(reply.snapshot, this.options.references);
+    } catch (error) {
+      if (error instanceof PeerUnavailableError) return undefined;
+      throw error;
+    }
+  }
+
+  /** This node becomes primary: rebuild references, choose a backup, copy the session there. */
+  private async promote(session: SessionObject, outcome: 'took-over' | 'fetched', previousPrimary: string | undefined, keepBackup?: string): Promise<{ session: SessionObject; outcome: Outcome }> {
+    if (outcome === 'took-over') this.stats.takeovers++;
+    else this.stats.fetches++;
+    session.meta.primary = this.self;
+    const exclude = new Set([this.self, ...(previousPrimary ? [previousPrimary] : [])]);
+    this.setBackup(session, keepBackup && this.isAlive(keepBackup) ? keepBackup : this.pickBackup(exclude));
+    await session.materialize(this.options.referenceContext);
+    this.store.primaries.put(session);
+    this.store.copies.delete(session.id);
+    await this.mirrorFull(session);
+    this.logger.info({ session: session.id, outcome, version: session.version, backup: session.meta.backup }, 'session moved here');
+    return { session, outcome };
+  }
+
+  private expire(session: SessionObject): { outcome: Outcome } {
+    this.store.buried(session.id);
+    this.stats.expired++;
+    return { outcome: 'expired' };
+  }
+
+  private async runNew<T>(fn: (session: SessionObject, outcome: Outcome) => T | Promise<T>, outcome: Outcome): Promise<RunResult<T>> {
+    const now = Date.now();
+    const session = new SessionObject(
+      { id: newSessionId(), version: 0, primary: this.self, backup: undefined, origin: this.self, createdAt: now, lastAccessAt: now, timeoutMs: this.options.timeoutMs },
+      this.options.references,
+    );
+    this.setBackup(session, this.pickBackup(new Set([this.self])));
+    this.stats.created++;
+    this.store.primaries.put(session);
+    return this.queued(session.id, async () => {
+      const result = await fn(session, outcome);
+      const mirrored = await this.commit(session, true);
+      return { result, outcome, session, hint: this.hintFor(session), mirrored };
+    });
+  }
+
+  // ---- committing and mirroring -------------------------------------------------------
+
+  /** Sends what changed to the backup, as the replication mode says. Returns false if no backup has it. */
+  private async commit(session: SessionObject, forceFull = false): Promise<boolean> {
+    session.meta.lastAccessAt = Date.now();
+    this.store.primaries.put(session);
+    const delta = deltaOf(session);
+    // A new session, or one whose backup was lost (lazy re-homing), needs a full copy.
+    const needsFull = forceFull || this.unmirrored.has(session.id);
+    if (!delta && !needsFull) {
+      this.touch(session);
+      return true;
+    }
+    if (delta) session.meta.version = delta.version;
+    session.markMirrored();
+    const mode = this.options.replication.mode;
+    if (needsFull) return mode === 'sync' ? this.mirrorFull(session) : this.background(this.mirrorFull(session));
+    switch (mode) {
+      case 'sync':
+        return this.mirrorDelta(session, delta!);
+      case 'async':
+        return this.background(this.mirrorDelta(session, delta!));
+      case 'batched':
+        this.batch.push({ session, delta: delta! });
+        if (this.batch.length >= this.options.replication.batchSize) this.flushBatch();
+        else this.batchTimer ??= setTimeout(() => this.flushBatch(), this.options.replication.batchIntervalMs);
+        return true;
+    }
+  }
+
+  /** Lets an unawaited mirror finish on its own; its failure is logged, never thrown. */
+  private background(mirroring: Promise<boolean>): true {
+    mirroring.catch((error: unknown) => this.logger.warn({ err: error }, 'mirroring failed'));
+    return true;
+  }
+
+  private flushBatch(): void {
+    if (this.batchTimer) clearTimeout(this.batchTimer);
+    this.batchTimer = undefined;
+    const batch = this.batch;
+    this.batch = [];
+    for (const { session, delta } of batch) this.background(this.mirrorDelta(session, delta));
+  }
+
+  private async mirrorDelta(session: SessionObject, delta: SessionDelta): Promise<boolean> {
+    const backup = session.meta.backup;
+    if (!backup) return this.markUnmirrored(session);
+    const reply = await this.request(backup, { t: 'mirror', delta });
+    if (!reply) return this.mirrorFull(session, new Set([backup]));
+    if (reply.t === 'resync') {
+      this.stats.resyncs++;
+      return this.mirrorFull(session);
+    }
+    return this.settle(session, reply);
+  }
+
+  /** Copies the whole session to its backup, choosing another backup while one fails. */
+  private async mirrorFull(session: SessionObject, failed = new Set<string>()): Promise<boolean> {
+    for (;;) {
+      const backup = session.meta.backup && !failed.has(session.meta.backup) ? session.meta.backup : this.pickBackup(new Set([this.self, ...failed]));
+      this.setBackup(session, backup);
+      if (!backup) return this.markUnmirrored(session);
+      this.stats.fullCopies++;
+      const reply = await this.request(backup, { t: 'mirror', snapshot: snapshotOf(session) });
+      if (reply) return this.settle(session, reply);
+      failed.add(backup);
+    }
+  }
+
+  private settle(session: SessionObject, reply: ReplicationMessage): boolean {
+    if (reply.t === 'ack') {
+      this.stats.acks++;
+      this.unmirrored.delete(session.id);
+      return true;
+    }
+    if (reply.t === 'conflict') {
+      // Another node is primary at a version that wins: this copy must not be served again.
+      this.stats.conflicts++;
+      this.store.primaries.delete(session.id);
+      this.forget(session);
+      this.logger.warn({ session: session.id, theirs: reply.version, ours: session.version }, 'session conflict: another primary wins');
+      throw new SessionStateError(`session ${session.id} is now served by another node`);
+    }
+    return this.markUnmirrored(session);
+  }
+
+  private markUnmirrored(session: SessionObject): false {
+    this.unmirrored.add(session.id);
+    return false;
+  }
+
+  /** A request to a peer; undefined if the peer is unavailable. */
+  private async request(node: string, message: Extract<ReplicationMessage, { t: 'mirror' }> extends infer M ? Omit<M, 'id'> : never): Promise<ReplicationMessage | undefined> {
+    const started = performance.now();
+    this.stats.mirrorsSent++;
+    this.stats.inFlight++;
+    try {
+      const connection = await this.peer(node);
+      await connection.drained();
+      const reply = await connection.request(message);
+      this.stats.lastAckLagMs = Math.round((performance.now() - started) * 1000) / 1000;
+      return reply;
+    } catch (error) {
+      if (error instanceof PeerUnavailableError) return undefined;
+      throw error;
+    } finally {
+      this.stats.inFlight--;
+    }
+  }
+
+  /** Keeps the backup copy from expiring; sent at most every 1/20 of the timeout. */
+  private touch(session: SessionObject): void {
+    const backup = session.meta.backup;
+    const now = Date.now();
+    if (!backup || now - (this.lastTouchSent.get(session.id) ?? 0) < this.options.timeoutMs / 20) return;
+    this.lastTouchSent.set(session.id, now);
+    this.stats.touches++;
+    void this.send(backup, { t: 'touch', session: session.id, at: session.meta.lastAccessAt });
+  }
+
+  private async send(node: string, message: ReplicationMessage): Promise<void> {
+    try {
+      (await this.peer(node)).send(message);
+    } catch (error) {
+      if (!(error instanceof PeerUnavailableError)) throw error;
+    }
+  }
+
+  private peer(node: string): Promise<Connection> {
+    if (!this.options.peers) return Promise.reject(new PeerUnavailableError(node, 'this node is standalone'));
+    return this.options.peers.get(node);
+  }
+
+  // ---- the backup side ----------------------------------------------------------------
+
+  /** Answers one replication request from another node. */
+  handle(message: ReplicationMessage, from: { node: string; incarnation: string }): ReplicationMessage | undefined | Promise<ReplicationMessage | undefined> {
+    switch (message.t) {
+      case 'mirror': {
+        const id = message.snapshot ? message.snapshot.meta.id : message.delta!.id;
+        const version = message.snapshot ? message.snapshot.meta.version : message.delta!.version;
+        const local = this.store.primaries.get(id);
+        if (local) {
+          // Two primaries: the higher version wins, then the higher incarnation.
+          this.stats.conflicts++;
+          if (local.version > version || (local.version === version && this.options.self.incarnation > from.incarnation)) {
+            return { t: 'conflict', id: message.id, version: local.version, incarnation: this.options.self.incarnation };
+          }
+          this.store.primaries.delete(id);
+          this.forget(local);
+        }
+        if (message.snapshot) {
+          this.store.copies.put(sessionFromSnapshot(message.snapshot, this.options.references));
+          return { t: 'ack', id: message.id, version };
+        }
+        const copy = this.store.copies.get(id);
+        if (!copy) return { t: 'resync', id: message.id, have: 0 };
+        const result = applyDelta(copy, message.delta!);
+        if (result === 'gap') return { t: 'resync', id: message.id, have: copy.version };
+        this.store.copies.put(copy);
+        return { t: 'ack', id: message.id, version: copy.version };
+      }
+      case 'touch': {
+        const copy = this.store.copies.get(message.session);
+        if (copy && message.at > copy.meta.lastAccessAt) {
+          copy.meta.lastAccessAt = message.at;
+          this.store.copies.put(copy);
+        }
+        return undefined;
+      }
+      case 'fetch': {
+        const primary = this.store.primaries.get(message.session);
+        const held = primary ?? this.store.copies.get(message.session);
+        if (!held || held.isExpired(Date.now())) return { t: 'fetched', id: message.id, snapshot: null, role: 'none' };
+        const reply: ReplicationMessage = { t: 'fetched', id: message.id, snapshot: snapshotOf(held), role: primary ? 'primary' : 'backup' };
+        if (primary && message.claim) {
+          // The asker becomes primary: this node steps down and keeps nothing.
+          this.store.primaries.delete(primary.id);
+          this.forget(primary);
+        }
+        return reply;
+      }
+      case 'release':
+        this.store.copies.delete(message.session);
+        return undefined;
+      case 'handoff':
+        return this.acceptHandoff(message.id, message.snapshot, from.node);
+      case 'rehome':
+        return this.rehome(message.id, message.session, from.node);
+      default:
+        return undefined;
+    }
+  }
+
+  private async acceptHandoff(id: number, snapshot: Parameters<typeof sessionFromSnapshot>[0], from: string): Promise<ReplicationMessage> {
+    const session = sessionFromSnapshot(snapshot, this.options.references);
+    session.meta.primary = this.self;
+    this.setBackup(session, this.pickBackup(new Set([this.self, from])));
+    this.store.copies.delete(session.id);
+    this.store.primaries.put(session);
+    // References are rebuilt at the next request; the copy goes to the new backup now.
+    await this.queued(session.id, () => this.mirrorFull(session));
+    return { t: 'ack', id, version: session.version };
+  }
+
+  private async rehome(id: number, sessionId: string, leaving: string): Promise<ReplicationMessage> {
+    const session = this.store.primaries.get(sessionId);
+    if (session && session.meta.backup === leaving) {
+      this.setBackup(session, this.pickBackup(new Set([this.self, leaving])));
+      await this.queued(session.id, () => this.mirrorFull(session, new Set([leaving])));
+    }
+    return { t: 'ack', id, version: session?.version ?? 0 };
+  }
+
+  // ---- membership, expiry, shutdown ---------------------------------------------------
+
+  private memberGone(member: Member): void {
+    this.options.peers?.reset(member.name);
+    if (this.closing) return;
+    for (const session of this.store.primaries.values()) {
+      if (session.meta.backup !== member.name) continue;
+      this.setBackup(session, undefined);
+      this.unmirrored.add(session.id);
+      // Eager: a full copy to a new backup now. Lazy: at the session's next commit.
+      if (this.options.replication.rehome === 'eager') this.background(this.queued(session.id, () => this.mirrorFull(session, new Set([member.name]))));
+    }
+  }
+
+  private sweep(): void {
+    const { primaries, copies } = this.store.sweep(Date.now());
+    this.stats.expired += primaries.length + copies.length;
+    for (const session of primaries) this.forget(session);
+  }
+
+  /**
+   * Graceful: each primary session goes to its backup (which becomes primary), each backup
+   * copy's primary is asked to choose another backup; then this node can leave.
+   */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    clearInterval(this.sweepTimer);
+    this.flushBatch();
+    const handoffs = [...this.store.primaries.values()].map(async (session) => {
+      await (this.queues.get(session.id) ?? Promise.resolve()).catch(() => {});
+      const exclude = new Set([this.self]);
+      for (let target = session.meta.backup ?? this.pickBackup(exclude); target; target = this.pickBackup(exclude)) {
+        exclude.add(target);
+        try {
+          const reply = await (await this.peer(target)).request({ t: 'handoff', snapshot: snapshotOf(session) });
+          if (reply.t === 'ack') {
+            this.store.primaries.delete(session.id);
+            return;
+          }
+        } catch (error) {
+          if (!(error instanceof PeerUnavailableError)) throw error;
+        }
+      }
+      this.logger.warn({ session: session.id }, 'no node could take this session over');
+    });
+    const rehomes = [...this.store.copies.values()].map(async (copy) => {
+      try {
+        await (await this.peer(copy.meta.primary)).request({ t: 'rehome', session: copy.id });
+      } catch (error) {
+        if (!(error instanceof PeerUnavailableError)) throw error;
+      }
+    });
+    await Promise.allSettled([...handoffs, ...rehomes]);
+    this.options.peers?.close();
+  }
+
+  // ---- helpers --------------------------------------------------------------------------
+
+  /** Runs `task` after every earlier task on the same session. */
+  private queued<T>(id: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.queues.get(id) ?? Promise.resolve();
+    const next = previous.catch(() => {}).then(task);
+    this.queues.set(id, next);
+    const cleanup = (): void => {
+      if (this.queues.get(id) === next) this.queues.delete(id);
+    };
+    next.then(cleanup, cleanup);
+    return next;
+  }
+
+  private isAlive(node: string): boolean {
+    const state = this.options.membership?.get(node)?.state;
+    return state === 'alive' || state === 'suspect';
+  }
+
+  private pickBackup(exclude: ReadonlySet<string>): string | undefined {
+    const membership = this.options.membership;
+    if (!membership) return undefined;
+    const alive = membership.alive().map((m) => ({ name: m.name, machine: m.machine, sessions: m.load.sessions }));
+    return chooseBackup({ self: this.options.self, alive, exclude, assigned: this.assigned });
+  }
+
+  private setBackup(session: SessionObject, backup: string | undefined): void {
+    const previous = session.meta.backup;
+    if (previous === backup) return;
+    if (previous) this.assigned.set(previous, Math.max(0, (this.assigned.get(previous) ?? 1) - 1));
+    if (backup) this.assigned.set(backup, (this.assigned.get(backup) ?? 0) + 1);
+    session.meta.backup = backup;
+  }
+
+  /** Drops bookkeeping for a session this node no longer serves. */
+  private forget(session: SessionObject): void {
+    this.setBackup(session, undefined);
+    this.unmirrored.delete(session.id);
+    this.lastTouchSent.delete(session.id);
+  }
+
+  /** Current figures, for status and metrics. */
+  snapshotStats(): SessionStats {
+    return { ...this.stats, primaries: this.store.primaries.size, backups: this.store.copies.size, unmirrored: this.unmirrored.size };
+  }
+}
