@@ -7,11 +7,12 @@ import { readFileSync } from 'node:fs';
 import { EXIT, reportError, stdio, type Verb } from './cli/common.js';
 import { cache } from './commands/cache.js';
 import { cluster } from './commands/cluster.js';
+import { sessions } from './commands/sessions.js';
 import { start } from './commands/start.js';
 import { status } from './commands/status.js';
 import { validate } from './commands/validate.js';
 
-const VERBS: readonly Verb[] = [start, validate, status, cache, cluster];
+const VERBS: readonly Verb[] = [start, validate, status, cache, sessions, cluster];
 
 function usage(): string {
   const width = Math.max(...VERBS.map((v) => v.name.length));

@@ -28,8 +28,10 @@ incarnation, last heartbeat. Exit 1 if no node answers.`,
 /** The member table as `status` prints it. */
 export function formatStatus(result: NodeStatus): string {
   const multicast = result.clustered ? (result.multicastVerified ? 'multicast ok' : 'MULTICAST NOT VERIFIED') : 'standalone';
+  const s = result.sessions;
   return [
     `cluster "${result.cluster}" as seen by ${result.node} (${multicast}, up ${Math.round(result.uptimeMs / 1000)} s)`,
+    `sessions: ${s.primaries} primary, ${s.backups} backup copies; ${s.mode} mirroring, ${s.inFlight} in flight, ${s.acks} acks, last ack ${s.lastAckLagMs} ms, ${s.unmirrored} without a backup`,
     table(
       ['MEMBER', 'STATE', 'INCARNATION', 'MACHINE', 'LAST HEARTBEAT', 'SINCE HEARD'],
       result.members.map((m) => [

@@ -8,6 +8,7 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import { CastmirrorError, TransportError } from '../errors.js';
 import type { CacheNode } from '../node/cache-node.js';
 import { PROMETHEUS_CONTENT_TYPE } from '../metrics/prometheus.js';
+import { viewOf } from '../session/view.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -141,6 +142,16 @@ function buildRoutes(node: CacheNode): Route[] {
     { pattern: /^\/status$/, methods: { GET: () => node.status() } },
     { pattern: /^\/metrics$/, methods: { GET: () => node.metrics() } },
     { pattern: /^\/caches$/, methods: { GET: () => ({ caches: node.caches.stats() }) } },
+    {
+      pattern: /^\/sessions\/([^/]+)$/,
+      methods: {
+        GET: ({ params: [id] }) => {
+          const held = node.sessions.inspect(id!);
+          if (!held) throw new HttpError(404, 'CASTMIRROR_ADMIN_NO_SESSION', `node ${node.name} holds no session "${id}"`);
+          return viewOf(held.session, held.role);
+        },
+      },
+    },
     { pattern: /^\/caches\/([^/]+)$/, methods: { GET: ({ params }) => cache(params[0]!).stats() } },
     {
       pattern: /^\/caches\/([^/]+)\/entries\/(.+)$/,

@@ -182,8 +182,9 @@ export class SessionManager {
 
   private async open(hint: RouteHint): Promise<{ session?: SessionObject; outcome: Outcome }> {
     const id = hint.sessionId;
+    const seen = hint.version ?? 0;
     const local = this.store.primaries.get(id);
-    if (local && !local.isExpired(Date.now()) && (hint.version === undefined || local.version >= hint.version)) {
+    if (local && !local.isExpired(Date.now()) && local.version >= seen) {
       this.stats.served++;
       return { session: local, outcome: 'served' };
     }
@@ -194,6 +195,10 @@ export class SessionManager {
       if (local.isExpired(Date.now())) return this.expire(local);
     }
     const copy = this.store.copies.get(id);
+    if (copy?.isExpired(Date.now())) {
+      this.store.copies.delete(id);
+      return this.expire(copy);
+    }
     // Without a hint, our copy knows who was primary when it was last mirrored.
     const primary = hint.primary ?? copy?.meta.primary;
     // A live primary may hold newer changes than any copy (async modes): take it from there.
@@ -201,41 +206,40 @@ export class SessionManager {
       const fetched = await this.fetchFrom(primary, id, true);
       if (fetched) return this.promote(fetched, 'fetched', primary);
     }
-    if (copy) {
-      this.store.copies.delete(id);
-      if (copy.isExpired(Date.now())) return this.expire(copy);
-      if (hint.version === undefined || copy.version >= hint.version) return this.promote(copy, 'took-over', copy.meta.primary);
-    }
+    if (copy && copy.version >= seen) return this.promote(copy, 'took-over', copy.meta.primary);
+    // No copy here, or an older one than the client saw: look for a newer one elsewhere.
     if (hint.backup && hint.backup !== this.self && this.isAlive(hint.backup)) {
       const fetched = await this.fetchFrom(hint.backup, id, false);
-      if (fetched && (hint.version === undefined || fetched.version >= hint.version)) return this.promote(fetched, 'fetched', undefined, hint.backup);
+      if (fetched && fetched.version >= Math.max(seen, copy ? copy.version + 1 : 0)) return this.promote(fetched, 'fetched', primary, hint.backup);
     }
-    return this.locate(hint);
-  }
-
-  private async locate(hint: RouteHint): Promise<{ session?: SessionObject; outcome: Outcome }> {
-    const id = hint.sessionId;
-    if (this.options.locator) {
-      this.stats.locates++;
-      const answers = await this.options.locator.locate(id);
-      const holders = answers.filter((a) => (a.role === 'primary' || a.role === 'backup') && a.node !== this.self);
-      holders.sort((a, b) => b.version - a.version || (a.role === 'primary' ? -1 : 1));
-      for (const holder of holders) {
-        const fetched = await this.fetchFrom(holder.node, id, holder.role === 'primary');
-        if (fetched) return this.promote(fetched, 'fetched', undefined, holder.role === 'backup' ? holder.node : undefined);
-      }
-      if (answers.some((a) => a.role === 'expired')) {
-        this.stats.expired++;
-        return { outcome: 'expired' };
-      }
+    const located = await this.locate(id, copy?.version ?? -1);
+    if (located.session) return this.promote(located.session, 'fetched', primary, located.keepBackup);
+    if (copy) {
+      // The newest copy left: what the client saw beyond it was in the async loss window.
+      this.logger.warn({ session: id, seen, have: copy.version }, 'taking over an older copy than the client saw');
+      return this.promote(copy, 'took-over', copy.meta.primary);
     }
-    if (this.store.wasExpired(id) || hint.primary === undefined) {
+    if (located.expired || this.store.wasExpired(id) || hint.primary === undefined) {
       this.stats.expired++;
       return { outcome: 'expired' };
     }
     this.stats.lost++;
     this.logger.warn({ session: id, primary: hint.primary, backup: hint.backup }, 'session lost: no copy anywhere');
     return { outcome: 'lost' };
+  }
+
+  /** Asks the cluster who holds `id` and fetches the newest copy above version `newerThan`. */
+  private async locate(id: string, newerThan: number): Promise<{ session?: SessionObject; keepBackup?: string; expired: boolean }> {
+    if (!this.options.locator) return { expired: false };
+    this.stats.locates++;
+    const answers = await this.options.locator.locate(id);
+    const holders = answers.filter((a) => (a.role === 'primary' || a.role === 'backup') && a.node !== this.self && a.version > newerThan);
+    holders.sort((a, b) => b.version - a.version || (a.role === 'primary' ? -1 : 1));
+    for (const holder of holders) {
+      const session = await this.fetchFrom(holder.node, id, holder.role === 'primary');
+      if (session) return { session, expired: false, ...(holder.role === 'backup' ? { keepBackup: holder.node } : {}) };
+    }
+    return { expired: answers.some((a) => a.role === 'expired') };
   }
 
   private async fetchFrom(node: string, id: string, claim: boolean): Promise<SessionObject | undefined> {

@@ -13,6 +13,7 @@ import { freeTcpPort, freeUdpPort, randomGroup } from './ports.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '..', '..');
 export const CLI = path.join(ROOT, 'bin', 'castmirror.ts');
+export const SESSION_APP = path.join(ROOT, 'test', 'fixtures', 'session-app.ts');
 
 export interface TestCluster {
   readonly dir: string;
@@ -98,8 +99,11 @@ export class NodeProcess {
     readonly name: string,
     configPath: string,
     env: NodeJS.ProcessEnv = {},
+    /** What to run: the CLI's `start` verb, or the session test app. */
+    readonly program: 'cli' | 'session-app' = 'cli',
   ) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', CLI, 'start', '--config', configPath, '--node', name], {
+    const args = program === 'cli' ? [CLI, 'start', '--config', configPath, '--node', name] : [SESSION_APP, configPath, name];
+    this.child = spawn(process.execPath, ['--import', 'tsx', ...args], {
       cwd: ROOT,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -143,7 +147,7 @@ export class NodeProcess {
   }
 
   started(): Promise<LogLine> {
-    return this.waitForLog((l) => l.msg === 'node started');
+    return this.waitForLog((l) => l.msg === (this.program === 'cli' ? 'node started' : 'app listening'));
   }
 
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {
@@ -161,8 +165,13 @@ export async function killAll(): Promise<void> {
 }
 
 /** Starts the named nodes and waits until each logged that it started. */
-export async function startNodes(cluster: TestCluster, names: readonly string[], env: Record<string, NodeJS.ProcessEnv> = {}): Promise<Map<string, NodeProcess>> {
-  const started = new Map(names.map((name) => [name, new NodeProcess(name, cluster.configPath, env[name])]));
+export async function startNodes(
+  cluster: TestCluster,
+  names: readonly string[],
+  env: Record<string, NodeJS.ProcessEnv> = {},
+  program: NodeProcess['program'] = 'cli',
+): Promise<Map<string, NodeProcess>> {
+  const started = new Map(names.map((name) => [name, new NodeProcess(name, cluster.configPath, env[name], program)]));
   await Promise.all([...started.values()].map((n) => n.started()));
   return started;
 }
