@@ -37,7 +37,7 @@ describe('replication links (real TCP on 127.0.0.1)', () => {
 
   test('a node with the secret is welcomed and its requests answered', async () => {
     const connection = await connect({ name: 'b', host: '127.0.0.1', port }, identity('a'), newLinkStats());
-    const reply = await connection.request({ t: 'fetch', session: 'abcdefghijklmnopqrstuvwxyz', claim: false });
+    const reply = await connection.request({ t: 'fetch', session: 'abcdefghijklmnopqrstuvwxyz' });
     assert.deepEqual(reply, { t: 'fetched', id: 1, snapshot: null, role: 'none' });
     connection.send({ t: 'touch', session: 'abcdefghijklmnopqrstuvwxyz', at: 5 });
     await eventually(() => seen.includes('a:touch'));

@@ -21,8 +21,8 @@ export type ReplicationMessage =
   /** The receiver refuses: it holds this session as primary at a version that wins. */
   | { t: 'conflict'; id: number; version: number; incarnation: string }
   | { t: 'touch'; session: string; at: number }
-  /** With `claim`, a primary that answers steps down: the asker becomes primary. */
-  | { t: 'fetch'; id: number; session: string; claim: boolean }
+  /** The asker becomes primary: a primary that answers steps down, a backup stays backup. */
+  | { t: 'fetch'; id: number; session: string }
   | { t: 'fetched'; id: number; snapshot: SessionSnapshot | null; role: 'primary' | 'backup' | 'none' }
   /** The sender no longer needs the receiver's copy (new backup chosen, or session ended). */
   | { t: 'release'; session: string }
@@ -83,7 +83,7 @@ function checkMessage(m: unknown): string | undefined {
     case 'touch':
       return isSessionId(m.session) && isCount(m.at) ? undefined : 'bad touch';
     case 'fetch':
-      return isCount(m.id) && isSessionId(m.session) && typeof m.claim === 'boolean' ? undefined : 'bad fetch';
+      return isCount(m.id) && isSessionId(m.session) ? undefined : 'bad fetch';
     case 'fetched':
       if (!isCount(m.id) || !['primary', 'backup', 'none'].includes(m.role as string)) return 'bad fetched';
       return m.snapshot === null ? undefined : checkSnapshot(m.snapshot);

@@ -48,6 +48,12 @@ export interface RunResult<T> {
   readonly mirrored: boolean;
 }
 
+/** A session fetched from another node; `backupAt` names the node if it holds it as backup. */
+interface Fetched {
+  readonly session: SessionObject;
+  readonly backupAt?: string;
+}
+
 export interface SessionManagerOptions {
   readonly self: { readonly name: string; readonly incarnation: string; readonly machine: string; readonly pinnedBackup: string | undefined };
   readonly nodes: readonly NodeEntry[];
@@ -203,17 +209,17 @@ export class SessionManager {
     const primary = hint.primary ?? copy?.meta.primary;
     // A live primary may hold newer changes than any copy (async modes): take it from there.
     if (primary !== undefined && primary !== this.self && this.isAlive(primary)) {
-      const fetched = await this.fetchFrom(primary, id, true);
-      if (fetched) return this.promote(fetched, 'fetched', primary);
+      const fetched = await this.fetchFrom(primary, id);
+      if (fetched) return this.promote(fetched.session, 'fetched', primary, fetched.backupAt);
     }
     if (copy && copy.version >= seen) return this.promote(copy, 'took-over', copy.meta.primary);
     // No copy here, or an older one than the client saw: look for a newer one elsewhere.
     if (hint.backup && hint.backup !== this.self && this.isAlive(hint.backup)) {
-      const fetched = await this.fetchFrom(hint.backup, id, false);
-      if (fetched && fetched.version >= Math.max(seen, copy ? copy.version + 1 : 0)) return this.promote(fetched, 'fetched', primary, hint.backup);
+      const fetched = await this.fetchFrom(hint.backup, id);
+      if (fetched && fetched.session.version >= Math.max(seen, copy ? copy.version + 1 : 0)) return this.promote(fetched.session, 'fetched', primary, fetched.backupAt);
     }
     const located = await this.locate(id, copy?.version ?? -1);
-    if (located.session) return this.promote(located.session, 'fetched', primary, located.keepBackup);
+    if (located.fetched) return this.promote(located.fetched.session, 'fetched', primary, located.fetched.backupAt);
     if (copy) {
       // The newest copy left: what the client saw beyond it was in the async loss window.
       this.logger.warn({ session: id, seen, have: copy.version }, 'taking over an older copy than the client saw');
@@ -229,25 +235,26 @@ export class SessionManager {
   }
 
   /** Asks the cluster who holds `id` and fetches the newest copy above version `newerThan`. */
-  private async locate(id: string, newerThan: number): Promise<{ session?: SessionObject; keepBackup?: string; expired: boolean }> {
+  private async locate(id: string, newerThan: number): Promise<{ fetched?: Fetched; expired: boolean }> {
     if (!this.options.locator) return { expired: false };
     this.stats.locates++;
     const answers = await this.options.locator.locate(id);
     const holders = answers.filter((a) => (a.role === 'primary' || a.role === 'backup') && a.node !== this.self && a.version > newerThan);
     holders.sort((a, b) => b.version - a.version || (a.role === 'primary' ? -1 : 1));
     for (const holder of holders) {
-      const session = await this.fetchFrom(holder.node, id, holder.role === 'primary');
-      if (session) return { session, expired: false, ...(holder.role === 'backup' ? { keepBackup: holder.node } : {}) };
+      const fetched = await this.fetchFrom(holder.node, id);
+      if (fetched) return { fetched, expired: false };
     }
     return { expired: answers.some((a) => a.role === 'expired') };
   }
 
-  private async fetchFrom(node: string, id: string, claim: boolean): Promise<SessionObject | undefined> {
+  /** The session from `node`, which steps down if it was primary (and stays backup if it was backup). */
+  private async fetchFrom(node: string, id: string): Promise<Fetched | undefined> {
     try {
       const connection = await this.peer(node);
-      const reply = await connection.request({ t: 'fetch', session: id, claim });
+      const reply = await connection.request({ t: 'fetch', session: id });
       if (reply.t !== 'fetched' || !reply.snapshot || reply.snapshot.meta.id !== id) return undefined;
-      return sessionFromSnapshot(reply.snapshot, this.options.references);
+      return { session: sessionFromSnapshot(reply.snapshot, this.options.references), ...(reply.role === 'backup' ? { backupAt: node } : {}) };
     } catch (error) {
       if (error instanceof PeerUnavailableError) return undefined;
       throw error;
@@ -466,7 +473,7 @@ export class SessionManager {
         const held = primary ?? this.store.copies.get(message.session);
         if (!held || held.isExpired(Date.now())) return { t: 'fetched', id: message.id, snapshot: null, role: 'none' };
         const reply: ReplicationMessage = { t: 'fetched', id: message.id, snapshot: snapshotOf(held), role: primary ? 'primary' : 'backup' };
-        if (primary && message.claim) {
+        if (primary) {
           // The asker becomes primary: this node steps down and keeps nothing.
           this.store.primaries.delete(primary.id);
           this.forget(primary);
