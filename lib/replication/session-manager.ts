@@ -271,7 +271,7 @@ export class SessionManager {
     await session.materialize(this.options.referenceContext);
     this.store.primaries.put(session);
     this.store.copies.delete(session.id);
-    await this.mirrorFull(session);
+    await this.mirrorFull(session, exclude);
     this.logger.info({ session: session.id, outcome, version: session.version, backup: session.meta.backup }, 'session moved here');
     return { session, outcome };
   }
@@ -354,8 +354,12 @@ export class SessionManager {
     return this.settle(session, reply);
   }
 
-  /** Copies the whole session to its backup, choosing another backup while one fails. */
-  private async mirrorFull(session: SessionObject, failed = new Set<string>()): Promise<boolean> {
+  /**
+   * Copies the whole session to its backup, choosing another backup while one fails.
+   * `exclude`: nodes that must not be the backup (they failed, or are leaving).
+   */
+  private async mirrorFull(session: SessionObject, exclude: ReadonlySet<string> = new Set()): Promise<boolean> {
+    const failed = new Set(exclude);
     for (;;) {
       const backup = session.meta.backup && !failed.has(session.meta.backup) ? session.meta.backup : this.pickBackup(new Set([this.self, ...failed]));
       this.setBackup(session, backup);
@@ -498,8 +502,9 @@ export class SessionManager {
     this.setBackup(session, this.pickBackup(new Set([this.self, from])));
     this.store.copies.delete(session.id);
     this.store.primaries.put(session);
-    // References are rebuilt at the next request; the copy goes to the new backup now.
-    await this.queued(session.id, () => this.mirrorFull(session));
+    // References are rebuilt at the next request; the copy goes to the new backup now,
+    // never to the node that is leaving.
+    await this.queued(session.id, () => this.mirrorFull(session, new Set([from])));
     return { t: 'ack', id, version: session.version };
   }
 

@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { SessionStateError, startNode, type CacheNode } from '../lib/index.js';
+import { snapshotOf } from '../lib/session/codec.js';
+import { makeCluster, type TestCluster } from './helpers/cluster.js';
+import { eventually, sleep } from './helpers/wait.js';
+
+async function twoNodes(extraXml: string): Promise<{ cluster: TestCluster; a: CacheNode; b: CacheNode }> {
+  const cluster = await makeCluster({ nodes: 2, extraXml });
+  const [a, b] = await Promise.all(['node-a', 'node-b'].map((nodeName) => startNode({ configPath: cluster.configPath, nodeName })));
+  await eventually(() => a!.membership!.get('node-b')?.state === 'alive' && b!.membership!.get('node-a')?.state === 'alive', { what: 'two members' });
+  return { cluster, a: a!, b: b! };
+}
+
+describe('session lifecycle (two in-process nodes, real sockets)', () => {
+  const open: { cluster: TestCluster; a: CacheNode; b: CacheNode }[] = [];
+  after(async () => {
+    for (const { cluster, a, b } of open) {
+      await Promise.all([a.close(), b.close()]);
+      cluster.cleanup();
+    }
+  });
+
+  test('an idle session expires on primary and backup; its next request is told "expired"', async () => {
+    const pair = await twoNodes('<Sessions timeoutSeconds="1"/>');
+    open.push(pair);
+    const { a, b } = pair;
+    const created = await a.sessions.run(undefined, (s) => s.global.set('x', 1));
+    assert.equal(b.sessions.inspect(created.hint.sessionId)?.role, 'backup');
+    await eventually(() => !a.sessions.inspect(created.hint.sessionId) && !b.sessions.inspect(created.hint.sessionId), { what: 'both copies expired', timeoutMs: 4000 });
+    const next = await a.sessions.run(created.hint, (s) => s.global.get('x'));
+    assert.equal(next.outcome, 'expired');
+    assert.equal(next.result, undefined, 'a new, empty session');
+    assert.notEqual(next.hint.sessionId, created.hint.sessionId);
+  });
+
+  test('requests that change nothing still keep the backup copy alive (touches)', async () => {
+    const pair = await twoNodes('<Sessions timeoutSeconds="1"/>');
+    open.push(pair);
+    const { a, b } = pair;
+    let { hint } = await a.sessions.run(undefined, (s) => s.global.set('x', 1));
+    const until = Date.now() + 2500;
+    while (Date.now() < until) {
+      hint = (await a.sessions.run(hint, (s) => s.global.get('x'))).hint;
+      await sleep(200);
+    }
+    assert.equal(b.sessions.inspect(hint.sessionId)?.role, 'backup', 'still held after 2.5 x the timeout');
+    assert.ok(a.sessions.stats.touches > 0);
+    assert.equal(b.sessions.inspect(hint.sessionId)?.session.version, 1, 'touches sent no new version');
+  });
+
+  test('two primaries of one session: the higher version wins, the loser drops its copy', async () => {
+    const pair = await twoNodes('');
+    open.push(pair);
+    const { a, b } = pair;
+    const { hint, session } = await a.sessions.run(undefined, (s) => s.global.set('n', 1));
+    // As after a partition: node-b also came to serve the session, at the same version.
+    await b.sessions.handle({ t: 'handoff', id: 1, snapshot: snapshotOf(session) }, { node: 'node-a', incarnation: a.incarnation.id });
+    assert.equal(b.sessions.inspect(hint.sessionId)?.role, 'primary');
+    // node-a moves ahead (version 2) and mirrors to node-b: node-a wins, node-b drops its primary.
+    const next = await a.sessions.run(hint, (s) => s.global.set('n', 2));
+    assert.equal(next.mirrored, true);
+    assert.equal(b.sessions.inspect(hint.sessionId)?.role, 'backup');
+    assert.equal(b.sessions.stats.conflicts, 1);
+    // Now node-b is ahead: node-a's next mirror loses, and node-a stops serving the session.
+    await b.sessions.handle({ t: 'handoff', id: 2, snapshot: { ...snapshotOf(next.session), meta: { ...next.session.meta, version: 9 } } }, { node: 'node-a', incarnation: a.incarnation.id });
+    await assert.rejects(a.sessions.run(next.hint, (s) => s.global.set('n', 3)), SessionStateError);
+    assert.equal(a.sessions.inspect(hint.sessionId), undefined);
+    assert.equal(a.sessions.stats.conflicts, 1);
+  });
+});
