@@ -67,5 +67,7 @@ describe('session lifecycle (two in-process nodes, real sockets)', () => {
     await assert.rejects(a.sessions.run(next.hint, (s) => s.global.set('n', 3)), SessionStateError);
     assert.equal(a.sessions.inspect(hint.sessionId), undefined);
     assert.equal(a.sessions.stats.conflicts, 1);
+    assert.match(a.metrics(), /^castmirror_session_conflicts_total\{node="node-a"\} 1$/m);
+    assert.match(b.metrics(), /^castmirror_sessions\{node="node-b",role="primary"\} 1$/m);
   });
 });

@@ -34,6 +34,39 @@ export function collectMetrics(node: CacheNode): MetricFamily[] {
   counter('castmirror_cache_clears_received_total', 'Cluster-wide clears received.', perType((s) => s.clearsReceived));
   counter('castmirror_gap_clears_total', 'Cache clears forced by a possibly lost invalidation.', perType((s) => s.gapClears));
 
+  const sessions = node.sessions.snapshotStats();
+  gauge('castmirror_sessions', 'Sessions held, by role.', [
+    { labels: { role: 'primary' }, value: sessions.primaries },
+    { labels: { role: 'backup' }, value: sessions.backups },
+  ]);
+  gauge('castmirror_sessions_unmirrored', 'Primary sessions whose latest change is on no backup.', [{ value: sessions.unmirrored }]);
+  gauge('castmirror_mirror_in_flight', 'Mirror requests sent and not yet acknowledged.', [{ value: sessions.inFlight }]);
+  gauge('castmirror_mirror_last_ack_lag_seconds', 'Time from sending the last acknowledged mirror to its ack.', [{ value: sessions.lastAckLagMs / 1000 }]);
+  counter('castmirror_session_outcomes_total', 'Requests by how their session was found.', [
+    { labels: { outcome: 'created' }, value: sessions.created },
+    { labels: { outcome: 'served' }, value: sessions.served },
+    { labels: { outcome: 'took-over' }, value: sessions.takeovers },
+    { labels: { outcome: 'fetched' }, value: sessions.fetches },
+    { labels: { outcome: 'expired' }, value: sessions.expired },
+    { labels: { outcome: 'lost' }, value: sessions.lost },
+  ]);
+  counter('castmirror_session_locates_total', 'Multicast "who holds session S?" queries sent.', [{ value: sessions.locates }]);
+  counter('castmirror_session_conflicts_total', 'Two primaries of one session settled.', [{ value: sessions.conflicts }]);
+  counter('castmirror_mirrors_sent_total', 'Mirror requests sent (deltas and full copies).', [{ value: sessions.mirrorsSent }]);
+  counter('castmirror_mirror_acks_total', 'Mirror requests acknowledged by a backup.', [{ value: sessions.acks }]);
+  counter('castmirror_mirror_resyncs_total', 'Deltas refused for a version gap, answered with a full copy.', [{ value: sessions.resyncs }]);
+  counter('castmirror_mirror_full_copies_total', 'Full session copies sent.', [{ value: sessions.fullCopies }]);
+  counter('castmirror_session_touches_total', 'Touches sent to keep backup copies alive.', [{ value: sessions.touches }]);
+  const replication = node.status().replication;
+  if (replication) {
+    counter('castmirror_replication_bytes_sent_total', 'Bytes sent on replication links.', [{ value: replication.bytesSent }]);
+    counter('castmirror_replication_bytes_received_total', 'Bytes received on replication links.', [{ value: replication.bytesReceived }]);
+    counter('castmirror_replication_refused_total', 'Replication connections refused, by reason.', [
+      { labels: { reason: 'handshake' }, value: replication.handshakeFailures },
+      { labels: { reason: 'malformed' }, value: replication.malformedFrames },
+    ]);
+  }
+
   const { membership, transport } = node;
   const bus = node.core?.bus;
   const channel = node.core?.channel;
