@@ -43,7 +43,7 @@ test(`fuzz: ${CASES} mutated and random replication frames; nothing escapes the 
     if (int(2)) session.pushComposite().simple.set('s', 'x');
     switch (int(5)) {
       case 0: return { t: 'mirror', id: int(1000), snapshot: snapshotOf(session) };
-      case 1: return { t: 'mirror', id: int(1000), delta: deltaOf(session)! };
+      case 1: return { t: 'batch', id: int(1000), deltas: [deltaOf(session)!] };
       case 2: return { t: 'fetch', id: int(1000), session: session.id };
       case 3: return { t: 'touch', session: session.id, at: Date.now() };
       default: return { t: 'release', session: session.id };
@@ -62,7 +62,7 @@ test(`fuzz: ${CASES} mutated and random replication frames; nothing escapes the 
         break;
       }
       case 2: body = Buffer.from(encodeMessage(valid())).subarray(0, int(60)); break;
-      case 3: body = new Encoder({ useRecords: false }).encode({ t: ['mirror', 'ack', 'fetch', 'handoff', 'x'][int(5)], id: int(5), delta: { id: ids[0], base: 1, version: 2, stack: 'x' }, snapshot: int(2) ? null : [] });
+      case 3: body = new Encoder({ useRecords: false }).encode({ t: ['mirror', 'ack', 'fetch', 'handoff', 'batch'][int(5)], id: int(5), deltas: [{ id: ids[0], base: 1, version: 2, stack: 'x' }], snapshot: int(2) ? null : [] });
         break;
       default: body = encodeMessage(valid());
     }

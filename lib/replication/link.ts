@@ -93,9 +93,14 @@ export class Connection {
     });
   }
 
+  /** True while the outbound backlog is above the high-water mark: senders should wait. */
+  get congested(): boolean {
+    return !this.closedError && this.socket.writableLength > HIGH_WATER_BYTES;
+  }
+
   /** Resolves once the outbound backlog is below the high-water mark. */
   async drained(): Promise<void> {
-    while (!this.closedError && this.socket.writableLength > HIGH_WATER_BYTES) await once(this.socket, 'drain');
+    while (this.congested) await once(this.socket, 'drain');
   }
 
   /** Called with each reply (client side). */

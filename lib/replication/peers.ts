@@ -32,6 +32,12 @@ export class PeerPool {
     readonly stats: LinkStats,
   ) {}
 
+  /** The open connection to `name`, if there is one (no waiting: the hot path). */
+  ready(name: string): Connection | undefined {
+    const connection = this.peers.get(name)?.connection;
+    return connection && !connection.closed ? connection : undefined;
+  }
+
   /** An authenticated connection to `name`; throws PeerUnavailableError. */
   async get(name: string): Promise<Connection> {
     if (this.closed) throw new PeerUnavailableError(name, 'this node is closing');

@@ -13,11 +13,13 @@ export type ReplicationMessage =
   | { t: 'challenge'; node: string; incarnation: string; nonce: Uint8Array; proof: Uint8Array }
   | { t: 'proof'; proof: Uint8Array }
   | { t: 'welcome' }
-  /** Mirror a full copy or a delta; the receiver becomes (or stays) backup. */
-  | { t: 'mirror'; id: number; snapshot?: SessionSnapshot; delta?: SessionDelta }
+  /** A full copy; the receiver becomes (or stays) backup. */
+  | { t: 'mirror'; id: number; snapshot: SessionSnapshot }
   | { t: 'ack'; id: number; version: number }
-  /** The receiver cannot apply the delta on what it holds: send the full session. */
-  | { t: 'resync'; id: number; have: number }
+  /** Several deltas (of any sessions) in one frame, applied in order. */
+  | { t: 'batch'; id: number; deltas: SessionDelta[] }
+  /** Per delta of a batch, in order: the version now held, or -1 where the full session is needed. */
+  | { t: 'batch-ack'; id: number; versions: number[] }
   /** The receiver refuses: it holds this session as primary at a version that wins. */
   | { t: 'conflict'; id: number; version: number; incarnation: string }
   | { t: 'touch'; session: string; at: number }
@@ -70,14 +72,18 @@ function checkMessage(m: unknown): string | undefined {
     case 'welcome':
       return undefined;
     case 'mirror':
-      if (!isCount(m.id)) return 'bad id';
-      if (m.snapshot !== undefined) return checkSnapshot(m.snapshot);
-      if (m.delta !== undefined) return checkDelta(m.delta);
-      return 'mirror without snapshot or delta';
+      return isCount(m.id) ? checkSnapshot(m.snapshot) : 'bad id';
     case 'ack':
       return isCount(m.id) && isCount(m.version) ? undefined : 'bad ack';
-    case 'resync':
-      return isCount(m.id) && isCount(m.have) ? undefined : 'bad resync';
+    case 'batch':
+      if (!isCount(m.id) || !Array.isArray(m.deltas) || m.deltas.length === 0 || m.deltas.length > 100_000) return 'bad batch';
+      for (const delta of m.deltas) {
+        const problem = checkDelta(delta);
+        if (problem) return problem;
+      }
+      return undefined;
+    case 'batch-ack':
+      return isCount(m.id) && Array.isArray(m.versions) && m.versions.every((v) => v === -1 || isCount(v)) ? undefined : 'bad batch-ack';
     case 'conflict':
       return isCount(m.id) && isCount(m.version) && isName(m.incarnation) ? undefined : 'bad conflict';
     case 'touch':

@@ -48,6 +48,17 @@ export interface RunResult<T> {
   readonly mirrored: boolean;
 }
 
+/** Deltas per replication frame: a burst of commits is split, never one oversize frame. */
+const MAX_DELTAS_PER_FRAME = 1024;
+
+/** A committed delta waiting for its frame; `resolve(true)` once the backup has it. */
+interface Pending {
+  readonly session: SessionObject;
+  readonly delta: SessionDelta;
+  readonly resolve: (mirrored: boolean) => void;
+  readonly reject: (error: unknown) => void;
+}
+
 /** A session fetched from another node; `backupAt` names the node if it holds it as backup. */
 interface Fetched {
   readonly session: SessionObject;
@@ -119,8 +130,8 @@ export class SessionManager {
   private readonly assigned = new Map<string, number>();
   private readonly unmirrored = new Set<string>();
   private readonly lastTouchSent = new Map<string, number>();
-  private batch: { session: SessionObject; delta: SessionDelta }[] = [];
-  private batchTimer: NodeJS.Timeout | undefined;
+  private batch: Pending[] = [];
+  private batchTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly logger: Logger;
   private closing = false;
@@ -315,17 +326,13 @@ export class SessionManager {
     session.markMirrored();
     const mode = this.options.replication.mode;
     if (needsFull) return mode === 'sync' ? this.mirrorFull(session) : this.background(this.mirrorFull(session));
-    switch (mode) {
-      case 'sync':
-        return this.mirrorDelta(session, delta!);
-      case 'async':
-        return this.background(this.mirrorDelta(session, delta!));
-      case 'batched':
-        this.batch.push({ session, delta: delta! });
-        if (this.batch.length >= this.options.replication.batchSize) this.flushBatch();
-        else this.batchTimer ??= setTimeout(() => this.flushBatch(), this.options.replication.batchIntervalMs);
-        return true;
-    }
+    // sync: a group commit: every commit of this turn shares one frame, each awaits its ack.
+    // async: the same, unawaited. batched: every batchSize changes or batchIntervalMs.
+    const acknowledged = new Promise<boolean>((resolve, reject) => this.batch.push({ session, delta: delta!, resolve, reject }));
+    if (mode !== 'batched') this.batchTimer ??= setImmediate(() => this.flushBatch());
+    else if (this.batch.length >= this.options.replication.batchSize) this.flushBatch();
+    else this.batchTimer ??= setTimeout(() => this.flushBatch(), this.options.replication.batchIntervalMs);
+    return mode === 'sync' ? acknowledged : this.background(acknowledged);
   }
 
   /** Lets an unawaited mirror finish on its own; its failure is logged, never thrown. */
@@ -335,23 +342,50 @@ export class SessionManager {
   }
 
   private flushBatch(): void {
-    if (this.batchTimer) clearTimeout(this.batchTimer);
+    if (this.batchTimer) {
+      clearTimeout(this.batchTimer as NodeJS.Timeout);
+      clearImmediate(this.batchTimer as NodeJS.Immediate);
+    }
     this.batchTimer = undefined;
-    const batch = this.batch;
+    const byBackup = new Map<string, Pending[]>();
+    for (const item of this.batch) {
+      const backup = item.session.meta.backup;
+      if (!backup) {
+        item.resolve(this.markUnmirrored(item.session));
+        continue;
+      }
+      const list = byBackup.get(backup) ?? [];
+      list.push(item);
+      byBackup.set(backup, list);
+    }
     this.batch = [];
-    for (const { session, delta } of batch) this.background(this.mirrorDelta(session, delta));
+    for (const [backup, items] of byBackup) {
+      for (let at = 0; at < items.length; at += MAX_DELTAS_PER_FRAME) void this.sendBatch(backup, items.slice(at, at + MAX_DELTAS_PER_FRAME));
+    }
   }
 
-  private async mirrorDelta(session: SessionObject, delta: SessionDelta): Promise<boolean> {
-    const backup = session.meta.backup;
-    if (!backup) return this.markUnmirrored(session);
-    const reply = await this.request(backup, { t: 'mirror', delta });
-    if (!reply) return this.mirrorFull(session, new Set([backup]));
-    if (reply.t === 'resync') {
-      this.stats.resyncs++;
-      return this.mirrorFull(session);
+  /** One frame of deltas to one backup; each delta's committer learns its own outcome. */
+  private async sendBatch(backup: string, items: Pending[]): Promise<void> {
+    let reply: ReplicationMessage | undefined;
+    try {
+      reply = await this.request(backup, { t: 'batch', deltas: items.map((i) => i.delta) });
+    } catch (error) {
+      for (const item of items) item.reject(error);
+      return;
     }
-    return this.settle(session, reply);
+    const unavailable = !reply || reply.t !== 'batch-ack' || reply.versions.length !== items.length;
+    items.forEach((item, i) => {
+      const version = unavailable ? undefined : (reply as Extract<ReplicationMessage, { t: 'batch-ack' }>).versions[i]!;
+      if (version !== undefined && version >= 0) {
+        this.stats.acks++;
+        this.unmirrored.delete(item.session.id);
+        item.resolve(true);
+        return;
+      }
+      // The backup could not apply it (a gap, a conflict) or is gone: the full session follows.
+      if (version === -1) this.stats.resyncs++;
+      this.mirrorFull(item.session, unavailable ? new Set([backup]) : new Set()).then(item.resolve, item.reject);
+    });
   }
 
   /**
@@ -394,13 +428,20 @@ export class SessionManager {
   }
 
   /** A request to a peer; undefined if the peer is unavailable. */
-  private async request(node: string, message: Extract<ReplicationMessage, { t: 'mirror' }> extends infer M ? Omit<M, 'id'> : never): Promise<ReplicationMessage | undefined> {
+  private async request(
+    node: string,
+    message: Omit<Extract<ReplicationMessage, { t: 'mirror' }>, 'id'> | Omit<Extract<ReplicationMessage, { t: 'batch' }>, 'id'>,
+  ): Promise<ReplicationMessage | undefined> {
     const started = performance.now();
     this.stats.mirrorsSent++;
     this.stats.inFlight++;
     try {
-      const connection = await this.peer(node);
-      await connection.drained();
+      // The hot path takes an open, uncongested link without waiting for anything.
+      let connection = this.options.peers?.ready(node);
+      if (!connection || connection.congested) {
+        connection = await this.peer(node);
+        await connection.drained();
+      }
       const reply = await connection.request(message);
       this.stats.lastAckLagMs = Math.round((performance.now() - started) * 1000) / 1000;
       return reply;
@@ -441,28 +482,18 @@ export class SessionManager {
   handle(message: ReplicationMessage, from: { node: string; incarnation: string }): ReplicationMessage | undefined | Promise<ReplicationMessage | undefined> {
     switch (message.t) {
       case 'mirror': {
-        const id = message.snapshot ? message.snapshot.meta.id : message.delta!.id;
-        const version = message.snapshot ? message.snapshot.meta.version : message.delta!.version;
-        const local = this.store.primaries.get(id);
-        if (local) {
-          // Two primaries: the higher version wins, then the higher incarnation.
-          this.stats.conflicts++;
-          if (local.version > version || (local.version === version && this.options.self.incarnation > from.incarnation)) {
-            return { t: 'conflict', id: message.id, version: local.version, incarnation: this.options.self.incarnation };
-          }
-          this.store.primaries.delete(id);
-          this.forget(local);
-        }
-        if (message.snapshot) {
-          this.store.copies.put(sessionFromSnapshot(message.snapshot, this.options.references));
-          return { t: 'ack', id: message.id, version };
-        }
-        const copy = this.store.copies.get(id);
-        if (!copy) return { t: 'resync', id: message.id, have: 0 };
-        const result = applyDelta(copy, message.delta!);
-        if (result === 'gap') return { t: 'resync', id: message.id, have: copy.version };
-        this.store.copies.put(copy);
-        return { t: 'ack', id: message.id, version: copy.version };
+        const { snapshot } = message;
+        if (!this.yieldPrimary(snapshot.meta.id, snapshot.meta.version, from)) return this.conflictReply(message.id, snapshot.meta.id);
+        this.store.copies.put(sessionFromSnapshot(snapshot, this.options.references));
+        return { t: 'ack', id: message.id, version: snapshot.meta.version };
+      }
+      case 'batch': {
+        // A conflict inside a batch asks for the full session, where it is settled.
+        const versions = message.deltas.map((delta) => {
+          const version = this.receiveDelta(delta, from);
+          return version === 'conflict' ? -1 : version;
+        });
+        return { t: 'batch-ack', id: message.id, versions };
       }
       case 'touch': {
         const copy = this.store.copies.get(message.session);
@@ -494,6 +525,35 @@ export class SessionManager {
       default:
         return undefined;
     }
+  }
+
+  /** Applies a delta to the copy held here: the version now held, -1 for "send it all", or a conflict. */
+  private receiveDelta(delta: SessionDelta, from: { node: string; incarnation: string }): number | -1 | 'conflict' {
+    if (!this.yieldPrimary(delta.id, delta.version, from)) return 'conflict';
+    const copy = this.store.copies.get(delta.id);
+    if (!copy) return -1;
+    const result = applyDelta(copy, delta);
+    if (result === 'gap') return -1;
+    this.store.copies.put(copy);
+    return copy.version;
+  }
+
+  /**
+   * Another node mirrors a session this node serves as primary: the higher version wins,
+   * then the higher incarnation. Returns false when this node keeps it (the sender lost).
+   */
+  private yieldPrimary(id: string, version: number, from: { incarnation: string }): boolean {
+    const local = this.store.primaries.get(id);
+    if (!local) return true;
+    this.stats.conflicts++;
+    if (local.version > version || (local.version === version && this.options.self.incarnation > from.incarnation)) return false;
+    this.store.primaries.delete(id);
+    this.forget(local);
+    return true;
+  }
+
+  private conflictReply(id: number, sessionId: string): ReplicationMessage {
+    return { t: 'conflict', id, version: this.store.primaries.get(sessionId)?.version ?? 0, incarnation: this.options.self.incarnation };
   }
 
   private async acceptHandoff(id: number, snapshot: Parameters<typeof sessionFromSnapshot>[0], from: string): Promise<ReplicationMessage> {
