@@ -64,6 +64,12 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
+/** Path of another bench module beside this one, in the same form (.ts under tsx, .js compiled). */
+export const sibling = Object.assign(
+  (name: string): string => new URL(`./${name}${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).pathname,
+  { execArgv: import.meta.url.endsWith('.ts') ? ['--import', 'tsx'] : [] },
+);
+
 export function print(result: unknown): void {
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }

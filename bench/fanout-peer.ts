@@ -40,6 +40,9 @@ function reset(): void {
   latencies = [];
 }
 
+// If the benchmark dies, so does its peer: no orphan holds ports or CPU.
+process.on('disconnect', () => process.exit(1));
+
 process.on('message', async (message: { cmd: string; group?: string; port?: number; configPath?: string }) => {
   switch (message.cmd) {
     case 'raw': {

@@ -20,7 +20,7 @@ import path from 'node:path';
 import net from 'node:net';
 import { startNode } from '../lib/node/start.js';
 import { FrameCodec } from '../lib/wire/frame.js';
-import { percentile, print, round } from './common.js';
+import { percentile, print, round, sibling } from './common.js';
 
 const RAW_DATAGRAMS = Number(process.env.BENCH_RAW_DATAGRAMS ?? 200_000);
 const INVALIDATIONS = Number(process.env.BENCH_INVALIDATIONS ?? 500_000);
@@ -63,7 +63,7 @@ writeFileSync(
 </Server>`,
 );
 
-const peer = fork(path.join(import.meta.dirname, 'fanout-peer.ts'), { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+const peer = fork(sibling('fanout-peer'), { execArgv: sibling.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 const ask = <T>(message: object): Promise<T> =>
   new Promise((resolve) => {
     peer.once('message', (reply) => resolve(reply as T));

@@ -19,6 +19,9 @@ let node: CacheNode | undefined;
 
 const reply = (message: object) => process.send!(message);
 
+// If the benchmark dies, so does its peer: no orphan holds ports or CPU.
+process.on('disconnect', () => process.exit(1));
+
 process.on('message', async (message: { cmd: string; port?: number; frames?: number; configPath?: string; name?: string; count?: number }) => {
   switch (message.cmd) {
     case 'raw':

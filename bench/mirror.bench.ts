@@ -8,7 +8,6 @@
  */
 import { fork } from 'node:child_process';
 import net from 'node:net';
-import path from 'node:path';
 import { startNode } from '../lib/node/start.js';
 import type { CacheNode } from '../lib/node/cache-node.js';
 import type { RouteHint } from '../lib/replication/session-manager.js';
@@ -19,14 +18,14 @@ import { ReferenceRegistry } from '../lib/session/reference.js';
 import { SessionObject } from '../lib/session/session.js';
 import { FrameSplitter, framed } from '../lib/transport/frame-stream.js';
 import { benchCluster, freePort } from './cluster-fixture.js';
-import { print, round } from './common.js';
+import { print, round, sibling } from './common.js';
 
 const UPDATES = Number(process.env.BENCH_MIRROR_UPDATES ?? 50_000);
 const RAW_FRAMES = Number(process.env.BENCH_RAW_FRAMES ?? 200_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const SESSIONS = 64;
 
-const peer = fork(path.join(import.meta.dirname, 'mirror-peer.ts'), { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+const peer = fork(sibling('mirror-peer'), { execArgv: sibling.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 const ask = <T = unknown>(message: object): Promise<T> =>
   new Promise((resolve) => {
     peer.once('message', (reply) => resolve(reply as T));

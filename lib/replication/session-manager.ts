@@ -316,6 +316,12 @@ export class SessionManager {
     session.meta.lastAccessAt = Date.now();
     this.store.primaries.put(session);
     const delta = deltaOf(session);
+    if (!this.options.peers) {
+      // Standalone: there is no backup to copy to; only the version moves.
+      if (delta) session.meta.version = delta.version;
+      session.markMirrored();
+      return false;
+    }
     // A new session, or one whose backup was lost (lazy re-homing), needs a full copy.
     const needsFull = forceFull || this.unmirrored.has(session.id);
     if (!delta && !needsFull) {
@@ -638,8 +644,9 @@ export class SessionManager {
 
   /** Runs `task` after every earlier task on the same session. */
   private queued<T>(id: string, task: () => Promise<T>): Promise<T> {
-    const previous = this.queues.get(id) ?? Promise.resolve();
-    const next = previous.catch(() => {}).then(task);
+    const previous = this.queues.get(id);
+    // An idle session (the common case) starts at once; a busy one waits its turn.
+    const next = previous ? previous.then(task, task) : task();
     this.queues.set(id, next);
     const cleanup = (): void => {
       if (this.queues.get(id) === next) this.queues.delete(id);

@@ -46,6 +46,7 @@ export function sessionFromSnapshot(snapshot: SessionSnapshot, references: Refer
  * delta is on its way.
  */
 export function deltaOf(session: SessionObject): SessionDelta | undefined {
+  if (!session.maybeChanged) return undefined;
   const set: [string, string, StoredValue][] = [];
   const deleted: [string, string][] = [];
   let any = session.stackChanged;

@@ -34,8 +34,9 @@ export class SessionObject {
   readonly application: Pool;
   private steps: CompositeStep[] = [];
   private nextStepId = 1;
-  /** The step ids at the last mirrored version. */
-  private mirroredStack = '';
+  /** Bumped by every change to the stack; compared with its value at the last mirror. */
+  private stackEdits = 0;
+  private mirroredStackEdits = 0;
 
   constructor(
     meta: SessionMeta,
@@ -67,12 +68,14 @@ export class SessionObject {
   pushComposite(): CompositeStep {
     const step = this.newStep(this.steps.length, this.nextStepId++);
     this.steps.push(step);
+    this.stackEdits++;
     return step;
   }
 
   popComposite(): CompositeStep {
     const step = this.steps.pop();
     if (!step) throw new SessionStateError(`session ${this.id} has no composite step to pop`);
+    this.stackEdits++;
     return step;
   }
 
@@ -93,6 +96,7 @@ export class SessionObject {
   /** Makes the stack match mirrored step ids: unchanged steps stay, others start empty. */
   setStack(ids: readonly number[]): void {
     this.steps = ids.map((id, depth) => (this.steps[depth]?.id === id ? this.steps[depth]! : this.newStep(depth, id)));
+    this.stackEdits++;
     this.nextStepId = Math.max(this.nextStepId, ...ids.map((id) => id + 1));
   }
 
@@ -113,12 +117,19 @@ export class SessionObject {
   }
 
   get stackChanged(): boolean {
-    return this.stack.join(',') !== this.mirroredStack;
+    return this.stackEdits !== this.mirroredStackEdits;
+  }
+
+  /** Cheap: could anything have changed since the last mirror? (The request path asks every time.) */
+  get maybeChanged(): boolean {
+    if (this.stackChanged || this.global.dirty || this.interactive.dirty || this.application.dirty) return true;
+    for (const step of this.steps) if (step.pool.dirty || step.simple.dirty) return true;
+    return false;
   }
 
   markMirrored(): void {
     for (const pool of this.pools()) pool.markMirrored();
-    this.mirroredStack = this.stack.join(',');
+    this.mirroredStackEdits = this.stackEdits;
   }
 
   /** Rebuilds every reference's live object (after a takeover or a fetch). */

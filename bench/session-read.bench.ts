@@ -1,0 +1,75 @@
+/**
+ * Reading a session on the request path: castmirror serves it from memory on its primary;
+ * the baseline is what express-session + connect-redis do on every request: a Redis GET of
+ * the serialized session and JSON.parse, against a local redis-server, with ioredis.
+ *
+ * Needs redis-server on the PATH (Debian: apt-get install redis-server). Without it, the
+ * Redis row is skipped and the output says so.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import net from 'node:net';
+import { Redis } from 'ioredis';
+import { startNode } from '../lib/node/start.js';
+import { benchCluster, freePort } from './cluster-fixture.js';
+import { print, round, runMicro } from './common.js';
+
+const cluster = await benchCluster(['primary', 'backup']);
+const configPath = cluster.write('read.xml', '<Replication mode="sync"/>');
+const [primary, backup] = await Promise.all(['primary', 'backup'].map((nodeName) => startNode({ configPath, nodeName, admin: false })));
+while (primary!.membership!.get('backup')?.state !== 'alive') await new Promise((r) => setTimeout(r, 20));
+
+const cart = Array.from({ length: 10 }, (_, i) => ({ sku: `sku-${i}`, qty: 1 + (i % 3) }));
+const { hint } = await primary!.sessions.run(undefined, (s) => {
+  s.global.set('user', { id: 'u-1234', name: 'Ada' });
+  s.application.set('cart', cart);
+  s.interactive.set('step', 'address');
+});
+const serialized = JSON.stringify({ cookie: { originalMaxAge: 1_800_000, httpOnly: true, path: '/' }, user: { id: 'u-1234', name: 'Ada' }, cart, step: 'address' });
+
+/** Resolves once something accepts connections on the port (redis-server takes a moment). */
+async function listening(port: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = net.connect({ host: '127.0.0.1', port }, () => (socket.destroy(), resolve(true)));
+      socket.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`redis-server did not listen on ${port}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+let redis: Redis | undefined;
+let redisProcess: ReturnType<typeof spawn> | undefined;
+const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
+try {
+  if (hasRedis) {
+    const port = await freePort();
+    redisProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    await listening(port);
+    redis = new Redis({ host: '127.0.0.1', port, lazyConnect: true });
+    await redis.connect();
+    await redis.set('sess:bench', serialized);
+  }
+  const tasks: Record<string, () => unknown> = {
+    'castmirror session read (served from memory)': () => primary!.sessions.run(hint, (s) => s.application.get('cart')),
+  };
+  if (redis) tasks['ioredis GET + JSON.parse (connect-redis)'] = async () => JSON.parse((await redis!.get('sess:bench'))!);
+  const baseline = redis ? 'ioredis GET + JSON.parse (connect-redis)' : 'castmirror session read (served from memory)';
+  const result = await runMicro('session-read', baseline, tasks);
+  const ours = result.tasks.find((t) => t.name.startsWith('castmirror'))!;
+  const theirs = result.tasks.find((t) => t.name.startsWith('ioredis'));
+  print({
+    ...result,
+    nsPerOp: Object.fromEntries(result.tasks.map((t) => [t.name, round(1e9 / t.opsPerSecond, 0)])),
+    ...(theirs
+      ? { speedupOverRedis: round(ours.opsPerSecond / theirs.opsPerSecond, 1), targets: { atLeast100x: ours.opsPerSecond >= 100 * theirs.opsPerSecond } }
+      : { skipped: 'ioredis GET: redis-server is not installed (Debian: apt-get install redis-server)' }),
+  });
+} finally {
+  redis?.disconnect();
+  redisProcess?.kill();
+  await Promise.all([primary!.close(), backup!.close()]);
+  cluster.cleanup();
+}

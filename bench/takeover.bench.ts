@@ -1,0 +1,59 @@
+/**
+ * Failover: a primary with SESSIONS sessions (in its own process) is killed with SIGKILL.
+ * Reported: how long the survivors take to declare it dead (detection), and from that
+ * moment how long until a session is served again by its backup (takeover: rebuild,
+ * choose a new backup, copy the session there), for the first session and on average.
+ */
+import { fork } from 'node:child_process';
+import { startNode } from '../lib/node/start.js';
+import type { RouteHint } from '../lib/replication/session-manager.js';
+import { benchCluster } from './cluster-fixture.js';
+import { percentile, print, round, sibling } from './common.js';
+
+const SESSIONS = Number(process.env.BENCH_TAKEOVER_SESSIONS ?? 200);
+const cluster = await benchCluster(['primary', 'backup', 'spare']);
+const configPath = cluster.write('takeover.xml', '<Replication mode="sync"/>');
+const peer = fork(sibling('mirror-peer'), { execArgv: sibling.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+const ask = <T>(message: object): Promise<T> =>
+  new Promise((resolve) => {
+    peer.once('message', (reply) => resolve(reply as T));
+    peer.send(message);
+  });
+
+const survivors = await Promise.all(['backup', 'spare'].map((nodeName) => startNode({ configPath, nodeName, admin: false })));
+const byName = new Map(survivors.map((n) => [n.name, n]));
+try {
+  await ask({ cmd: 'node', configPath, name: 'primary' });
+  for (const node of survivors) while (node.membership!.alive().length < 3) await new Promise((r) => setTimeout(r, 20));
+  const { hints } = await ask<{ hints: RouteHint[] }>({ cmd: 'create', count: SESSIONS });
+  while (survivors.reduce((n, s) => n + s.sessions.store.copies.size, 0) < SESSIONS) await new Promise((r) => setTimeout(r, 10));
+
+  const dead = new Promise<number>((resolve) => survivors[0]!.membership!.once('dead', () => resolve(performance.now())));
+  const killedAt = performance.now();
+  peer.kill('SIGKILL');
+  const deadAt = await dead;
+  const times: number[] = [];
+  let firstServed = 0;
+  for (const hint of hints) {
+    const started = performance.now();
+    const result = await byName.get(hint.backup!)!.sessions.run(hint, (s) => s.global.get('cart'));
+    if (result.outcome !== 'took-over') throw new Error(`expected a takeover, got ${result.outcome}`);
+    times.push((performance.now() - started) * 1000);
+    if (firstServed === 0) firstServed = performance.now();
+  }
+  times.sort((a, b) => a - b);
+  print({
+    benchmark: 'takeover',
+    node: process.version,
+    sessions: SESSIONS,
+    heartbeat: { intervalMs: 100, deadAfterMs: 500 },
+    detectionMs: round(deadAt - killedAt, 1),
+    firstServedAfterDetectionMs: round(firstServed - deadAt, 3),
+    perSessionTakeoverMicros: { p50: round(percentile(times, 50), 0), p99: round(percentile(times, 99), 0), max: round(times.at(-1)!, 0) },
+    allServedAfterDetectionMs: round(performance.now() - deadAt, 1),
+  });
+} finally {
+  peer.kill('SIGKILL');
+  await Promise.all(survivors.map((n) => n.close()));
+  cluster.cleanup();
+}
