@@ -9,6 +9,7 @@ import { framed } from '../lib/transport/frame-stream.js';
 import { killAll, makeCluster, NodeProcess, startNodes, type TestCluster } from './helpers/cluster.js';
 import { portOf, post, route } from './helpers/session-client.js';
 import { eventually } from './helpers/wait.js';
+import { runCli } from './helpers/cli.js';
 
 const NAMES = ['node-a', 'node-b', 'node-c'];
 
@@ -82,6 +83,21 @@ describe('sessions across three app processes (sync mode)', { timeout: 180_000 }
     assert.equal(moved.outcome, 'fetched');
     // "number 1" matches 1 and 10-18 on page 0, so page 1 starts at 19.
     assert.deepEqual(moved.search, { page: 1, first: { sku: 'sku-19', name: 'Product number 19', price: 29, description: 'A fine product, number 19, with a description' } });
+  });
+
+  test('castmirror sessions get shows the pools as a node holds them, references as references', async () => {
+    const hint = (await post(portOf(cluster, 'node-b'), '/search', { query: 'number 2' })).hint;
+    const json = await runCli(['sessions', 'get', hint.sessionId, '--config', cluster.configPath, '--node', hint.backup!, '--json']);
+    assert.equal(json.code, 0, json.stderr);
+    const view = JSON.parse(json.stdout) as SessionView;
+    assert.equal(view.role, 'backup');
+    assert.equal(view.primary, 'node-b');
+    assert.deepEqual(view.pools.interactive!.search, { $ref: 'page-iterator', value: { q: 'number 2', size: 10, page: 0 } });
+    const text = await runCli(['sessions', 'get', hint.sessionId, '--config', cluster.configPath, '--node', 'node-b']);
+    assert.match(text.stdout, /primary copy, version 1; primary node-b/);
+    assert.match(text.stdout, /search = \{"\$ref":"page-iterator"/);
+    const missing = await runCli(['sessions', 'get', 'AAAAAAAAAAAAAAAAAAAAAAAA', '--config', cluster.configPath, '--node', 'node-b']);
+    assert.equal(missing.code, 1);
   });
 
   test('an unauthenticated replication connection is refused and counted', async () => {
