@@ -18,12 +18,17 @@ export function freePort(): Promise<number> {
 export interface BenchCluster {
   readonly dir: string;
   readonly secret: string;
+  readonly group: string;
+  readonly port: number;
   write(name: string, xmlInside: string): string;
   cleanup(): void;
 }
 
-/** Nodes `names` on fresh ports; `write()` adds settings (a <Replication>, say) and returns the path. */
-export async function benchCluster(names: readonly string[]): Promise<BenchCluster> {
+/**
+ * Nodes `names` on fresh ports; `write()` adds settings (a <Replication>, say) and returns
+ * the path. `heartbeat` is the <Heartbeat> element (a blast may want a longer deadAfterMs).
+ */
+export async function benchCluster(names: readonly string[], heartbeat = '<Heartbeat intervalMs="100" deadAfterMs="500"/>'): Promise<BenchCluster> {
   const dir = mkdtempSync(path.join(tmpdir(), 'castmirror-bench-'));
   const secret = randomBytes(24).toString('base64url');
   writeFileSync(path.join(dir, 'secret'), secret, { mode: 0o600 });
@@ -36,13 +41,15 @@ export async function benchCluster(names: readonly string[]): Promise<BenchClust
   return {
     dir,
     secret,
+    group,
+    port,
     write(file, xmlInside) {
       const configPath = path.join(dir, file);
       writeFileSync(
         configPath,
         `<Server name="bench"><Cluster>1</Cluster><MulticastAddress>${group}</MulticastAddress><MulticastPort>${port}</MulticastPort>
 <MulticastInterface>127.0.0.1</MulticastInterface><MulticastTTL>0</MulticastTTL><Secret file="secret"/>
-<Heartbeat intervalMs="100" deadAfterMs="500"/>${xmlInside}<ClusterNodes>${nodes.join('')}</ClusterNodes></Server>`,
+${heartbeat}${xmlInside}<ClusterNodes>${nodes.join('')}</ClusterNodes></Server>`,
       );
       return configPath;
     },

@@ -70,6 +70,15 @@ export const sibling = Object.assign(
   { execArgv: import.meta.url.endsWith('.ts') ? ['--import', 'tsx'] : [] },
 );
 
+/** Waits until `condition()` holds; throws with `what` after `timeoutMs` instead of hanging. */
+export async function until(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 export function print(result: unknown): void {
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }

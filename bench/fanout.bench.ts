@@ -12,15 +12,11 @@
  * Rates are delivered / (last delivery - first send), the same definition for both.
  */
 import { fork } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import net from 'node:net';
 import { startNode } from '../lib/node/start.js';
 import { FrameCodec } from '../lib/wire/frame.js';
-import { percentile, print, round, sibling } from './common.js';
+import { benchCluster } from './cluster-fixture.js';
+import { percentile, print, round, sibling, until } from './common.js';
 
 const RAW_DATAGRAMS = Number(process.env.BENCH_RAW_DATAGRAMS ?? 200_000);
 const INVALIDATIONS = Number(process.env.BENCH_INVALIDATIONS ?? 500_000);
@@ -39,29 +35,11 @@ interface Report {
   drops?: Record<string, number>;
 }
 
-const dir = mkdtempSync(path.join(tmpdir(), 'castmirror-bench-'));
-const group = `239.78.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
-const port = await freePort();
-const secret = randomBytes(24).toString('base64url');
-writeFileSync(path.join(dir, 'secret'), secret, { mode: 0o600 });
-const configPath = path.join(dir, 'server.xml');
-writeFileSync(
-  configPath,
-  `<Server name="bench">
-  <Cluster>1</Cluster>
-  <MulticastAddress>${group}</MulticastAddress>
-  <MulticastPort>${port}</MulticastPort>
-  <MulticastInterface>127.0.0.1</MulticastInterface>
-  <MulticastTTL>0</MulticastTTL>
-  <Secret file="secret"/>
-  <Heartbeat intervalMs="200" deadAfterMs="5000"/>
-  <ClusterNodes>
-    <Node name="sender" host="127.0.0.1" httpPort="${await freePort()}" replicationPort="${await freePort()}" adminPort="${await freePort()}"/>
-    <Node name="receiver" host="127.0.0.1" httpPort="${await freePort()}" replicationPort="${await freePort()}" adminPort="${await freePort()}"/>
-  </ClusterNodes>
-  <Caches><Cache type="bench" capacity="1000"/></Caches>
-</Server>`,
-);
+const cluster = await benchCluster(['sender', 'receiver'], '<Heartbeat intervalMs="200" deadAfterMs="5000"/>');
+const configPath = cluster.write('fanout.xml', '<Caches><Cache type="bench" capacity="1000"/></Caches>');
+const secret = cluster.secret;
+const group = cluster.group;
+const port = cluster.port;
 
 const peer = fork(sibling('fanout-peer'), { execArgv: sibling.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 const ask = <T>(message: object): Promise<T> =>
@@ -100,7 +78,7 @@ try {
   await ask({ cmd: 'node', configPath });
   const sender = await startNode({ configPath, nodeName: 'sender', admin: false });
   const cache = sender.caches.require('bench');
-  while (sender.membership!.get('receiver')?.state !== 'alive') await new Promise((r) => setTimeout(r, 20));
+  await until(() => sender.membership!.get('receiver')?.state === 'alive', 'the receiver to be alive');
   const coalescedStart = now();
   for (let i = 0; i < INVALIDATIONS; ) {
     const batch = Math.min(2000, INVALIDATIONS - i);
@@ -163,15 +141,5 @@ try {
 } finally {
   peer.send({ cmd: 'exit' });
   await new Promise((r) => peer.once('exit', r));
-  rmSync(dir, { recursive: true, force: true });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port: p } = server.address() as net.AddressInfo;
-      server.close(() => resolve(p));
-    });
-  });
+  cluster.cleanup();
 }

@@ -22,7 +22,7 @@ const reply = (message: object) => process.send!(message);
 // If the benchmark dies, so does its peer: no orphan holds ports or CPU.
 process.on('disconnect', () => process.exit(1));
 
-process.on('message', async (message: { cmd: string; port?: number; frames?: number; configPath?: string; name?: string; count?: number }) => {
+process.on('message', async (message: { cmd: string; port?: number; frames?: number; configPath?: string; name?: string; count?: number; members?: number }) => {
   switch (message.cmd) {
     case 'raw':
       server = net.createServer((socket) => {
@@ -48,6 +48,9 @@ process.on('message', async (message: { cmd: string; port?: number; frames?: num
       reply({ ready: true, incarnation: node.incarnation.id });
       break;
     case 'create': {
+      // This node must see the others too, or its sessions start without a backup.
+      const deadline = Date.now() + 30_000;
+      while (node!.membership!.alive().length < (message.members ?? 1) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       const hints = [];
       for (let i = 0; i < message.count!; i++) hints.push((await node!.sessions.run(undefined, (s) => s.global.set('cart', ['sku-1', 'sku-2']))).hint);
       reply({ hints });

@@ -19,7 +19,7 @@ import { ReferenceRegistry } from '../lib/session/reference.js';
 import { SessionObject } from '../lib/session/session.js';
 import { FrameSplitter, framed } from '../lib/transport/frame-stream.js';
 import { benchCluster, freePort } from './cluster-fixture.js';
-import { print, round, sibling } from './common.js';
+import { print, round, sibling, until } from './common.js';
 
 const UPDATES = Number(process.env.BENCH_MIRROR_UPDATES ?? 50_000);
 const RAW_FRAMES = Number(process.env.BENCH_RAW_FRAMES ?? 200_000);
@@ -96,7 +96,7 @@ async function withNodes<T>(mode: string, run: (primary: CacheNode, hints: Route
   const configPath = cluster.write(`${mode}.xml`, `<Replication mode="${mode}" batchSize="100" batchIntervalMs="5"/>`);
   await ask({ cmd: 'node', configPath, name: 'backup' });
   const primary = await startNode({ configPath, nodeName: 'primary', admin: false });
-  while (primary.membership!.get('backup')?.state !== 'alive') await new Promise((r) => setTimeout(r, 20));
+  await until(() => primary.membership!.get('backup')?.state === 'alive', 'the backup to be alive');
   const hints: RouteHint[] = [];
   for (let i = 0; i < SESSIONS; i++) hints.push((await primary.sessions.run(undefined, (s) => s.global.set('n', 0))).hint);
   try {

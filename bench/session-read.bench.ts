@@ -11,12 +11,12 @@ import net from 'node:net';
 import { Redis } from 'ioredis';
 import { startNode } from '../lib/node/start.js';
 import { benchCluster, freePort } from './cluster-fixture.js';
-import { print, round, runMicro } from './common.js';
+import { print, round, runMicro, until } from './common.js';
 
 const cluster = await benchCluster(['primary', 'backup']);
 const configPath = cluster.write('read.xml', '<Replication mode="sync"/>');
 const [primary, backup] = await Promise.all(['primary', 'backup'].map((nodeName) => startNode({ configPath, nodeName, admin: false })));
-while (primary!.membership!.get('backup')?.state !== 'alive') await new Promise((r) => setTimeout(r, 20));
+await until(() => primary!.membership!.get('backup')?.state === 'alive', 'the backup to be alive');
 
 const cart = Array.from({ length: 10 }, (_, i) => ({ sku: `sku-${i}`, qty: 1 + (i % 3) }));
 const { hint } = await primary!.sessions.run(undefined, (s) => {

@@ -8,7 +8,7 @@ import { fork } from 'node:child_process';
 import { startNode } from '../lib/node/start.js';
 import type { RouteHint } from '../lib/replication/session-manager.js';
 import { benchCluster } from './cluster-fixture.js';
-import { percentile, print, round, sibling } from './common.js';
+import { percentile, print, round, sibling, until } from './common.js';
 
 const SESSIONS = Number(process.env.BENCH_TAKEOVER_SESSIONS ?? 200);
 const cluster = await benchCluster(['primary', 'backup', 'spare']);
@@ -24,9 +24,9 @@ const survivors = await Promise.all(['backup', 'spare'].map((nodeName) => startN
 const byName = new Map(survivors.map((n) => [n.name, n]));
 try {
   await ask({ cmd: 'node', configPath, name: 'primary' });
-  for (const node of survivors) while (node.membership!.alive().length < 3) await new Promise((r) => setTimeout(r, 20));
-  const { hints } = await ask<{ hints: RouteHint[] }>({ cmd: 'create', count: SESSIONS });
-  while (survivors.reduce((n, s) => n + s.sessions.store.copies.size, 0) < SESSIONS) await new Promise((r) => setTimeout(r, 10));
+  for (const node of survivors) await until(() => node.membership!.alive().length === 3, `${node.name} to see three members`);
+  const { hints } = await ask<{ hints: RouteHint[] }>({ cmd: 'create', count: SESSIONS, members: 3 });
+  await until(() => survivors.reduce((n, s) => n + s.sessions.store.copies.size, 0) === SESSIONS, 'every session to have its backup copy');
 
   const dead = new Promise<number>((resolve) => survivors[0]!.membership!.once('dead', () => resolve(performance.now())));
   const killedAt = performance.now();

@@ -49,6 +49,17 @@ describe('session lifecycle (two in-process nodes, real sockets)', () => {
     assert.equal(b.sessions.inspect(hint.sessionId)?.session.version, 1, 'touches sent no new version');
   });
 
+  test('a session created while its node was alone gets a backup as soon as another node joins', async () => {
+    const cluster = await makeCluster({ nodes: 2 });
+    const a = await startNode({ configPath: cluster.configPath, nodeName: 'node-a' });
+    const created = await a.sessions.run(undefined, (s) => s.global.set('x', 1));
+    assert.equal(created.mirrored, false, 'no other node yet');
+    const b = await startNode({ configPath: cluster.configPath, nodeName: 'node-b' });
+    open.push({ cluster, a, b });
+    await eventually(() => b.sessions.inspect(created.hint.sessionId)?.role === 'backup', { what: 'the copy on node-b' });
+    assert.equal(a.sessions.snapshotStats().unmirrored, 0);
+  });
+
   test('two primaries of one session: the higher version wins, the loser drops its copy', async () => {
     const pair = await twoNodes('');
     open.push(pair);

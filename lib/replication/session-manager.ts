@@ -143,6 +143,9 @@ export class SessionManager {
     options.membership?.on('dead', (member) => this.memberGone(member));
     options.membership?.on('left', (member) => this.memberGone(member));
     options.membership?.on('restarted', (member) => this.memberGone(member));
+    // A session that has no backup yet (this node was alone) gets one as soon as a node joins.
+    options.membership?.on('joined', () => this.rehomeUnmirrored());
+    options.membership?.on('alive', () => this.rehomeUnmirrored());
   }
 
   get self(): string {
@@ -620,6 +623,14 @@ export class SessionManager {
       this.unmirrored.add(session.id);
       // Eager: a full copy to a new backup now. Lazy: at the session's next commit.
       if (this.options.replication.rehome === 'eager') this.background(this.queued(session.id, () => this.mirrorFull(session, new Set([member.name]))));
+    }
+  }
+
+  private rehomeUnmirrored(): void {
+    if (this.closing || this.options.replication.rehome !== 'eager') return;
+    for (const id of this.unmirrored) {
+      const session = this.store.primaries.get(id);
+      if (session) this.background(this.queued(id, () => (this.unmirrored.has(id) ? this.mirrorFull(session) : Promise.resolve(true))));
     }
   }
 
