@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { prng } from './helpers/prng.js';
 import { Encoder } from 'cbor-x';
 import { DecodeError } from '../lib/errors.js';
 import { decodeMessage, encodeMessage, MAX_FRAME_BYTES, type ReplicationMessage } from '../lib/replication/protocol.js';
@@ -14,16 +15,6 @@ import type { ReferenceRegistry } from '../lib/session/reference.js';
 const CASES = 100_000;
 const SEED = Number(process.env.FUZZ_SEED ?? 0xc0ffee);
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test(`fuzz: ${CASES} mutated and random replication frames; nothing escapes the decoder or the handler (seed ${SEED})`, () => {
   const random = prng(SEED);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { prng } from './helpers/prng.js';
 import { Encoder } from 'cbor-x';
 import { ClusterChannel } from '../lib/transport/cluster-channel.js';
 import { FrameCodec, HEADER_BYTES, type Envelope } from '../lib/wire/index.js';
@@ -8,17 +9,6 @@ import { MemoryNetwork } from './helpers/memory-network.js';
 const FRAMES = 120_000;
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed);
 
-/** mulberry32: a small seeded PRNG, so that a failure can be replayed with FUZZ_SEED. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test(`fuzz: ${FRAMES} mutated and random frames are each dropped or accepted, none throws (seed ${SEED})`, () => {
   const random = prng(SEED);

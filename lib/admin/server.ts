@@ -3,13 +3,13 @@
  * every failure a 4xx/5xx with `{ error: { code, message } }`.
  */
 import http from 'node:http';
-import { once } from 'node:events';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { CastmirrorError, TransportError } from '../errors.js';
 import type { CacheNode } from '../node/cache-node.js';
 import { PROMETHEUS_CONTENT_TYPE } from '../metrics/prometheus.js';
 import { viewOf } from '../session/view.js';
 import { silentLogger, type Logger } from '../util/logger.js';
+import { listen } from '../util/listen.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -62,9 +62,8 @@ export class AdminServer {
 
   static async listen(options: AdminServerOptions): Promise<AdminServer> {
     const admin = new AdminServer(options);
-    admin.server.listen(options.port, options.host);
     try {
-      await Promise.race([once(admin.server, 'listening'), once(admin.server, 'error').then(([e]) => Promise.reject(e))]);
+      await listen(admin.server, options.port, options.host);
     } catch (error) {
       throw new TransportError(`admin API cannot listen on ${options.host}:${options.port}: ${(error as Error).message}`, { cause: error });
     }

@@ -16,6 +16,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { DecodeError, PeerUnavailableError, TransportError } from '../errors.js';
 import { FrameSplitter, framed } from '../transport/frame-stream.js';
+import { listen } from '../util/listen.js';
 import { decodeMessage, encodeMessage, MAX_FRAME_BYTES, type ReplicationMessage } from './protocol.js';
 
 const HANDSHAKE_TIMEOUT_MS = 2000;
@@ -199,9 +200,8 @@ export class ReplicationServer {
 
   static async listen(options: ReplicationServerOptions): Promise<ReplicationServer> {
     const server = new ReplicationServer(options);
-    server.server.listen(options.port, options.host);
     try {
-      await Promise.race([once(server.server, 'listening'), once(server.server, 'error').then(([e]) => Promise.reject(e))]);
+      await listen(server.server, options.port, options.host);
     } catch (error) {
       throw new TransportError(`replication cannot listen on ${options.host}:${options.port}: ${(error as Error).message}`, { cause: error });
     }
