@@ -13,18 +13,17 @@
  */
 import type { Member, Membership } from '../membership/membership.js';
 import type { NodeEntry, ReplicationSettings } from '../config/types.js';
-import { ClosedError, PeerUnavailableError, SessionStateError } from '../errors.js';
-import { applyDelta, deltaOf, sessionFromSnapshot, snapshotOf, type SessionDelta } from '../session/codec.js';
+import { ClosedError, PeerUnavailableError } from '../errors.js';
+import { applyDelta, sessionFromSnapshot, snapshotOf, type SessionDelta } from '../session/codec.js';
 import { isSessionId, newSessionId } from '../session/id.js';
 import type { ReferenceRegistry } from '../session/reference.js';
 import { SessionObject } from '../session/session.js';
 import { silentLogger, type Logger } from '../util/logger.js';
-import { chooseBackup } from './backup-selector.js';
-import type { Connection } from './link.js';
 import type { Locator } from './locator.js';
 import type { PeerPool } from './peers.js';
 import type { ReplicationMessage } from './protocol.js';
 import { SessionStore } from './session-store.js';
+import { Mirror } from './mirror.js';
 
 /** How a request found its session. */
 export type Outcome = 'created' | 'served' | 'took-over' | 'fetched' | 'expired' | 'lost';
@@ -46,17 +45,6 @@ export interface RunResult<T> {
   readonly hint: RouteHint;
   /** False when the change could not be copied to any backup (no other live node). */
   readonly mirrored: boolean;
-}
-
-/** Deltas per replication frame: a burst of commits is split, never one oversize frame. */
-const MAX_DELTAS_PER_FRAME = 1024;
-
-/** A committed delta waiting for its frame; `resolve(true)` once the backup has it. */
-interface Pending {
-  readonly session: SessionObject;
-  readonly delta: SessionDelta;
-  readonly resolve: (mirrored: boolean) => void;
-  readonly reject: (error: unknown) => void;
 }
 
 /** A session fetched from another node; `backupAt` names the node if it holds it as backup. */
@@ -126,18 +114,14 @@ export class SessionManager {
     lastAckLagMs: 0,
   };
   private readonly queues = new Map<string, Promise<unknown>>();
-  /** Backups this node has given each peer, for spreading them. */
-  private readonly assigned = new Map<string, number>();
-  private readonly unmirrored = new Set<string>();
-  private readonly lastTouchSent = new Map<string, number>();
-  private batch: Pending[] = [];
-  private batchTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  private readonly mirror: Mirror;
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly logger: Logger;
   private closing = false;
 
   constructor(private readonly options: SessionManagerOptions) {
     this.logger = options.logger ?? silentLogger;
+    this.mirror = new Mirror({ ...options, store: this.store, stats: this.stats, logger: this.logger });
     this.sweepTimer = setInterval(() => this.sweep(), Math.max(50, Math.min(1000, Math.floor(options.timeoutMs / 4))));
     this.sweepTimer.unref();
     options.membership?.on('dead', (member) => this.memberGone(member));
@@ -169,16 +153,16 @@ export class SessionManager {
       // Nothing else is running on this session and nothing awaits before fn: it runs now.
       this.stats.served++;
       const result = fn(served, 'served');
-      if (!(result instanceof Promise) && !served.maybeChanged && !this.unmirrored.has(served.id)) {
+      if (!(result instanceof Promise) && !served.maybeChanged && !this.mirror.unmirrored.has(served.id)) {
         // A read: no version, no mirror; at most a touch for the backup.
         served.meta.lastAccessAt = Date.now();
         this.store.primaries.put(served);
-        this.touch(served);
+        this.mirror.touch(served);
         return { result, outcome: 'served', session: served, hint: this.hintFor(served), mirrored: true };
       }
       return this.queued(served.id, async () => {
         const value = await result;
-        const mirrored = await this.commit(served);
+        const mirrored = await this.mirror.commit(served);
         return { result: value, outcome: 'served' as const, session: served, hint: this.hintFor(served), mirrored };
       });
     }
@@ -186,7 +170,7 @@ export class SessionManager {
       const found = await this.open(hint);
       if (!found.session) return this.runNew(fn, found.outcome);
       const result = await fn(found.session, found.outcome);
-      const mirrored = await this.commit(found.session);
+      const mirrored = await this.mirror.commit(found.session);
       return { result, outcome: found.outcome, session: found.session, hint: this.hintFor(found.session), mirrored };
     });
   }
@@ -198,8 +182,8 @@ export class SessionManager {
       if (!session) return false;
       const backup = session.meta.backup;
       this.store.primaries.delete(session.id);
-      this.forget(session);
-      if (backup) await this.send(backup, { t: 'release', session: session.id });
+      this.mirror.forget(session);
+      if (backup) await this.mirror.send(backup, { t: 'release', session: session.id });
       return true;
     });
   }
@@ -237,7 +221,7 @@ export class SessionManager {
     if (local) {
       // Expired here, or older than what the client has seen: this copy must not be served.
       this.store.primaries.delete(id);
-      this.forget(local);
+      this.mirror.forget(local);
       if (local.isExpired(Date.now())) return this.expire(local);
     }
     const copy = this.store.copies.get(id);
@@ -291,7 +275,7 @@ export class SessionManager {
   /** The session from `node`, which steps down if it was primary (and stays backup if it was backup). */
   private async fetchFrom(node: string, id: string): Promise<Fetched | undefined> {
     try {
-      const connection = await this.peer(node);
+      const connection = await this.mirror.peer(node);
       const reply = await connection.request({ t: 'fetch', session: id });
       if (reply.t !== 'fetched' || !reply.snapshot || reply.snapshot.meta.id !== id) return undefined;
       return { session: sessionFromSnapshot(reply.snapshot, this.options.references), ...(reply.role === 'backup' ? { backupAt: node } : {}) };
@@ -307,11 +291,11 @@ export class SessionManager {
     else this.stats.fetches++;
     session.meta.primary = this.self;
     const exclude = new Set([this.self, ...(previousPrimary ? [previousPrimary] : [])]);
-    this.setBackup(session, keepBackup && this.isAlive(keepBackup) ? keepBackup : this.pickBackup(exclude));
+    this.mirror.setBackup(session, keepBackup && this.isAlive(keepBackup) ? keepBackup : this.mirror.pickBackup(exclude));
     await session.materialize(this.options.referenceContext);
     this.store.primaries.put(session);
     this.store.copies.delete(session.id);
-    await this.mirrorFull(session, exclude);
+    await this.mirror.mirrorFull(session, exclude);
     this.logger.info({ session: session.id, outcome, version: session.version, backup: session.meta.backup }, 'session moved here');
     return { session, outcome };
   }
@@ -328,187 +312,14 @@ export class SessionManager {
       { id: newSessionId(), version: 0, primary: this.self, backup: undefined, origin: this.self, createdAt: now, lastAccessAt: now, timeoutMs: this.options.timeoutMs },
       this.options.references,
     );
-    this.setBackup(session, this.pickBackup(new Set([this.self])));
+    this.mirror.setBackup(session, this.mirror.pickBackup(new Set([this.self])));
     this.stats.created++;
     this.store.primaries.put(session);
     return this.queued(session.id, async () => {
       const result = await fn(session, outcome);
-      const mirrored = await this.commit(session, true);
+      const mirrored = await this.mirror.commit(session, true);
       return { result, outcome, session, hint: this.hintFor(session), mirrored };
     });
-  }
-
-  // ---- committing and mirroring -------------------------------------------------------
-
-  /** Sends what changed to the backup, as the replication mode says. Returns false if no backup has it. */
-  private async commit(session: SessionObject, forceFull = false): Promise<boolean> {
-    session.meta.lastAccessAt = Date.now();
-    this.store.primaries.put(session);
-    const delta = deltaOf(session);
-    if (!this.options.peers) {
-      // Standalone: there is no backup to copy to; only the version moves.
-      if (delta) session.meta.version = delta.version;
-      session.markMirrored();
-      return false;
-    }
-    // A new session, or one whose backup was lost (lazy re-homing), needs a full copy.
-    const needsFull = forceFull || this.unmirrored.has(session.id);
-    if (!delta && !needsFull) {
-      this.touch(session);
-      return true;
-    }
-    if (delta) session.meta.version = delta.version;
-    session.markMirrored();
-    const mode = this.options.replication.mode;
-    if (needsFull) return mode === 'sync' ? this.mirrorFull(session) : this.background(this.mirrorFull(session));
-    // sync: a group commit: every commit of this turn shares one frame, each awaits its ack.
-    // async: the same, unawaited. batched: every batchSize changes or batchIntervalMs.
-    const acknowledged = new Promise<boolean>((resolve, reject) => this.batch.push({ session, delta: delta!, resolve, reject }));
-    if (mode !== 'batched') this.batchTimer ??= setImmediate(() => this.flushBatch());
-    else if (this.batch.length >= this.options.replication.batchSize) this.flushBatch();
-    else this.batchTimer ??= setTimeout(() => this.flushBatch(), this.options.replication.batchIntervalMs);
-    return mode === 'sync' ? acknowledged : this.background(acknowledged);
-  }
-
-  /** Lets an unawaited mirror finish on its own; its failure is logged, never thrown. */
-  private background(mirroring: Promise<boolean>): true {
-    mirroring.catch((error: unknown) => this.logger.warn({ err: error }, 'mirroring failed'));
-    return true;
-  }
-
-  private flushBatch(): void {
-    if (this.batchTimer) {
-      clearTimeout(this.batchTimer as NodeJS.Timeout);
-      clearImmediate(this.batchTimer as NodeJS.Immediate);
-    }
-    this.batchTimer = undefined;
-    const byBackup = new Map<string, Pending[]>();
-    for (const item of this.batch) {
-      const backup = item.session.meta.backup;
-      if (!backup) {
-        item.resolve(this.markUnmirrored(item.session));
-        continue;
-      }
-      const list = byBackup.get(backup) ?? [];
-      list.push(item);
-      byBackup.set(backup, list);
-    }
-    this.batch = [];
-    for (const [backup, items] of byBackup) {
-      for (let at = 0; at < items.length; at += MAX_DELTAS_PER_FRAME) void this.sendBatch(backup, items.slice(at, at + MAX_DELTAS_PER_FRAME));
-    }
-  }
-
-  /** One frame of deltas to one backup; each delta's committer learns its own outcome. */
-  private async sendBatch(backup: string, items: Pending[]): Promise<void> {
-    let reply: ReplicationMessage | undefined;
-    try {
-      reply = await this.request(backup, { t: 'batch', deltas: items.map((i) => i.delta) });
-    } catch (error) {
-      for (const item of items) item.reject(error);
-      return;
-    }
-    const unavailable = !reply || reply.t !== 'batch-ack' || reply.versions.length !== items.length;
-    items.forEach((item, i) => {
-      const version = unavailable ? undefined : (reply as Extract<ReplicationMessage, { t: 'batch-ack' }>).versions[i]!;
-      if (version !== undefined && version >= 0) {
-        this.stats.acks++;
-        this.unmirrored.delete(item.session.id);
-        item.resolve(true);
-        return;
-      }
-      // The backup could not apply it (a gap, a conflict) or is gone: the full session follows.
-      if (version === -1) this.stats.resyncs++;
-      this.mirrorFull(item.session, unavailable ? new Set([backup]) : new Set()).then(item.resolve, item.reject);
-    });
-  }
-
-  /**
-   * Copies the whole session to its backup, choosing another backup while one fails.
-   * `exclude`: nodes that must not be the backup (they failed, or are leaving).
-   */
-  private async mirrorFull(session: SessionObject, exclude: ReadonlySet<string> = new Set()): Promise<boolean> {
-    const failed = new Set(exclude);
-    for (;;) {
-      const backup = session.meta.backup && !failed.has(session.meta.backup) ? session.meta.backup : this.pickBackup(new Set([this.self, ...failed]));
-      this.setBackup(session, backup);
-      if (!backup) return this.markUnmirrored(session);
-      this.stats.fullCopies++;
-      const reply = await this.request(backup, { t: 'mirror', snapshot: snapshotOf(session) });
-      if (reply) return this.settle(session, reply);
-      failed.add(backup);
-    }
-  }
-
-  private settle(session: SessionObject, reply: ReplicationMessage): boolean {
-    if (reply.t === 'ack') {
-      this.stats.acks++;
-      this.unmirrored.delete(session.id);
-      return true;
-    }
-    if (reply.t === 'conflict') {
-      // Another node is primary at a version that wins: this copy must not be served again.
-      this.stats.conflicts++;
-      this.store.primaries.delete(session.id);
-      this.forget(session);
-      this.logger.warn({ session: session.id, theirs: reply.version, ours: session.version }, 'session conflict: another primary wins');
-      throw new SessionStateError(`session ${session.id} is now served by another node`);
-    }
-    return this.markUnmirrored(session);
-  }
-
-  private markUnmirrored(session: SessionObject): false {
-    this.unmirrored.add(session.id);
-    return false;
-  }
-
-  /** A request to a peer; undefined if the peer is unavailable. */
-  private async request(
-    node: string,
-    message: Omit<Extract<ReplicationMessage, { t: 'mirror' }>, 'id'> | Omit<Extract<ReplicationMessage, { t: 'batch' }>, 'id'>,
-  ): Promise<ReplicationMessage | undefined> {
-    const started = performance.now();
-    this.stats.mirrorsSent++;
-    this.stats.inFlight++;
-    try {
-      // The hot path takes an open, uncongested link without waiting for anything.
-      let connection = this.options.peers?.ready(node);
-      if (!connection || connection.congested) {
-        connection = await this.peer(node);
-        await connection.drained();
-      }
-      const reply = await connection.request(message);
-      this.stats.lastAckLagMs = Math.round((performance.now() - started) * 1000) / 1000;
-      return reply;
-    } catch (error) {
-      if (error instanceof PeerUnavailableError) return undefined;
-      throw error;
-    } finally {
-      this.stats.inFlight--;
-    }
-  }
-
-  /** Keeps the backup copy from expiring; sent at most every 1/20 of the timeout. */
-  private touch(session: SessionObject): void {
-    const backup = session.meta.backup;
-    const now = Date.now();
-    if (!backup || now - (this.lastTouchSent.get(session.id) ?? 0) < this.options.timeoutMs / 20) return;
-    this.lastTouchSent.set(session.id, now);
-    this.stats.touches++;
-    void this.send(backup, { t: 'touch', session: session.id, at: session.meta.lastAccessAt });
-  }
-
-  private async send(node: string, message: ReplicationMessage): Promise<void> {
-    try {
-      (await this.peer(node)).send(message);
-    } catch (error) {
-      if (!(error instanceof PeerUnavailableError)) throw error;
-    }
-  }
-
-  private peer(node: string): Promise<Connection> {
-    if (!this.options.peers) return Promise.reject(new PeerUnavailableError(node, 'this node is standalone'));
-    return this.options.peers.get(node);
   }
 
   // ---- the backup side ----------------------------------------------------------------
@@ -546,7 +357,7 @@ export class SessionManager {
         if (primary) {
           // The asker becomes primary: this node steps down and keeps nothing.
           this.store.primaries.delete(primary.id);
-          this.forget(primary);
+          this.mirror.forget(primary);
         }
         return reply;
       }
@@ -583,7 +394,7 @@ export class SessionManager {
     this.stats.conflicts++;
     if (local.version > version || (local.version === version && this.options.self.incarnation > from.incarnation)) return false;
     this.store.primaries.delete(id);
-    this.forget(local);
+    this.mirror.forget(local);
     return true;
   }
 
@@ -594,20 +405,20 @@ export class SessionManager {
   private async acceptHandoff(id: number, snapshot: Parameters<typeof sessionFromSnapshot>[0], from: string): Promise<ReplicationMessage> {
     const session = sessionFromSnapshot(snapshot, this.options.references);
     session.meta.primary = this.self;
-    this.setBackup(session, this.pickBackup(new Set([this.self, from])));
+    this.mirror.setBackup(session, this.mirror.pickBackup(new Set([this.self, from])));
     this.store.copies.delete(session.id);
     this.store.primaries.put(session);
     // References are rebuilt at the next request; the copy goes to the new backup now,
     // never to the node that is leaving.
-    await this.queued(session.id, () => this.mirrorFull(session, new Set([from])));
+    await this.queued(session.id, () => this.mirror.mirrorFull(session, new Set([from])));
     return { t: 'ack', id, version: session.version };
   }
 
   private async rehome(id: number, sessionId: string, leaving: string): Promise<ReplicationMessage> {
     const session = this.store.primaries.get(sessionId);
     if (session && session.meta.backup === leaving) {
-      this.setBackup(session, this.pickBackup(new Set([this.self, leaving])));
-      await this.queued(session.id, () => this.mirrorFull(session, new Set([leaving])));
+      this.mirror.setBackup(session, this.mirror.pickBackup(new Set([this.self, leaving])));
+      await this.queued(session.id, () => this.mirror.mirrorFull(session, new Set([leaving])));
     }
     return { t: 'ack', id, version: session?.version ?? 0 };
   }
@@ -619,25 +430,25 @@ export class SessionManager {
     if (this.closing) return;
     for (const session of this.store.primaries.values()) {
       if (session.meta.backup !== member.name) continue;
-      this.setBackup(session, undefined);
-      this.unmirrored.add(session.id);
+      this.mirror.setBackup(session, undefined);
+      this.mirror.unmirrored.add(session.id);
       // Eager: a full copy to a new backup now. Lazy: at the session's next commit.
-      if (this.options.replication.rehome === 'eager') this.background(this.queued(session.id, () => this.mirrorFull(session, new Set([member.name]))));
+      if (this.options.replication.rehome === 'eager') this.mirror.background(this.queued(session.id, () => this.mirror.mirrorFull(session, new Set([member.name]))));
     }
   }
 
   private rehomeUnmirrored(): void {
     if (this.closing || this.options.replication.rehome !== 'eager') return;
-    for (const id of this.unmirrored) {
+    for (const id of this.mirror.unmirrored) {
       const session = this.store.primaries.get(id);
-      if (session) this.background(this.queued(id, () => (this.unmirrored.has(id) ? this.mirrorFull(session) : Promise.resolve(true))));
+      if (session) this.mirror.background(this.queued(id, () => (this.mirror.unmirrored.has(id) ? this.mirror.mirrorFull(session) : Promise.resolve(true))));
     }
   }
 
   private sweep(): void {
     const { primaries, copies } = this.store.sweep(Date.now());
     this.stats.expired += primaries.length + copies.length;
-    for (const session of primaries) this.forget(session);
+    for (const session of primaries) this.mirror.forget(session);
   }
 
   /**
@@ -648,14 +459,14 @@ export class SessionManager {
     if (this.closing) return;
     this.closing = true;
     clearInterval(this.sweepTimer);
-    this.flushBatch();
+    this.mirror.flush();
     const handoffs = [...this.store.primaries.values()].map(async (session) => {
       await (this.queues.get(session.id) ?? Promise.resolve()).catch(() => {});
       const exclude = new Set([this.self]);
-      for (let target = session.meta.backup ?? this.pickBackup(exclude); target; target = this.pickBackup(exclude)) {
+      for (let target = session.meta.backup ?? this.mirror.pickBackup(exclude); target; target = this.mirror.pickBackup(exclude)) {
         exclude.add(target);
         try {
-          const reply = await (await this.peer(target)).request({ t: 'handoff', snapshot: snapshotOf(session) });
+          const reply = await (await this.mirror.peer(target)).request({ t: 'handoff', snapshot: snapshotOf(session) });
           if (reply.t === 'ack') {
             this.store.primaries.delete(session.id);
             return;
@@ -668,7 +479,7 @@ export class SessionManager {
     });
     const rehomes = [...this.store.copies.values()].map(async (copy) => {
       try {
-        await (await this.peer(copy.meta.primary)).request({ t: 'rehome', session: copy.id });
+        await (await this.mirror.peer(copy.meta.primary)).request({ t: 'rehome', session: copy.id });
       } catch (error) {
         if (!(error instanceof PeerUnavailableError)) throw error;
       }
@@ -697,30 +508,8 @@ export class SessionManager {
     return state === 'alive' || state === 'suspect';
   }
 
-  private pickBackup(exclude: ReadonlySet<string>): string | undefined {
-    const membership = this.options.membership;
-    if (!membership) return undefined;
-    const alive = membership.alive().map((m) => ({ name: m.name, machine: m.machine, sessions: m.load.sessions }));
-    return chooseBackup({ self: this.options.self, alive, exclude, assigned: this.assigned });
-  }
-
-  private setBackup(session: SessionObject, backup: string | undefined): void {
-    const previous = session.meta.backup;
-    if (previous === backup) return;
-    if (previous) this.assigned.set(previous, Math.max(0, (this.assigned.get(previous) ?? 1) - 1));
-    if (backup) this.assigned.set(backup, (this.assigned.get(backup) ?? 0) + 1);
-    session.meta.backup = backup;
-  }
-
-  /** Drops bookkeeping for a session this node no longer serves. */
-  private forget(session: SessionObject): void {
-    this.setBackup(session, undefined);
-    this.unmirrored.delete(session.id);
-    this.lastTouchSent.delete(session.id);
-  }
-
   /** Current figures, for status and metrics. */
   snapshotStats(): SessionStats {
-    return { ...this.stats, primaries: this.store.primaries.size, backups: this.store.copies.size, unmirrored: this.unmirrored.size };
+    return { ...this.stats, primaries: this.store.primaries.size, backups: this.store.copies.size, unmirrored: this.mirror.unmirrored.size };
   }
 }
