@@ -118,3 +118,13 @@ describe('castmirror CLI', () => {
     }
   });
 });
+
+test('npm run build makes the bin executable, as `npx castmirror` needs after npm ci', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const { statSync } = await import('node:fs');
+  execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'ignore', timeout: 120_000 });
+  const mode = statSync(path.join(ROOT, 'dist', 'bin', 'castmirror.js')).mode;
+  assert.ok((mode & 0o111) !== 0, `dist/bin/castmirror.js mode ${(mode & 0o777).toString(8)}`);
+  const out = execFileSync(path.join(ROOT, 'dist', 'bin', 'castmirror.js'), ['--version'], { encoding: 'utf8' });
+  assert.match(out, /^\d+\.\d+\.\d+/);
+});
