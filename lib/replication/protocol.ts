@@ -39,7 +39,22 @@ const encoder = new Encoder({ useRecords: false, mapsAsObjects: true });
 const decoder = new Decoder({ useRecords: false, mapsAsObjects: true });
 
 export function encodeMessage(message: ReplicationMessage): Uint8Array {
+  // Deltas are the bulk of the traffic: tuples, not maps with their keys spelled out.
+  if (message.t === 'batch') return encoder.encode({ t: 'batch', id: message.id, deltas: message.deltas.map(deltaToWire) });
   return encoder.encode(message);
+}
+
+type DeltaTuple = [string, number, number, readonly number[], SessionDelta['set'], SessionDelta['delete'], string, string | null, number];
+
+function deltaToWire(d: SessionDelta): DeltaTuple {
+  return [d.id, d.base, d.version, d.stack, d.set, d.delete, d.meta.primary, d.meta.backup ?? null, d.meta.lastAccessAt];
+}
+
+/** A tuple back to a delta object, or the value unchanged for checkDelta to refuse. */
+function deltaFromWire(value: unknown): unknown {
+  if (!Array.isArray(value) || value.length !== 9) return value;
+  const [id, base, version, stack, set, del, primary, backup, lastAccessAt] = value as unknown[];
+  return { id, base, version, stack, set, delete: del, meta: { primary, backup: backup ?? undefined, lastAccessAt } };
 }
 
 /** Decodes and checks one frame body; throws DecodeError. */
@@ -50,6 +65,7 @@ export function decodeMessage(body: Uint8Array): ReplicationMessage {
   } catch (error) {
     throw new DecodeError('bad-cbor', 'replication frame is not valid CBOR', { cause: error });
   }
+  if (isObject(value) && value.t === 'batch' && Array.isArray(value.deltas)) value.deltas = value.deltas.map(deltaFromWire);
   const problem = checkMessage(value);
   if (problem) throw new DecodeError('bad-shape', `replication frame has the wrong shape: ${problem}`);
   return value as ReplicationMessage;

@@ -127,8 +127,9 @@ export class Pool {
   }
 
   markMirrored(): void {
-    this.changed.clear();
-    this.deleted.clear();
+    // Set#clear allocates a fresh table even when empty: on the hot path, only when needed.
+    if (this.changed.size > 0) this.changed.clear();
+    if (this.deleted.size > 0) this.deleted.clear();
   }
 
   entries(): [string, StoredValue][] {
