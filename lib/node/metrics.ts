@@ -16,7 +16,8 @@ export function collectMetrics(node: CacheNode): MetricFamily[] {
     families.push({ name, help, type: 'gauge', samples });
   };
 
-  gauge('castmirror_up_seconds', 'Seconds since this node started.', [{ value: node.status().uptimeMs / 1000 }]);
+  const status = node.status();
+  gauge('castmirror_up_seconds', 'Seconds since this node started.', [{ value: status.uptimeMs / 1000 }]);
 
   const caches = node.caches.stats();
   const perType = (pick: (s: (typeof caches)[number]) => number) => caches.map((s) => ({ labels: { type: s.type }, value: pick(s) }));
@@ -34,7 +35,7 @@ export function collectMetrics(node: CacheNode): MetricFamily[] {
   counter('castmirror_cache_clears_received_total', 'Cluster-wide clears received.', perType((s) => s.clearsReceived));
   counter('castmirror_gap_clears_total', 'Cache clears forced by a possibly lost invalidation.', perType((s) => s.gapClears));
 
-  const sessions = node.sessions.snapshotStats();
+  const sessions = status.sessions;
   gauge('castmirror_sessions', 'Sessions held, by role.', [
     { labels: { role: 'primary' }, value: sessions.primaries },
     { labels: { role: 'backup' }, value: sessions.backups },
@@ -57,7 +58,7 @@ export function collectMetrics(node: CacheNode): MetricFamily[] {
   counter('castmirror_mirror_resyncs_total', 'Deltas refused for a version gap, answered with a full copy.', [{ value: sessions.resyncs }]);
   counter('castmirror_mirror_full_copies_total', 'Full session copies sent.', [{ value: sessions.fullCopies }]);
   counter('castmirror_session_touches_total', 'Touches sent to keep backup copies alive.', [{ value: sessions.touches }]);
-  const replication = node.status().replication;
+  const replication = status.replication;
   if (replication) {
     counter('castmirror_replication_bytes_sent_total', 'Bytes sent on replication links.', [{ value: replication.bytesSent }]);
     counter('castmirror_replication_bytes_received_total', 'Bytes received on replication links.', [{ value: replication.bytesReceived }]);
