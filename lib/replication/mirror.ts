@@ -17,6 +17,8 @@ import type { ReplicationMessage } from './protocol.js';
 import type { SessionStore } from './session-store.js';
 import type { SessionStats } from './session-manager.js';
 
+const ignore = (): void => {};
+
 /** Deltas per replication frame: a burst of commits is split, never one oversize frame. */
 const MAX_DELTAS_PER_FRAME = 1024;
 
@@ -62,7 +64,7 @@ export class Mirror {
   }
 
   /** Sends what changed to the backup, as the replication mode says. Returns false if no backup has it. */
-  async commit(session: SessionObject, forceFull = false): Promise<boolean> {
+  commit(session: SessionObject, forceFull = false): boolean | Promise<boolean> {
     session.meta.lastAccessAt = Date.now();
     this.store.primaries.put(session);
     const delta = deltaOf(session);
@@ -83,13 +85,18 @@ export class Mirror {
     const mode = this.options.replication.mode;
     if (needsFull) return mode === 'sync' ? this.mirrorFull(session) : this.background(this.mirrorFull(session));
     // sync: a group commit: every commit of this turn shares one frame, each awaits its ack.
-    // async: the same, unawaited. batched: every batchSize changes or batchIntervalMs.
-    const acknowledged = new Promise<boolean>((resolve, reject) => this.batch.push({ session, delta: delta!, resolve, reject }));
+    // async: the same, unawaited (and so returned at once, without a promise).
+    // batched: every batchSize changes or batchIntervalMs, whichever comes first.
+    let acknowledged: Promise<boolean> | true = true;
+    if (mode === 'sync') acknowledged = new Promise<boolean>((resolve, reject) => this.batch.push({ session, delta: delta!, resolve, reject }));
+    else this.batch.push({ session, delta: delta!, resolve: ignore, reject: this.logFailure });
     if (mode !== 'batched') this.batchTimer ??= setImmediate(() => this.flush());
     else if (this.batch.length >= this.options.replication.batchSize) this.flush();
     else this.batchTimer ??= setTimeout(() => this.flush(), this.options.replication.batchIntervalMs);
-    return mode === 'sync' ? acknowledged : this.background(acknowledged);
+    return acknowledged;
   }
+
+  private readonly logFailure = (error: unknown): void => this.logger.warn({ err: error }, 'mirroring failed');
 
   /** Lets an unawaited mirror finish on its own; its failure is logged, never thrown. */
   background(mirroring: Promise<boolean>): true {

@@ -160,6 +160,12 @@ export class SessionManager {
         this.mirror.touch(served);
         return { result, outcome: 'served', session: served, hint: this.hintFor(served), mirrored: true };
       }
+      if (!(result instanceof Promise)) {
+        // A synchronous change: committed at once; only a sync-mode ack is waited for.
+        const mirrored = this.mirror.commit(served);
+        if (!(mirrored instanceof Promise)) return { result, outcome: 'served', session: served, hint: this.hintFor(served), mirrored };
+        return this.queued(served.id, async () => ({ result, outcome: 'served' as const, session: served, hint: this.hintFor(served), mirrored: await mirrored }));
+      }
       return this.queued(served.id, async () => {
         const value = await result;
         const mirrored = await this.mirror.commit(served);
