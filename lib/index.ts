@@ -14,6 +14,6 @@ export { AdminClient } from './admin/client.js';
 export { SessionObject, type CompositeStep, type SessionMeta } from './session/session.js';
 export { Pool } from './session/pool.js';
 export { ReferenceRegistry, LogicalRef, type ReferenceDefinition } from './session/reference.js';
-export { SessionManager, type Outcome, type RouteHint, type RunResult, type SessionStats } from './replication/session-manager.js';
+export { SessionManager, type Outcome, type RouteHint, type RunResult, type SessionCounters, type SessionStats } from './replication/session-manager.js';
 export type { Logger } from './util/logger.js';
 export * from './errors.js';

@@ -4,7 +4,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { AdminClient } from '../../lib/admin/client.js';
-import { loadConfig, type LoadedConfig } from '../../lib/config/load.js';
+import type { LoadedConfig } from '../../lib/config/load.js';
 import { AdminUnreachableError, CastmirrorError, ConfigError, ConfigReadError, UnknownNodeError } from '../../lib/errors.js';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -59,9 +59,6 @@ export function requireConfigPath(value: string | undefined): string {
   return path;
 }
 
-export async function readConfig(path: string): Promise<LoadedConfig> {
-  return loadConfig(path);
-}
 
 /** Admin clients for the named node, or for every node in config order when none is named. */
 export function adminClients(loaded: LoadedConfig, nodeName: string | undefined): { node: string; client: AdminClient }[] {

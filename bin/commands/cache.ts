@@ -1,7 +1,8 @@
 import { entryPath } from '../../lib/admin/client.js';
 import type { ObjectCacheStats } from '../../lib/cache/object-cache.js';
 import { AdminRequestError } from '../../lib/errors.js';
-import { CONFIG_OPTIONS, EXIT, parse, printJson, readConfig, requireConfigPath, table, UsageError, withFirstReachable, type Verb } from '../cli/common.js';
+import { CONFIG_OPTIONS, EXIT, parse, printJson, requireConfigPath, table, UsageError, withFirstReachable, type Verb } from '../cli/common.js';
+import { loadConfig } from '../../lib/config/load.js';
 
 const USAGE = `usage: castmirror cache <action> ... --config F [--node N] [--json]
 
@@ -55,7 +56,7 @@ export const cache: Verb = {
       if (!Number.isSafeInteger(capacity) || capacity < 1) throw new UsageError(`capacity must be a positive integer, not "${key}"`);
     }
 
-    const loaded = await readConfig(requireConfigPath(values.config));
+    const loaded = await loadConfig(requireConfigPath(values.config));
     const { node, result } = await withFirstReachable(loaded, values.node, async (client) => {
       switch (action) {
         case 'stats':

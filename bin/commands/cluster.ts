@@ -6,7 +6,8 @@ import path from 'node:path';
 import { parseClusterConfig } from '../../lib/config/parse.js';
 import type { NodeStatus } from '../../lib/node/cache-node.js';
 import { AdminUnreachableError } from '../../lib/errors.js';
-import { adminClients, EXIT, parse, printJson, readConfig, requireConfigPath, table, type Verb } from '../cli/common.js';
+import { adminClients, EXIT, parse, printJson, requireConfigPath, table, type Verb } from '../cli/common.js';
+import { loadConfig } from '../../lib/config/load.js';
 import { formatStatus } from './status.js';
 
 const CONVERGE_TIMEOUT_MS = 20_000;
@@ -30,7 +31,7 @@ and its env variable is unset, a random secret is written there (mode 600) first
     const file = requireConfigPath(values.config);
     const created = ensureSecretFile(file);
     if (created) io.err(`created a random cluster secret in ${created} (mode 600; keep it out of version control)`);
-    const loaded = await readConfig(file);
+    const loaded = await loadConfig(file);
     const local = loaded.config.nodes.filter((n) => isLocalHost(n.host));
     if (local.length === 0) {
       io.err('no node of this config has a host on this machine');

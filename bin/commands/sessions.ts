@@ -1,5 +1,6 @@
 import type { SessionView } from '../../lib/session/view.js';
-import { CONFIG_OPTIONS, EXIT, parse, printJson, readConfig, requireConfigPath, UsageError, withFirstReachable, type Verb } from '../cli/common.js';
+import { CONFIG_OPTIONS, EXIT, parse, printJson, requireConfigPath, UsageError, withFirstReachable, type Verb } from '../cli/common.js';
+import { loadConfig } from '../../lib/config/load.js';
 
 export const sessions: Verb = {
   name: 'sessions',
@@ -17,7 +18,7 @@ Logical references are shown as references ({"$ref": kind, "value": ...}), not r
     }
     const [action, id] = positionals;
     if (action !== 'get' || !id || positionals.length !== 2) throw new UsageError('sessions get ID');
-    const loaded = await readConfig(requireConfigPath(values.config));
+    const loaded = await loadConfig(requireConfigPath(values.config));
     const { result } = await withFirstReachable(loaded, values.node, (client) => client.json<SessionView>('GET', `/sessions/${encodeURIComponent(id)}`));
     if (values.json) {
       printJson(io, result);

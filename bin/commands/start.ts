@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { startNode } from '../../lib/node/start.js';
-import { EXIT, parse, readConfig, requireConfigPath, UsageError, type Verb } from '../cli/common.js';
+import { EXIT, parse, requireConfigPath, UsageError, type Verb } from '../cli/common.js';
+import { loadConfig } from '../../lib/config/load.js';
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
@@ -31,7 +32,7 @@ datagram this node receives.`,
     const dropEvery = Number(process.env.CASTMIRROR_FAULT_DROP_EVERY ?? 0);
     if (!Number.isSafeInteger(dropEvery) || dropEvery < 0) throw new UsageError('CASTMIRROR_FAULT_DROP_EVERY must be a whole number');
 
-    const loaded = await readConfig(requireConfigPath(values.config));
+    const loaded = await loadConfig(requireConfigPath(values.config));
     const logger = pino({ level, base: { node: values.node, pid: process.pid } });
     if (dropEvery > 0) logger.warn({ dropEvery }, 'fault injection: dropping every Nth received datagram');
     const node = await startNode({ config: loaded, nodeName: values.node, logger, faults: { dropEveryNthDatagram: dropEvery } });

@@ -1,5 +1,6 @@
 import type { NodeStatus } from '../../lib/node/cache-node.js';
-import { CONFIG_OPTIONS, EXIT, parse, printJson, readConfig, requireConfigPath, table, withFirstReachable, type Verb } from '../cli/common.js';
+import { CONFIG_OPTIONS, EXIT, parse, printJson, requireConfigPath, table, withFirstReachable, type Verb } from '../cli/common.js';
+import { loadConfig } from '../../lib/config/load.js';
 
 export const status: Verb = {
   name: 'status',
@@ -14,7 +15,7 @@ incarnation, last heartbeat. Exit 1 if no node answers.`,
       io.out(this.usage);
       return EXIT.ok;
     }
-    const loaded = await readConfig(requireConfigPath(values.config));
+    const loaded = await loadConfig(requireConfigPath(values.config));
     const { result } = await withFirstReachable(loaded, values.node, (client) => client.json<NodeStatus>('GET', '/status'));
     if (values.json) {
       printJson(io, result);

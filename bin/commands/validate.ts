@@ -1,7 +1,8 @@
 import { resolveNodeConfig } from '../../lib/config/resolve.js';
 import type { ClusterConfig } from '../../lib/config/types.js';
 import { ConfigError } from '../../lib/errors.js';
-import { CONFIG_OPTIONS, EXIT, parse, printJson, readConfig, requireConfigPath, table, type Verb } from '../cli/common.js';
+import { CONFIG_OPTIONS, EXIT, parse, printJson, requireConfigPath, table, type Verb } from '../cli/common.js';
+import { loadConfig } from '../../lib/config/load.js';
 
 export const validate: Verb = {
   name: 'validate',
@@ -20,7 +21,7 @@ The secret itself is never printed, only where it was found.`,
     const file = requireConfigPath(values.config);
     let loaded;
     try {
-      loaded = await readConfig(file);
+      loaded = await loadConfig(file);
     } catch (error) {
       if (error instanceof ConfigError && values.json) {
         printJson(io, { valid: false, errors: error.diagnostics });

@@ -11,14 +11,14 @@ export function resolveNodeConfig(config: ClusterConfig, nodeName: string): Node
   const overrides = config.overrides[nodeName] ?? {};
   const cacheOverrides = new Map((overrides.caches ?? []).map((c) => [c.type, c]));
   const caches: CacheSettings[] = config.caches.map((cache) => ({ ...cache, ...cacheOverrides.get(cache.type) }));
-  const multicastInterface = overrides.multicastInterface ?? config.multicast.interface;
-  const multicastTTL = overrides.multicastTTL ?? config.multicast.ttl;
   return Object.freeze({
     cluster: config,
     node,
-    multicast: Object.freeze({ ...config.multicast, interface: multicastInterface, ttl: multicastTTL }),
-    multicastInterface,
-    multicastTTL,
+    multicast: Object.freeze({
+      ...config.multicast,
+      interface: overrides.multicastInterface ?? config.multicast.interface,
+      ttl: overrides.multicastTTL ?? config.multicast.ttl,
+    }),
     messaging: Object.freeze({ ...config.messaging, ...overrides.messaging }),
     heartbeat: Object.freeze({ ...config.heartbeat, ...overrides.heartbeat }),
     replication: Object.freeze({ ...config.replication, ...overrides.replication }),

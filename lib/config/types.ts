@@ -93,8 +93,6 @@ export interface ResolvedSecret {
 
 /** The settings a `<NodeSetting>` may override, as the node that receives them sees them. */
 export interface NodeScopedSettings {
-  readonly multicastInterface: string;
-  readonly multicastTTL: number;
   readonly messaging: MessagingSettings;
   readonly heartbeat: HeartbeatSettings;
   readonly replication: ReplicationSettings;

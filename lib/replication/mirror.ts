@@ -15,7 +15,7 @@ import type { Connection } from './link.js';
 import type { PeerPool } from './peers.js';
 import type { ReplicationMessage } from './protocol.js';
 import type { SessionStore } from './session-store.js';
-import type { SessionStats } from './session-manager.js';
+import type { SessionCounters } from './session-manager.js';
 
 const ignore = (): void => {};
 
@@ -35,7 +35,7 @@ export interface MirrorOptions {
   readonly replication: ReplicationSettings;
   readonly timeoutMs: number;
   readonly store: SessionStore;
-  readonly stats: SessionStats;
+  readonly stats: SessionCounters;
   readonly logger: Logger;
   readonly membership?: Membership;
   readonly peers?: PeerPool;
@@ -50,7 +50,7 @@ export class Mirror {
   private batch: Pending[] = [];
   private batchTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private readonly store: SessionStore;
-  private readonly stats: SessionStats;
+  private readonly stats: SessionCounters;
   private readonly logger: Logger;
 
   constructor(private readonly options: MirrorOptions) {

@@ -68,9 +68,8 @@ export interface SessionManagerOptions {
   readonly logger?: Logger;
 }
 
-export interface SessionStats {
-  primaries: number;
-  backups: number;
+/** Counters and live figures kept as they happen. */
+export interface SessionCounters {
   created: number;
   served: number;
   takeovers: number;
@@ -86,16 +85,20 @@ export interface SessionStats {
   touches: number;
   /** Mirrors sent and not yet acknowledged. */
   inFlight: number;
-  /** Primaries whose latest change is on no backup. */
-  unmirrored: number;
   lastAckLagMs: number;
+}
+
+/** The counters plus what is derived from the sessions held, for status and metrics. */
+export interface SessionStats extends SessionCounters {
+  readonly primaries: number;
+  readonly backups: number;
+  /** Primaries whose latest change is on no backup. */
+  readonly unmirrored: number;
 }
 
 export class SessionManager {
   readonly store = new SessionStore();
-  readonly stats: SessionStats = {
-    primaries: 0,
-    backups: 0,
+  readonly stats: SessionCounters = {
     created: 0,
     served: 0,
     takeovers: 0,
@@ -110,7 +113,6 @@ export class SessionManager {
     fullCopies: 0,
     touches: 0,
     inFlight: 0,
-    unmirrored: 0,
     lastAckLagMs: 0,
   };
   private readonly queues = new Map<string, Promise<unknown>>();

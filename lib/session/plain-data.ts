@@ -17,7 +17,6 @@ function check(value: unknown, path: string, depth: number, seen: Set<object>): 
     case 'string':
     case 'boolean':
     case 'bigint':
-      return undefined;
     case 'number':
       return undefined;
     case 'undefined':

@@ -61,10 +61,6 @@ export class SessionObject {
     return this.steps;
   }
 
-  get depth(): number {
-    return this.steps.length;
-  }
-
   pushComposite(): CompositeStep {
     const step = this.newStep(this.steps.length, this.nextStepId++);
     this.steps.push(step);

@@ -64,8 +64,8 @@ export class ClusterChannel {
     this.handler = handler;
   }
 
-  /** Builds the envelope this channel would send next, without sending it (for sizing). */
-  envelope<K extends Envelope['kind']>(kind: K, payload: PayloadOf<K>): Envelope {
+  /** The envelope this channel sends next. */
+  private envelope<K extends Envelope['kind']>(kind: K, payload: PayloadOf<K>): Envelope {
     const { cluster, name, incarnation, startedAt } = this.identity;
     return { cluster, sender: name, incarnation, startedAt, seq: this.seq + 1, kind, payload } as Envelope;
   }
