@@ -7,12 +7,14 @@ import { readFileSync } from 'node:fs';
 import { EXIT, reportError, stdio, type Verb } from './cli/common.js';
 import { cache } from './commands/cache.js';
 import { cluster } from './commands/cluster.js';
+import { demo } from './commands/demo.js';
+import { proxy } from './commands/proxy.js';
 import { sessions } from './commands/sessions.js';
 import { start } from './commands/start.js';
 import { status } from './commands/status.js';
 import { validate } from './commands/validate.js';
 
-const VERBS: readonly Verb[] = [start, validate, status, cache, sessions, cluster];
+const VERBS: readonly Verb[] = [start, demo, proxy, cluster, validate, status, cache, sessions];
 
 function usage(): string {
   const width = Math.max(...VERBS.map((v) => v.name.length));

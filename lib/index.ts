@@ -17,3 +17,5 @@ export { ReferenceRegistry, LogicalRef, type ReferenceDefinition } from './sessi
 export { SessionManager, type Outcome, type RouteHint, type RunResult, type SessionCounters, type SessionStats } from './replication/session-manager.js';
 export type { Logger } from './util/logger.js';
 export * from './errors.js';
+export { RouteCookie, DEFAULT_ROUTE_COOKIE, type RouteCookieOptions, type RouteCookieReading, type RouteCookieStats } from './http/route-cookie.js';
+export { sessionMiddleware, NODE_HEADER, type SessionMiddleware, type SessionMiddlewareOptions, type SessionRequest, type RequestSession } from './http/middleware.js';

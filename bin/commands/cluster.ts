@@ -1,33 +1,48 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseClusterConfig } from '../../lib/config/parse.js';
 import type { NodeStatus } from '../../lib/node/cache-node.js';
 import { AdminUnreachableError } from '../../lib/errors.js';
-import { adminClients, EXIT, parse, printJson, requireConfigPath, table, type Verb } from '../cli/common.js';
+import { adminClients, EXIT, parse, printJson, requireConfigPath, table, UsageError, type Verb } from '../cli/common.js';
+import { PROXY_STATUS_PATH } from '../../lib/proxy/proxy.js';
+import { PROXY_MODES } from '../../lib/proxy/router.js';
 import { loadConfig } from '../../lib/config/load.js';
 import { formatStatus } from './status.js';
 
 const CONVERGE_TIMEOUT_MS = 20_000;
 const STOP_GRACE_MS = 5_000;
+const PROXY = 'proxy';
 
 export const cluster: Verb = {
   name: 'cluster',
   summary: 'run every node of the config that lives on this machine (npm start)',
-  usage: `usage: castmirror cluster --config F [--json]
+  usage: `usage: castmirror cluster --config F [--app demo|none] [--proxy-mode sticky|dumb] [--json]
 
-Starts each node of F whose host is this machine as a child process, waits until they
-all see each other, prints their pids and admin URLs, and stops them all on Ctrl-C.
-Node logs go to .castmirror/logs/ beside F. When F's <Secret file=...> does not exist
-and its env variable is unset, a random secret is written there (mode 600) first.`,
+Starts each node of F whose host is this machine as a child process, running the demo
+shop (castmirror demo; --app none: bare nodes, castmirror start), plus the sticky proxy
+when F has <Proxy>. Waits until the nodes all see each other and the proxy sees them,
+prints the shop URL, pids and admin URLs, and stops everything it started on Ctrl-C.
+Logs go to .castmirror/logs/ beside F. When F's <Secret file=...> does not exist and its
+env variable is unset, a random secret is written there (mode 600) first.`,
   async run(argv, io) {
-    const { values } = parse(argv, { config: { type: 'string', short: 'c' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
+    const { values } = parse(argv, {
+      config: { type: 'string', short: 'c' },
+      app: { type: 'string' },
+      'proxy-mode': { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    });
     if (values.help) {
       io.out(this.usage);
       return EXIT.ok;
     }
+    const app = values.app ?? 'demo';
+    if (app !== 'demo' && app !== 'none') throw new UsageError('--app must be demo or none');
+    const proxyMode = values['proxy-mode'] ?? 'sticky';
+    if (!(PROXY_MODES as readonly string[]).includes(proxyMode)) throw new UsageError(`--proxy-mode must be one of ${PROXY_MODES.join(', ')}`);
     const file = requireConfigPath(values.config);
     const created = ensureSecretFile(file);
     if (created) io.err(`created a random cluster secret in ${created} (mode 600; keep it out of version control)`);
@@ -42,17 +57,21 @@ and its env variable is unset, a random secret is written there (mode 600) first
 
     const children = new Map<string, ChildProcess>();
     let stopping = false;
-    for (const node of local) {
-      const log = openSync(path.join(logDir, `${node.name}.log`), 'a');
-      const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, 'start', '--config', file, '--node', node.name], {
-        stdio: ['ignore', log, log],
-      });
-      children.set(node.name, child);
+    const launch = (name: string, args: string[]): void => {
+      const logFile = path.join(logDir, `${name}.log`);
+      const log = openSync(logFile, 'a');
+      const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...args], { stdio: ['ignore', log, log] });
+      closeSync(log);
+      children.set(name, child);
       child.on('exit', (code, signal) => {
-        children.delete(node.name);
-        if (!stopping) io.err(`${node.name} (pid ${child.pid}) exited ${signal ? `on ${signal}` : `with code ${code}`}; see ${path.join(logDir, `${node.name}.log`)}`);
+        children.delete(name);
+        if (!stopping) io.err(`${name} (pid ${child.pid}) exited ${signal ? `on ${signal}` : `with code ${code}`}; see ${logFile}`);
       });
-    }
+    };
+    for (const node of local) launch(node.name, [app === 'demo' ? 'demo' : 'start', '--config', file, '--node', node.name]);
+    const proxy = app === 'demo' ? loaded.config.proxy : undefined;
+    if (proxy) launch(PROXY, ['proxy', '--config', file, '--mode', proxyMode]);
+    const expected = children.size;
 
     const stopAll = async (): Promise<void> => {
       stopping = true;
@@ -66,22 +85,33 @@ and its env variable is unset, a random secret is written there (mode 600) first
     };
 
     const names = local.map((n) => n.name);
-    const converged = await waitForConvergence(loaded, names, () => children.size === names.length);
-    if (converged === undefined) {
-      io.err(`the nodes did not all see each other within ${CONVERGE_TIMEOUT_MS / 1000} s; see the logs in ${logDir}`);
+    const stillRunning = (): boolean => children.size === expected;
+    const converged = await waitForConvergence(loaded, names, stillRunning);
+    const proxyUrl = proxy ? `http://${proxy.host}:${proxy.port}` : undefined;
+    if (converged === undefined || (proxyUrl && !(await waitForProxy(proxyUrl, names, stillRunning)))) {
+      io.err(`the ${converged ? 'proxy did not see every node' : 'nodes did not all see each other'} within ${CONVERGE_TIMEOUT_MS / 1000} s; see the logs in ${logDir}`);
       await stopAll();
       return EXIT.failure;
     }
-    const rows = local.map((n) => ({ node: n.name, pid: children.get(n.name)?.pid ?? 0, admin: `http://${loaded.config.admin.host}:${n.adminPort}`, log: path.join(logDir, `${n.name}.log`) }));
+    const rows = local.map((n) => ({
+      node: n.name,
+      pid: children.get(n.name)?.pid ?? 0,
+      ...(app === 'demo' ? { http: `http://${n.host}:${n.httpPort}` } : {}),
+      admin: `http://${loaded.config.admin.host}:${n.adminPort}`,
+      log: path.join(logDir, `${n.name}.log`),
+    }));
+    const proxyRow = proxyUrl ? { url: proxyUrl, pid: children.get(PROXY)?.pid ?? 0, mode: proxyMode, log: path.join(logDir, `${PROXY}.log`) } : undefined;
     if (values.json) {
-      printJson(io, { cluster: loaded.config.name, nodes: rows });
+      printJson(io, { cluster: loaded.config.name, nodes: rows, proxy: proxyRow ?? null });
     } else {
       io.out(`castmirror cluster "${loaded.config.name}": ${rows.length} nodes up and in touch`);
-      io.out(table(['NODE', 'PID', 'ADMIN API', 'LOG'], rows.map((r) => [r.node, r.pid, r.admin, r.log])));
+      if (proxyRow) io.out(`\n  shop:  ${proxyRow.url}   (the proxy, pid ${proxyRow.pid}, ${proxyRow.mode})\n`);
+      io.out(table(['NODE', 'PID', ...(app === 'demo' ? ['HTTP'] : []), 'ADMIN API', 'LOG'], rows.map((r) => [r.node, r.pid, ...(r.http ? [r.http] : []), r.admin, r.log])));
       io.out(`\n${formatStatus(converged)}`);
       io.out(`\nstatus:   castmirror status --config ${file}`);
-      io.out(`failover: kill -9 ${rows[rows.length - 1]!.pid}   (then run status again: ${rows[rows.length - 1]!.node} is dead within ${loaded.config.heartbeat.deadAfterMs} ms)`);
-      io.out('Ctrl-C stops every node started here.');
+      const victim = rows[rows.length - 1]!;
+      io.out(`failover: kill -9 <pid of the node that served you> (each response names it; e.g. kill -9 ${victim.pid} for ${victim.node}), then click again`);
+      io.out('Ctrl-C stops everything started here.');
     }
 
     return new Promise<number>((resolve) => {
@@ -106,6 +136,22 @@ and its env variable is unset, a random secret is written there (mode 600) first
     });
   },
 };
+
+/** Resolves true once the proxy answers and sees every node alive. */
+async function waitForProxy(url: string, names: string[], stillRunning: () => boolean): Promise<boolean> {
+  const deadline = Date.now() + CONVERGE_TIMEOUT_MS;
+  while (Date.now() < deadline && stillRunning()) {
+    try {
+      const response = await fetch(`${url}${PROXY_STATUS_PATH}`, { signal: AbortSignal.timeout(1000) });
+      const view = (await response.json()) as { members: { name: string; alive: boolean }[] };
+      if (names.every((n) => view.members.some((m) => m.name === n && m.alive))) return true;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return false;
+}
 
 /** Writes a random secret to <Secret file=...> when neither the env variable nor the file exists. */
 function ensureSecretFile(configFile: string): string | undefined {

@@ -23,6 +23,8 @@ import { newLinkStats, ReplicationServer, type LinkStats } from '../replication/
 import { deriveKey } from '../wire/frame.js';
 import type { MemberLoad } from '../wire/messages.js';
 import { renderPrometheus } from '../metrics/prometheus.js';
+import { RouteCookie, type RouteCookieOptions, type RouteCookieStats } from '../http/route-cookie.js';
+import { randomBytes } from 'node:crypto';
 
 export interface CacheNodeOptions {
   readonly config: NodeConfig;
@@ -38,7 +40,11 @@ export interface CacheNodeOptions {
   readonly references?: ReferenceRegistry<unknown>;
   /** Passed to each reference's `fromRef` (a database handle, say). */
   readonly referenceContext?: unknown;
+  /** Name and attributes of the route cookie (the HTTP middleware sets it; the proxy reads it). */
+  readonly routeCookie?: RouteCookieAttributes;
 }
+
+export type RouteCookieAttributes = Omit<RouteCookieOptions, 'secret' | 'cluster'>;
 
 export interface MemberStatus {
   readonly name: string;
@@ -69,6 +75,8 @@ export interface NodeStatus {
   readonly dropped: Readonly<Record<DropReason, number>> | null;
   readonly sessions: SessionStats & { readonly mode: string; readonly backlogBytes: number };
   readonly replication: LinkStats | null;
+  /** Route cookies read by the HTTP middleware: valid, and forged or malformed (ignored). */
+  readonly routeCookies: RouteCookieStats;
 }
 
 export class CacheNode {
@@ -82,6 +90,8 @@ export class CacheNode {
   readonly transport: MulticastChannel | undefined;
   /** Sessions this node serves and backs up. */
   readonly sessions: SessionManager;
+  /** Signs and verifies the route cookie that tells the proxy and the nodes where a session lives. */
+  readonly routeCookie: RouteCookie;
   private readonly peers: PeerPool | undefined;
   private replicationServer: ReplicationServer | undefined;
   private admin: AdminServer | undefined;
@@ -96,6 +106,8 @@ export class CacheNode {
     this.incarnation = incarnation;
     this.logger = options.logger ?? silentLogger;
     this.transport = transport;
+    // Standalone nodes may run without a secret: their cookies then hold for this process only.
+    this.routeCookie = new RouteCookie({ ...options.routeCookie, secret: options.secret?.value ?? randomBytes(32), cluster: options.config.cluster.name });
     if (transport) {
       const { config } = options;
       this.core = new ClusterCore({
@@ -230,6 +242,7 @@ export class CacheNode {
       dropped: this.core ? { ...this.core.channel.drops } : null,
       sessions: { ...this.sessions.snapshotStats(), mode: this.config.replication.mode, backlogBytes: this.peers?.backlog ?? 0 },
       replication: this.peers ? { ...this.peers.stats } : null,
+      routeCookies: { ...this.routeCookie.stats },
     };
   }
 

@@ -51,6 +51,10 @@ export function collectMetrics(node: CacheNode): MetricFamily[] {
     { labels: { outcome: 'expired' }, value: sessions.expired },
     { labels: { outcome: 'lost' }, value: sessions.lost },
   ]);
+  counter('castmirror_route_cookies_total', 'Route cookies read by the HTTP middleware; forged or malformed ones are ignored.', [
+    { labels: { result: 'valid' }, value: status.routeCookies.valid },
+    { labels: { result: 'forged' }, value: status.routeCookies.forged },
+  ]);
   counter('castmirror_session_locates_total', 'Multicast "who holds session S?" queries sent.', [{ value: sessions.locates }]);
   counter('castmirror_session_conflicts_total', 'Two primaries of one session settled.', [{ value: sessions.conflicts }]);
   counter('castmirror_mirrors_sent_total', 'Mirror requests sent (deltas and full copies).', [{ value: sessions.mirrorsSent }]);

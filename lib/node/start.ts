@@ -7,7 +7,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { resolveNodeConfig } from '../config/resolve.js';
 import type { Probe } from '../membership/probe.js';
 import { silentLogger, type Logger } from '../util/logger.js';
-import { CacheNode } from './cache-node.js';
+import { CacheNode, type RouteCookieAttributes } from './cache-node.js';
 import type { ReferenceRegistry } from '../session/reference.js';
 
 export interface StartNodeOptions {
@@ -30,6 +30,8 @@ export interface StartNodeOptions {
   readonly references?: ReferenceRegistry<any>;
   /** Passed to each reference's `fromRef` (a database handle, say). */
   readonly referenceContext?: unknown;
+  /** Name and attributes of the route cookie. */
+  readonly routeCookie?: RouteCookieAttributes;
 }
 
 export async function startNode(options: StartNodeOptions): Promise<CacheNode> {
@@ -49,5 +51,6 @@ export async function startNode(options: StartNodeOptions): Promise<CacheNode> {
     ...(options.probe ? { probe: options.probe } : {}),
     ...(options.references ? { references: options.references } : {}),
     referenceContext: options.referenceContext,
+    ...(options.routeCookie ? { routeCookie: options.routeCookie } : {}),
   });
 }

@@ -13,7 +13,7 @@
  */
 import type { Member, Membership } from '../membership/membership.js';
 import type { NodeEntry, ReplicationSettings } from '../config/types.js';
-import { ClosedError, PeerUnavailableError } from '../errors.js';
+import { ClosedError, InvalidArgumentError, PeerUnavailableError } from '../errors.js';
 import { applyDelta, sessionFromSnapshot, snapshotOf, type SessionDelta } from '../session/codec.js';
 import { isSessionId, newSessionId } from '../session/id.js';
 import type { ReferenceRegistry } from '../session/reference.js';
@@ -36,6 +36,9 @@ export interface RouteHint {
   readonly primaryIncarnation?: string | undefined;
   readonly version?: number | undefined;
 }
+
+/** What a request does with its session; `outcome` says how the session was found. */
+export type SessionTask<T> = (session: SessionObject, outcome: Outcome) => T | Promise<T>;
 
 export interface RunResult<T> {
   readonly result: T;
@@ -147,9 +150,27 @@ export class SessionManager {
    * Runs `fn` on the session the hint names (or on a new session when there is no hint, or
    * the named one expired or was lost), one call at a time per session, then commits.
    */
-  async run<T>(hint: RouteHint | undefined, fn: (session: SessionObject, outcome: Outcome) => T | Promise<T>): Promise<RunResult<T>> {
+  run<T>(hint: RouteHint | undefined, fn: SessionTask<T>): Promise<RunResult<T>> {
+    return this.runOn(hint, fn, 'new-id') as Promise<RunResult<T>>;
+  }
+
+  /** Like `run`, but a session that cannot be found is not replaced: resolves undefined. */
+  runExisting<T>(hint: RouteHint, fn: SessionTask<T>): Promise<RunResult<T> | undefined> {
+    return this.runOn(hint, fn, 'none');
+  }
+
+  /**
+   * Like `run`, but a session that cannot be found is created under the hint's id (a store
+   * whose ids are chosen elsewhere, such as express-session's).
+   */
+  runOrCreate<T>(hint: RouteHint, fn: SessionTask<T>): Promise<RunResult<T>> {
+    if (!isSessionId(hint.sessionId)) throw new InvalidArgumentError(`"${String(hint.sessionId).slice(0, 80)}" is not a usable session id (22-64 characters of A-Z a-z 0-9 _ -)`);
+    return this.runOn(hint, fn, 'same-id') as Promise<RunResult<T>>;
+  }
+
+  private async runOn<T>(hint: RouteHint | undefined, fn: SessionTask<T>, ifMissing: 'new-id' | 'same-id' | 'none'): Promise<RunResult<T> | undefined> {
     if (this.closing) throw new ClosedError('session manager');
-    if (!hint || !isSessionId(hint.sessionId)) return this.runNew(fn, 'created');
+    if (!hint || !isSessionId(hint.sessionId)) return ifMissing === 'new-id' ? this.runNew(fn, 'created') : undefined;
     const served = this.serveIdle(hint);
     if (served) {
       // Nothing else is running on this session and nothing awaits before fn: it runs now.
@@ -176,10 +197,11 @@ export class SessionManager {
     }
     return this.queued(hint.sessionId, async () => {
       const found = await this.open(hint);
-      if (!found.session) return this.runNew(fn, found.outcome);
-      const result = await fn(found.session, found.outcome);
-      const mirrored = await this.mirror.commit(found.session);
-      return { result, outcome: found.outcome, session: found.session, hint: this.hintFor(found.session), mirrored };
+      if (found.session) return this.apply(found.session, found.outcome, fn, false);
+      if (ifMissing === 'new-id') return this.runNew(fn, found.outcome);
+      // Already in this id's queue: create and apply here rather than queue behind ourselves.
+      if (ifMissing === 'same-id') return this.apply(this.create(hint.sessionId), 'created', fn, true);
+      return undefined;
     });
   }
 
@@ -314,20 +336,29 @@ export class SessionManager {
     return { outcome: 'expired' };
   }
 
-  private async runNew<T>(fn: (session: SessionObject, outcome: Outcome) => T | Promise<T>, outcome: Outcome): Promise<RunResult<T>> {
+  private runNew<T>(fn: SessionTask<T>, outcome: Outcome): Promise<RunResult<T>> {
+    const session = this.create(newSessionId());
+    return this.queued(session.id, () => this.apply(session, outcome, fn, true));
+  }
+
+  /** A new primary session, with a backup chosen (not yet copied there). */
+  private create(id: string): SessionObject {
     const now = Date.now();
     const session = new SessionObject(
-      { id: newSessionId(), version: 0, primary: this.self, backup: undefined, origin: this.self, createdAt: now, lastAccessAt: now, timeoutMs: this.options.timeoutMs },
+      { id, version: 0, primary: this.self, backup: undefined, origin: this.self, createdAt: now, lastAccessAt: now, timeoutMs: this.options.timeoutMs },
       this.options.references,
     );
     this.mirror.setBackup(session, this.mirror.pickBackup(new Set([this.self])));
     this.stats.created++;
     this.store.primaries.put(session);
-    return this.queued(session.id, async () => {
-      const result = await fn(session, outcome);
-      const mirrored = await this.mirror.commit(session, true);
-      return { result, outcome, session, hint: this.hintFor(session), mirrored };
-    });
+    return session;
+  }
+
+  /** Runs `fn`, then commits (a new session is copied whole). */
+  private async apply<T>(session: SessionObject, outcome: Outcome, fn: SessionTask<T>, isNew: boolean): Promise<RunResult<T>> {
+    const result = await fn(session, outcome);
+    const mirrored = await this.mirror.commit(session, isNew);
+    return { result, outcome, session, hint: this.hintFor(session), mirrored };
   }
 
   // ---- the backup side ----------------------------------------------------------------
@@ -416,9 +447,12 @@ export class SessionManager {
     this.mirror.setBackup(session, this.mirror.pickBackup(new Set([this.self, from])));
     this.store.copies.delete(session.id);
     this.store.primaries.put(session);
-    // References are rebuilt at the next request; the copy goes to the new backup now,
-    // never to the node that is leaving.
-    await this.queued(session.id, () => this.mirror.mirrorFull(session, new Set([from])));
+    // References are rebuilt here, the new primary, before any request can see the session;
+    // the copy goes to the new backup now, never to the node that is leaving.
+    await this.queued(session.id, async () => {
+      await session.materialize(this.options.referenceContext);
+      return this.mirror.mirrorFull(session, new Set([from]));
+    });
     return { t: 'ack', id, version: session.version };
   }
 

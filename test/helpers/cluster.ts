@@ -22,6 +22,8 @@ export interface TestCluster {
   readonly nodes: readonly { name: string; adminPort: number; httpPort: number; replicationPort: number }[];
   readonly group: string;
   readonly port: number;
+  /** With `proxy: true`: the port of <Proxy> (127.0.0.1). */
+  readonly proxyPort: number | undefined;
   admin(node: string): AdminClient;
   cleanup(): void;
 }
@@ -32,6 +34,8 @@ export interface ClusterOptions {
   readonly deadAfterMs?: number;
   readonly extraXml?: string;
   readonly caches?: string;
+  /** Adds <Proxy host="127.0.0.1" port="..."> on a free port. */
+  readonly proxy?: boolean;
 }
 
 export async function makeCluster(options: ClusterOptions = {}): Promise<TestCluster> {
@@ -43,6 +47,7 @@ export async function makeCluster(options: ClusterOptions = {}): Promise<TestClu
   for (let i = 0; i < count; i++) {
     nodes.push({ name: `node-${String.fromCharCode(97 + i)}`, httpPort: await freeTcpPort(), replicationPort: await freeTcpPort(), adminPort: await freeTcpPort() });
   }
+  const proxyPort = options.proxy ? await freeTcpPort() : undefined;
   const group = randomGroup();
   const port = await freeUdpPort();
   const xml = `<?xml version="1.0"?>
@@ -58,6 +63,7 @@ export async function makeCluster(options: ClusterOptions = {}): Promise<TestClu
 ${nodes.map((n, i) => `    <Node name="${n.name}" host="127.0.0.1" machine="m${i + 1}" httpPort="${n.httpPort}" replicationPort="${n.replicationPort}" adminPort="${n.adminPort}"/>`).join('\n')}
   </ClusterNodes>
   <Caches>${options.caches ?? '<Cache type="product" capacity="1000"/><Cache type="price" capacity="1000"/>'}</Caches>
+${proxyPort ? `  <Proxy host="127.0.0.1" port="${proxyPort}"/>` : ''}
 ${options.extraXml ?? ''}
 </Server>
 `;
@@ -70,6 +76,7 @@ ${options.extraXml ?? ''}
     nodes,
     group,
     port,
+    proxyPort,
     admin(node) {
       const entry = nodes.find((n) => n.name === node);
       if (!entry) throw new Error(`no node ${node}`);
@@ -87,7 +94,21 @@ export interface LogLine {
   readonly [key: string]: unknown;
 }
 
-/** A `castmirror start` child process with its JSON log lines. */
+const FIXTURES = path.join(ROOT, 'test', 'fixtures');
+
+/** The child programs tests run, and the log line each prints when it is ready. */
+const PROGRAMS = {
+  cli: { args: (config: string, node: string) => [CLI, 'start', '--config', config, '--node', node], ready: 'node started' },
+  demo: { args: (config: string, node: string) => [CLI, 'demo', '--config', config, '--node', node], ready: 'shop listening' },
+  proxy: { args: (config: string) => [CLI, 'proxy', '--config', config], ready: 'proxy listening' },
+  'session-app': { args: (config: string, node: string) => [SESSION_APP, config, node], ready: 'app listening' },
+  'express-app': { args: (config: string, node: string) => [path.join(FIXTURES, 'express-app.ts'), config, node], ready: 'app listening' },
+  'fastify-app': { args: (config: string, node: string) => [path.join(FIXTURES, 'fastify-app.ts'), config, node], ready: 'app listening' },
+} as const;
+
+export type Program = keyof typeof PROGRAMS;
+
+/** A castmirror child process (a node, the proxy or a fixture app) with its JSON log lines. */
 export class NodeProcess {
   readonly child: ChildProcess;
   readonly logs: LogLine[] = [];
@@ -99,10 +120,11 @@ export class NodeProcess {
     readonly name: string,
     configPath: string,
     env: NodeJS.ProcessEnv = {},
-    /** What to run: the CLI's `start` verb, or the session test app. */
-    readonly program: 'cli' | 'session-app' = 'cli',
+    /** What to run: the CLI's `start` or `demo` verb, the proxy (`name` is then only a label), or a fixture app. */
+    readonly program: Program = 'cli',
+    extraArgs: readonly string[] = [],
   ) {
-    const args = program === 'cli' ? [CLI, 'start', '--config', configPath, '--node', name] : [SESSION_APP, configPath, name];
+    const args = [...PROGRAMS[program].args(configPath, name), ...extraArgs];
     this.child = spawn(process.execPath, ['--import', 'tsx', ...args], {
       cwd: ROOT,
       env: { ...process.env, ...env },
@@ -146,8 +168,8 @@ export class NodeProcess {
     });
   }
 
-  started(): Promise<LogLine> {
-    return this.waitForLog((l) => l.msg === (this.program === 'cli' ? 'node started' : 'app listening'));
+  started(timeoutMs?: number): Promise<LogLine> {
+    return this.waitForLog((l) => l.msg === PROGRAMS[this.program].ready, timeoutMs);
   }
 
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {
@@ -169,7 +191,7 @@ export async function startNodes(
   cluster: TestCluster,
   names: readonly string[],
   env: Record<string, NodeJS.ProcessEnv> = {},
-  program: NodeProcess['program'] = 'cli',
+  program: Program = 'cli',
 ): Promise<Map<string, NodeProcess>> {
   const started = new Map(names.map((name) => [name, new NodeProcess(name, cluster.configPath, env[name], program)]));
   await Promise.all([...started.values()].map((n) => n.started()));

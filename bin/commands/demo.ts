@@ -1,0 +1,36 @@
+import { loadConfig } from '../../lib/config/load.js';
+import { startShop } from '../../examples/shop/server.js';
+import { EXIT, parse, requireConfigPath, UsageError, type Verb } from '../cli/common.js';
+import { foregroundLogger, LOG_LEVEL_OPTION, runUntilSignal } from '../cli/foreground.js';
+
+export const demo: Verb = {
+  name: 'demo',
+  summary: 'run one node with the demo shop on its httpPort',
+  usage: `usage: castmirror demo --config F --node N [--catalog FILE] [--db-latency-ms 0] [--log-level info]
+
+Runs node N of F with the demo shop (examples/shop) on the node's httpPort, behind
+castmirror's session middleware. The catalog ("database") is a JSON file shared by every
+node on this machine: by default .castmirror/shop-catalog.json beside F, created on first
+use. --db-latency-ms delays every catalog query, to show what the product cache saves.`,
+  async run(argv, io) {
+    const { values } = parse(argv, {
+      config: { type: 'string', short: 'c' },
+      node: { type: 'string', short: 'n' },
+      catalog: { type: 'string' },
+      'db-latency-ms': { type: 'string' },
+      ...LOG_LEVEL_OPTION,
+      help: { type: 'boolean', short: 'h' },
+    });
+    if (values.help) {
+      io.out(this.usage);
+      return EXIT.ok;
+    }
+    if (!values.node) throw new UsageError('--node N is required');
+    const latency = Number(values['db-latency-ms'] ?? 0);
+    if (!Number.isSafeInteger(latency) || latency < 0 || latency > 60_000) throw new UsageError('--db-latency-ms must be a whole number of milliseconds, 0 to 60000');
+    const logger = foregroundLogger(values['log-level'], { node: values.node });
+    const loaded = await loadConfig(requireConfigPath(values.config));
+    const shop = await startShop({ config: loaded, nodeName: values.node, dbLatencyMs: latency, logger, ...(values.catalog ? { catalogFile: values.catalog } : {}) });
+    return runUntilSignal(() => shop.close(), logger);
+  },
+};

@@ -1,0 +1,72 @@
+/**
+ * One node of the demo shop: a castmirror node with the shop's references and product
+ * cache, and the shop's routes on the node's httpPort behind the session middleware.
+ * `castmirror demo --config F --node N` runs it; tests start it the same way.
+ */
+import http from 'node:http';
+import path from 'node:path';
+import type { LoadedConfig } from '../../lib/config/load.js';
+import { sessionMiddleware } from '../../lib/http/middleware.js';
+import type { CacheNode } from '../../lib/node/cache-node.js';
+import { startNode } from '../../lib/node/start.js';
+import { listen } from '../../lib/util/listen.js';
+import { silentLogger, type Logger } from '../../lib/util/logger.js';
+import { Catalog, type Product } from './catalog.js';
+import { shopHandler } from './app.js';
+import { shopReferences, type ShopContext } from './references.js';
+
+export interface ShopOptions {
+  readonly config: LoadedConfig;
+  readonly nodeName: string;
+  /** The catalog file; default `.castmirror/shop-catalog.json` beside the config. */
+  readonly catalogFile?: string;
+  readonly dbLatencyMs?: number;
+  readonly logger?: Logger;
+}
+
+export interface Shop {
+  readonly node: CacheNode;
+  readonly catalog: Catalog;
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export function defaultCatalogFile(configFile: string): string {
+  return path.join(path.dirname(path.resolve(configFile)), '.castmirror', 'shop-catalog.json');
+}
+
+export async function startShop(options: ShopOptions): Promise<Shop> {
+  const logger = options.logger ?? silentLogger;
+  const catalog = await Catalog.open(options.catalogFile ?? defaultCatalogFile(options.config.config.file), { latencyMs: options.dbLatencyMs ?? 0 });
+  const context: ShopContext = { catalog, products: undefined };
+  const node = await startNode({ config: options.config, nodeName: options.nodeName, logger, references: shopReferences(), referenceContext: context });
+  // Adopts <Cache type="product"> from server.xml when it is there.
+  context.products = node.caches.create<Product>('product', { loader: (sku) => catalog.get(sku) });
+
+  const sessions = sessionMiddleware({ node, logger });
+  const handle = shopHandler(node, context);
+  const server = http.createServer((req, res) => {
+    sessions(req, res, () => handle(req, res));
+  });
+  const { host, httpPort } = node.config.node;
+  try {
+    await listen(server, httpPort, host);
+  } catch (error) {
+    await node.close();
+    throw error;
+  }
+  logger.info({ url: `http://${host}:${httpPort}`, catalog: catalog.file }, 'shop listening');
+  return {
+    node,
+    catalog,
+    url: `http://${host}:${httpPort}`,
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      // Sessions are handed over first, while requests in flight still finish.
+      await node.close();
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}

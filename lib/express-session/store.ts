@@ -1,0 +1,137 @@
+/**
+ * CastmirrorStore: an express-session store (also used unchanged by @fastify/session) whose
+ * sessions live in the node's memory and are mirrored to a backup node.
+ *
+ * express-session picks the session ids and keeps them in its own signed cookie, so the
+ * store finds a session by id alone: here, else on its backup or wherever the cluster's
+ * locate finds it (the session then moves here, as with any fetch). Put the sticky proxy in
+ * front (or any balancer with affinity) and almost every request is served from memory.
+ *
+ * The session's data is kept as one value; the cookie beside it. A `set()` whose data did
+ * not change (express-session's `resave`, @fastify/session on every request) commits
+ * nothing and sends the backup only a touch.
+ *
+ * `all`, `length` and `clear` cover the sessions this node serves as primary; the admin
+ * API and `castmirror sessions` see the whole cluster.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import session from 'express-session';
+import type { SessionData } from 'express-session';
+import type { CacheNode } from '../node/cache-node.js';
+import type { SessionObject } from '../session/session.js';
+
+const DATA_KEY = 'express-session';
+const COOKIE_KEY = 'express-session-cookie';
+
+export interface CastmirrorStoreOptions {
+  readonly node: Pick<CacheNode, 'sessions'>;
+}
+
+/** What the store did, for tests and metrics. */
+export interface CastmirrorStoreStats {
+  gets: number;
+  misses: number;
+  sets: number;
+  /** `set()` calls whose data was unchanged: only a touch went to the backup. */
+  unchangedSets: number;
+  touches: number;
+  destroys: number;
+}
+
+type Callback<T = void> = (error?: unknown, value?: T) => void;
+type StoredSession = SessionData & Record<string, unknown>;
+
+export class CastmirrorStore extends session.Store {
+  readonly stats: CastmirrorStoreStats = { gets: 0, misses: 0, sets: 0, unchangedSets: 0, touches: 0, destroys: 0 };
+  private readonly node: CastmirrorStoreOptions['node'];
+
+  constructor(options: CastmirrorStoreOptions) {
+    super();
+    this.node = options.node;
+  }
+
+  override get(sid: string, callback: Callback<StoredSession | null>): void {
+    this.stats.gets++;
+    settle(
+      this.node.sessions.runExisting({ sessionId: sid }, (held) => read(held)),
+      (found) => {
+        const data = found?.result;
+        if (!data) this.stats.misses++;
+        return data ?? null;
+      },
+      callback,
+    );
+  }
+
+  override set(sid: string, sess: SessionData, callback?: Callback): void {
+    this.stats.sets++;
+    // The same JSON round trip as connect-redis: Dates become strings, class instances plain data.
+    const { cookie, ...data } = JSON.parse(JSON.stringify(sess)) as StoredSession;
+    settle(
+      this.node.sessions.runOrCreate({ sessionId: sid }, (held) => {
+        if (held.global.has(DATA_KEY) && isDeepStrictEqual(held.global.get(DATA_KEY), data)) {
+          this.stats.unchangedSets++;
+          return;
+        }
+        held.global.set(DATA_KEY, data).set(COOKIE_KEY, cookie);
+      }),
+      () => undefined,
+      callback,
+    );
+  }
+
+  override touch(sid: string, _sess: SessionData, callback?: Callback): void {
+    this.stats.touches++;
+    // Running nothing on the session is a read: its expiry moves and its backup is touched.
+    settle(this.node.sessions.runExisting({ sessionId: sid }, () => undefined), () => undefined, callback);
+  }
+
+  override destroy(sid: string, callback?: Callback): void {
+    this.stats.destroys++;
+    const sessions = this.node.sessions;
+    // Brought here first (if held elsewhere), so that it ends everywhere.
+    settle(
+      sessions.runExisting({ sessionId: sid }, () => undefined).then((found) => (found ? sessions.destroy({ sessionId: sid }) : false)),
+      () => undefined,
+      callback,
+    );
+  }
+
+  override all(callback: (error: unknown, sessions?: Record<string, StoredSession> | null) => void): void {
+    const all: Record<string, StoredSession> = {};
+    for (const held of this.primaries()) {
+      const data = read(held);
+      if (data) all[held.id] = data;
+    }
+    callback(null, all);
+  }
+
+  override length(callback: (error: unknown, length?: number) => void): void {
+    callback(null, this.primaries().length);
+  }
+
+  override clear(callback?: Callback): void {
+    const ids = this.primaries().map((held) => held.id);
+    settle(Promise.all(ids.map((id) => this.node.sessions.destroy({ sessionId: id }))), () => undefined, callback);
+  }
+
+  /** Live primaries holding express-session data. */
+  private primaries(): SessionObject[] {
+    const now = Date.now();
+    return [...this.node.sessions.store.primaries.values()].filter((held) => !held.isExpired(now) && held.global.has(DATA_KEY));
+  }
+}
+
+/** The session as express-session stored it; a deep copy, so the caller's edits are its own until `set()`. */
+function read(held: SessionObject): StoredSession | undefined {
+  const data = held.global.get<Record<string, unknown>>(DATA_KEY);
+  if (!data) return undefined;
+  return { ...structuredClone(data), cookie: structuredClone(held.global.get(COOKIE_KEY)) } as StoredSession;
+}
+
+function settle<T, R>(work: Promise<T>, map: (value: T) => R, callback: Callback<R> | undefined): void {
+  work.then(
+    (value) => callback?.(null, map(value)),
+    (error: unknown) => callback?.(error),
+  );
+}

@@ -1,0 +1,155 @@
+/**
+ * Session middleware for node:http, express and connect: `(req, res, next)`.
+ *
+ * Before the handler: the route cookie (verified, see route-cookie.ts) says which session
+ * the request belongs to; the node finds it here or by takeover, fetch or locate, and puts
+ * it on `req.castmirror`. After the handler: when the handler ends the response, the end is
+ * held back while the session's changes are committed (in sync mode, until the backup has
+ * acknowledged them), then the cookie is refreshed if anything in it changed and the
+ * response is released. Requests on one session run one at a time (the session's queue),
+ * so a handler that never ends its response holds its session until the client goes away.
+ *
+ * With node:http: `createServer((req, res) => sessions(req, res, () => app(req, res)))`;
+ * `next` may return a promise, and a rejection becomes a 500 once the session is committed.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { CacheNode } from '../node/cache-node.js';
+import type { Outcome, RouteHint } from '../replication/session-manager.js';
+import type { SessionObject } from '../session/session.js';
+import { CastmirrorError } from '../errors.js';
+import { silentLogger, type Logger } from '../util/logger.js';
+import type { RouteCookieReading } from './route-cookie.js';
+
+export const NODE_HEADER = 'X-Castmirror-Node';
+
+/** What the middleware puts on `req.castmirror`. */
+export interface RequestSession {
+  readonly session: SessionObject;
+  /** How the session was found: created, served, took-over, fetched, expired or lost (the last two: a new session). */
+  readonly outcome: Outcome;
+  /** The route cookie as received: absent, forged (ignored) or valid. */
+  readonly cookie: RouteCookieReading['status'];
+  /** The node serving this request. */
+  readonly node: string;
+}
+
+export type SessionRequest = IncomingMessage & { castmirror?: RequestSession };
+
+export interface SessionMiddlewareOptions {
+  readonly node: Pick<CacheNode, 'name' | 'sessions' | 'routeCookie'>;
+  /** Set `X-Castmirror-Node` on every response (default true). */
+  readonly nodeHeader?: boolean;
+  readonly logger?: Logger;
+}
+
+export type SessionMiddleware = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => unknown) => void;
+
+type End = ServerResponse['end'];
+type WriteHead = ServerResponse['writeHead'];
+
+export function sessionMiddleware(options: SessionMiddlewareOptions): SessionMiddleware {
+  const { node } = options;
+  const nodeHeader = options.nodeHeader ?? true;
+  const logger = options.logger ?? silentLogger;
+
+  return function castmirrorSession(req, res, next) {
+    const reading = node.routeCookie.read(req.headers.cookie);
+    const received = reading.status === 'valid' ? reading.hint : undefined;
+    if (nodeHeader) res.setHeader(NODE_HEADER, node.name);
+
+    const originalEnd = res.end;
+    const originalWrite = res.write;
+    const originalWriteHead = res.writeHead;
+    const originalFlushHeaders = res.flushHeaders;
+    let heldHead: Parameters<WriteHead> | undefined;
+    let heldEnd: Parameters<End> | undefined;
+    let handlerFailure: unknown;
+    let handlerDone!: () => void;
+    const finished = new Promise<void>((resolve) => (handlerDone = resolve));
+    let session: SessionObject | undefined;
+
+    /** Puts the cookie on, then lets the held headers (if any) go. */
+    const sendHead = (hint: RouteHint | undefined): void => {
+      res.writeHead = originalWriteHead;
+      res.write = originalWrite;
+      res.flushHeaders = originalFlushHeaders;
+      if (res.headersSent) return;
+      if (hint && !sameRoute(received, hint)) res.appendHeader('Set-Cookie', node.routeCookie.serialize(hint));
+      if (heldHead) originalWriteHead.apply(res, heldHead);
+    };
+    // Headers wait for the end (and the commit) unless the handler streams: then they go
+    // with the first write, the cookie carrying the version as it stands (the committed one
+    // is at most one step newer).
+    const streamHead = (): void => sendHead(session && node.sessions.hintFor(session));
+    res.writeHead = function (this: ServerResponse, ...args: Parameters<WriteHead>) {
+      heldHead = args;
+      return this;
+    } as WriteHead;
+    res.write = function (this: ServerResponse, ...args: Parameters<ServerResponse['write']>) {
+      streamHead();
+      return originalWrite.apply(this, args);
+    } as ServerResponse['write'];
+    res.flushHeaders = function (this: ServerResponse) {
+      streamHead();
+      originalFlushHeaders.call(this);
+    };
+    res.end = function (this: ServerResponse, ...args: Parameters<End>) {
+      heldEnd ??= args;
+      handlerDone();
+      return this;
+    } as End;
+    // The client went away before the handler ended: commit what was done and move on.
+    res.once('close', () => handlerDone());
+
+    const release = (hint: RouteHint | undefined, status?: number, body?: Record<string, unknown>): void => {
+      res.end = originalEnd;
+      if (res.writableEnded || res.destroyed) return;
+      if (status !== undefined && !res.headersSent) {
+        heldHead = undefined;
+        sendHead(hint);
+        res.statusCode = status;
+        res.setHeader('Content-Type', 'application/json; charset=utf-8');
+        res.end(JSON.stringify(body));
+        return;
+      }
+      sendHead(hint);
+      if (heldEnd) res.end(...(heldEnd as Parameters<End>));
+      else res.end();
+    };
+
+    node.sessions
+      .run(received, (found, outcome) => {
+        session = found;
+        (req as SessionRequest).castmirror = { session: found, outcome, cookie: reading.status, node: node.name };
+        try {
+          const returned = next();
+          if (returned instanceof Promise) returned.catch((error: unknown) => fail(error));
+        } catch (error) {
+          fail(error);
+        }
+        return finished;
+      })
+      .then(
+        (result) => {
+          if (handlerFailure === undefined) return release(result.hint);
+          logger.error({ err: handlerFailure, url: req.url }, 'request handler failed');
+          release(result.hint, 500, { error: 'CASTMIRROR_HANDLER_FAILED', message: 'the request handler failed; the session changes it made were kept' });
+        },
+        (error: unknown) => {
+          // The session could not be found or committed (the node is closing, say).
+          logger.error({ err: error, url: req.url }, 'session middleware failed');
+          const code = error instanceof CastmirrorError ? error.code : 'CASTMIRROR_INTERNAL';
+          release(undefined, 503, { error: code, message: error instanceof Error ? error.message : String(error) });
+        },
+      );
+
+    function fail(error: unknown): void {
+      handlerFailure ??= error;
+      handlerDone();
+    }
+  };
+}
+
+function sameRoute(a: RouteHint | undefined, b: RouteHint): boolean {
+  return a !== undefined && a.sessionId === b.sessionId && a.primary === b.primary && a.backup === b.backup && a.primaryIncarnation === b.primaryIncarnation && a.version === b.version;
+}

@@ -1,0 +1,114 @@
+/**
+ * MemberWatch: the proxy's view of which nodes are alive and how loaded, learnt by
+ * listening to the nodes' heartbeats on the multicast group. It only listens: it never
+ * sends, so the nodes do not see it as a member. Frames are authenticated with the
+ * cluster secret exactly as the nodes do; anything else is counted and dropped.
+ *
+ * A node is alive while its heartbeats keep coming (within `deadAfterMs`), until it says
+ * goodbye, and except after the proxy itself failed to connect to it: then it is skipped
+ * until a heartbeat sent after that failure arrives.
+ */
+import type { ClusterConfig, NodeEntry } from '../config/types.js';
+import { ClusterChannel } from '../transport/cluster-channel.js';
+import { MulticastChannel } from '../transport/multicast.js';
+import { FrameCodec } from '../wire/frame.js';
+import type { Envelope, MemberLoad } from '../wire/messages.js';
+
+export interface WatchedMember {
+  readonly node: NodeEntry;
+  incarnation: string | undefined;
+  /** performance.now() of the last heartbeat, or -Infinity. */
+  lastHeard: number;
+  load: MemberLoad | undefined;
+  /** New sessions sent there since its last heartbeat (its load figure does not count them yet). */
+  assignedSinceHeartbeat: number;
+  left: boolean;
+  /** performance.now() of the last connection the proxy could not open, or -Infinity. */
+  refusedAt: number;
+}
+
+export class MemberWatch {
+  readonly members = new Map<string, WatchedMember>();
+  private readonly deadAfterMs: number;
+
+  private constructor(
+    config: ClusterConfig,
+    private readonly transport: MulticastChannel | undefined,
+    secret: Buffer | undefined,
+  ) {
+    this.deadAfterMs = config.heartbeat.deadAfterMs;
+    for (const node of config.nodes) {
+      this.members.set(node.name, { node, incarnation: undefined, lastHeard: -Infinity, load: undefined, assignedSinceHeartbeat: 0, left: false, refusedAt: -Infinity });
+    }
+    if (transport && secret) {
+      const codec = new FrameCodec({ cluster: config.name, secret, maxFrameBytes: config.messaging.maxDatagramBytes });
+      const channel = new ClusterChannel(transport, codec, { cluster: config.name, name: 'castmirror-proxy', incarnation: 'listener', startedAt: Date.now() });
+      channel.onEnvelope((envelope) => this.observe(envelope));
+    }
+  }
+
+  /** Joins the multicast group as a listener; a standalone config has no heartbeats to hear. */
+  static async open(config: ClusterConfig, secret: Buffer | undefined): Promise<MemberWatch> {
+    if (!config.clustered || !secret) return new MemberWatch(config, undefined, undefined);
+    const transport = await MulticastChannel.open({
+      group: config.multicast.address,
+      port: config.multicast.port,
+      interface: config.multicast.interface,
+      ttl: config.multicast.ttl,
+      recvBufferBytes: config.messaging.recvBufferBytes,
+      receiveQueueLimit: config.messaging.receiveQueueLimit,
+    });
+    return new MemberWatch(config, transport, secret);
+  }
+
+  /** Whether heartbeats are being listened to (false: every listed node is taken as alive). */
+  get listening(): boolean {
+    return this.transport !== undefined;
+  }
+
+  isAlive(name: string, now = performance.now()): boolean {
+    const member = this.members.get(name);
+    if (!member) return false;
+    if (!this.transport) return member.refusedAt < now - this.deadAfterMs;
+    return !member.left && now - member.lastHeard <= this.deadAfterMs && member.lastHeard > member.refusedAt;
+  }
+
+  incarnationOf(name: string): string | undefined {
+    return this.members.get(name)?.incarnation;
+  }
+
+  /** The proxy could not connect: skip this node until it is heard from again. */
+  markRefused(name: string): void {
+    const member = this.members.get(name);
+    if (member) member.refusedAt = performance.now();
+  }
+
+  /** Counts a new session sent to `name`, so a burst of new sessions spreads out. */
+  assigned(name: string): void {
+    const member = this.members.get(name);
+    if (member) member.assignedSinceHeartbeat++;
+  }
+
+  /** Sessions the node holds as far as the proxy knows. */
+  loadOf(member: WatchedMember): number {
+    return (member.load?.sessions ?? 0) + member.assignedSinceHeartbeat;
+  }
+
+  close(): Promise<void> {
+    return this.transport?.close() ?? Promise.resolve();
+  }
+
+  private observe(envelope: Envelope): void {
+    const member = this.members.get(envelope.sender);
+    if (!member) return;
+    if (envelope.kind === 'heartbeat') {
+      member.incarnation = envelope.incarnation;
+      member.lastHeard = performance.now();
+      member.load = envelope.payload.load;
+      member.assignedSinceHeartbeat = 0;
+      member.left = false;
+    } else if (envelope.kind === 'goodbye' && envelope.incarnation === member.incarnation) {
+      member.left = true;
+    }
+  }
+}

@@ -1,0 +1,268 @@
+/**
+ * StickyProxy: the HTTP front of a castmirror cluster (`castmirror proxy`).
+ *
+ * Routing is the Router's; this file moves bytes and decides what is safe to retry:
+ * - The request body is not read until a connection to the node is open, so when a node
+ *   refuses or cannot be reached, nothing was sent and the next node is tried, whatever the
+ *   method.
+ * - Once a request may have reached a node, only a bodiless idempotent request (GET, HEAD,
+ *   OPTIONS) is tried elsewhere; anything else gets a 502 saying the node failed while
+ *   handling it and the outcome is unknown.
+ * Bodies stream both ways (no buffering); connections to each node are pooled (keep-alive).
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { ClusterConfig, NodeEntry } from '../config/types.js';
+import { RouteCookie } from '../http/route-cookie.js';
+import { listen } from '../util/listen.js';
+import { silentLogger, type Logger } from '../util/logger.js';
+import { MemberWatch } from './member-watch.js';
+import { Router, type ProxyMode } from './router.js';
+
+/** The proxy's own status page; no application path starts with it. */
+export const PROXY_STATUS_PATH = '/_castmirror/proxy';
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+const RETRYABLE_AFTER_SEND = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+export interface ProxyOptions {
+  readonly config: ClusterConfig;
+  /** The cluster secret: verifies route cookies and heartbeats. */
+  readonly secret: Buffer | undefined;
+  readonly host: string;
+  readonly port: number;
+  readonly mode?: ProxyMode;
+  /** Give up on a node that has not answered a request's headers in this time (504). */
+  readonly timeoutMs?: number;
+  /** Give up opening a connection to a node after this long and try the next. */
+  readonly connectTimeoutMs?: number;
+  readonly logger?: Logger;
+}
+
+export interface ProxyStats {
+  requests: number;
+  /** Requests that went to another node because the first choice could not be reached. */
+  retried: number;
+  /** 502s: the node failed after the request may have reached it. */
+  failedAfterSend: number;
+  /** 503s: no node could be reached. */
+  noNode: number;
+  timeouts: number;
+  forgedCookies: number;
+  byNode: Record<string, number>;
+  byReason: Record<string, number>;
+}
+
+export class StickyProxy {
+  readonly stats: ProxyStats;
+  readonly mode: ProxyMode;
+  private readonly agents = new Map<string, http.Agent>();
+  private readonly nodes: Map<string, NodeEntry>;
+  private readonly cookie: RouteCookie | undefined;
+  private readonly router: Router;
+  private readonly logger: Logger;
+  private readonly timeoutMs: number;
+  private readonly connectTimeoutMs: number;
+  private server: http.Server | undefined;
+
+  private constructor(
+    options: ProxyOptions,
+    readonly members: MemberWatch,
+  ) {
+    this.mode = options.mode ?? 'sticky';
+    this.logger = options.logger ?? silentLogger;
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 1_000;
+    this.nodes = new Map(options.config.nodes.map((n) => [n.name, n]));
+    this.cookie = options.secret ? new RouteCookie({ secret: options.secret, cluster: options.config.name }) : undefined;
+    this.router = new Router(members, this.mode);
+    this.stats = { requests: 0, retried: 0, failedAfterSend: 0, noNode: 0, timeouts: 0, forgedCookies: 0, byNode: {}, byReason: {} };
+    for (const node of options.config.nodes) {
+      this.agents.set(node.name, new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, timeout: 4_000, scheduling: 'lifo' }));
+      this.stats.byNode[node.name] = 0;
+    }
+  }
+
+  static async start(options: ProxyOptions): Promise<StickyProxy> {
+    const members = await MemberWatch.open(options.config, options.secret);
+    const proxy = new StickyProxy(options, members);
+    try {
+      const server = http.createServer({ keepAliveTimeout: 5_000 }, (req, res) => proxy.handle(req, res));
+      await listen(server, options.port, options.host);
+      proxy.server = server;
+    } catch (error) {
+      await members.close();
+      throw error;
+    }
+    return proxy;
+  }
+
+  get address(): { host: string; port: number } {
+    const address = this.server?.address();
+    if (!address || typeof address === 'string') throw new Error('the proxy is not listening');
+    return { host: address.address, port: address.port };
+  }
+
+  get url(): string {
+    const { host, port } = this.address;
+    return `http://${host}:${port}`;
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (server) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await closed;
+    }
+    for (const agent of this.agents.values()) agent.destroy();
+    await this.members.close();
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    if (req.url === PROXY_STATUS_PATH) return this.status(res);
+    this.stats.requests++;
+    const reading = this.cookie?.read(req.headers.cookie) ?? { status: 'absent' as const };
+    if (reading.status === 'forged') this.stats.forgedCookies++;
+    const choice = this.router.choose(reading.status === 'valid' ? reading.hint : undefined);
+    this.stats.byReason[choice.reason] = (this.stats.byReason[choice.reason] ?? 0) + 1;
+    const headers = forwardedHeaders(req);
+    const isNewSession = choice.reason === 'new-session';
+    let attempt = 0;
+
+    const tryNext = (): void => {
+      const name = choice.order[attempt++];
+      if (name === undefined) {
+        this.stats.noNode++;
+        return reply(res, 503, { error: 'CASTMIRROR_NO_NODE', message: 'no castmirror node could be reached; try again shortly' });
+      }
+      if (attempt > 1) this.stats.retried++;
+      this.forward(name, req, res, headers, {
+        unreachable: () => {
+          this.members.markRefused(name);
+          tryNext();
+        },
+        failedAfterSend: (error) => {
+          if (RETRYABLE_AFTER_SEND.has(req.method ?? '') && !hasBody(req)) return tryNext();
+          this.stats.failedAfterSend++;
+          this.logger.warn({ node: name, method: req.method, url: req.url, err: error }, 'node failed while handling a request');
+          reply(res, 502, {
+            error: 'CASTMIRROR_UPSTREAM_FAILED',
+            message: `node ${name} failed while handling ${req.method} ${req.url}; it may or may not have been applied, so it was not retried`,
+            node: name,
+          });
+        },
+        responded: () => {
+          this.stats.byNode[name] = (this.stats.byNode[name] ?? 0) + 1;
+          if (isNewSession) this.members.assigned(name);
+        },
+      });
+    };
+    tryNext();
+  }
+
+  private forward(
+    name: string,
+    req: IncomingMessage,
+    res: ServerResponse,
+    headers: http.OutgoingHttpHeaders,
+    on: { unreachable: () => void; failedAfterSend: (error: Error) => void; responded: () => void },
+  ): void {
+    const node = this.nodes.get(name)!;
+    let sent = false;
+    let settled = false;
+    const upstream = http.request({ host: node.host, port: node.httpPort, method: req.method, path: req.url, headers, agent: this.agents.get(name)! });
+    const settle = (outcome: () => void): void => {
+      if (settled) return;
+      settled = true;
+      outcome();
+    };
+    const send = (): void => {
+      sent = true;
+      clearTimeout(connectTimer);
+      // A bodiless request retried after a first attempt has already been read to its end.
+      if (req.readableEnded) upstream.end();
+      else req.pipe(upstream);
+    };
+    const connectTimer = setTimeout(() => {
+      if (sent) return;
+      upstream.destroy();
+      settle(on.unreachable);
+    }, this.connectTimeoutMs);
+    upstream.setTimeout(this.timeoutMs, () => {
+      upstream.destroy();
+      settle(() => {
+        this.stats.timeouts++;
+        reply(res, 504, { error: 'CASTMIRROR_UPSTREAM_TIMEOUT', message: `node ${name} did not answer within ${this.timeoutMs} ms`, node: name });
+      });
+    });
+    upstream.once('socket', (socket: Socket) => {
+      // A pooled socket is already open; a new one is not sent on until it connects.
+      if (socket.connecting) socket.once('connect', send);
+      else send();
+    });
+    upstream.on('error', (error) => {
+      clearTimeout(connectTimer);
+      settle(() => (sent ? on.failedAfterSend(error) : on.unreachable()));
+    });
+    upstream.on('response', (response) => {
+      clearTimeout(connectTimer);
+      settle(on.responded);
+      res.writeHead(response.statusCode ?? 502, response.statusMessage, responseHeaders(response));
+      response.pipe(res);
+      response.on('error', () => res.destroy());
+    });
+    // The client went away: stop the node's work on its behalf.
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
+  }
+
+  private status(res: ServerResponse): void {
+    const now = performance.now();
+    const members = [...this.members.members.values()].map((m) => ({
+      name: m.node.name,
+      alive: this.members.isAlive(m.node.name, now),
+      incarnation: m.incarnation ?? null,
+      sessions: m.load?.sessions ?? null,
+      msSinceHeard: Number.isFinite(m.lastHeard) ? Math.round(now - m.lastHeard) : null,
+    }));
+    reply(res, 200, { mode: this.mode, listening: this.members.listening, members, stats: this.stats });
+  }
+}
+
+function forwardedHeaders(req: IncomingMessage): http.OutgoingHttpHeaders {
+  const headers: http.OutgoingHttpHeaders = {};
+  for (const [key, value] of Object.entries(req.headers)) {
+    if (value !== undefined && !HOP_BY_HOP.has(key)) headers[key] = value;
+  }
+  const client = req.socket.remoteAddress ?? '';
+  const prior = req.headers['x-forwarded-for'];
+  headers['x-forwarded-for'] = prior ? `${Array.isArray(prior) ? prior.join(', ') : prior}, ${client}` : client;
+  headers['x-forwarded-proto'] ??= 'http';
+  if (req.headers.host) headers['x-forwarded-host'] ??= req.headers.host;
+  return headers;
+}
+
+function responseHeaders(response: IncomingMessage): http.OutgoingHttpHeaders {
+  const headers: http.OutgoingHttpHeaders = {};
+  for (const [key, value] of Object.entries(response.headers)) {
+    if (value !== undefined && !HOP_BY_HOP.has(key)) headers[key] = value;
+  }
+  return headers;
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  return req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+}
+
+function reply(res: ServerResponse, status: number, body: Record<string, unknown>): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}

@@ -1,0 +1,80 @@
+/**
+ * Which nodes a request should go to, best first. The proxy tries them in order while a
+ * connection cannot be opened (so the request never reached a node).
+ *
+ * sticky: a request whose route cookie names a live primary (of the same incarnation: a
+ *   restarted primary lost its memory) goes there; else to the cookie's backup, which
+ *   holds a copy; else to the least-loaded live node, which locates the session. A request
+ *   without a cookie starts a session: least-loaded live node, round-robin among equals.
+ * dumb: a random live node for every request, as a balancer that ignores cookies would;
+ *   the nodes then fetch and locate sessions themselves.
+ */
+import type { RouteHint } from '../replication/session-manager.js';
+import type { MemberWatch, WatchedMember } from './member-watch.js';
+
+export const PROXY_MODES = ['sticky', 'dumb'] as const;
+export type ProxyMode = (typeof PROXY_MODES)[number];
+
+export interface RouteChoice {
+  /** Node names, best first; every listed node appears once. */
+  readonly order: readonly string[];
+  /** Why the first was chosen, for logs and stats. */
+  readonly reason: 'primary' | 'backup' | 'new-session' | 'relocate' | 'random';
+}
+
+export class Router {
+  private turn = 0;
+
+  constructor(
+    private readonly members: MemberWatch,
+    private readonly mode: ProxyMode,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  choose(hint: RouteHint | undefined): RouteChoice {
+    const now = performance.now();
+    const all = [...this.members.members.values()];
+    const live = all.filter((m) => this.members.isAlive(m.node.name, now));
+    // Nodes not known to be alive come last: heartbeats may not have arrived yet.
+    const fallback = all.filter((m) => !live.includes(m)).map((m) => m.node.name);
+
+    if (this.mode === 'dumb') {
+      return { order: [...this.shuffled(live.map((m) => m.node.name)), ...fallback], reason: 'random' };
+    }
+    const preferred: string[] = [];
+    let reason: RouteChoice['reason'] = hint ? 'relocate' : 'new-session';
+    if (hint?.primary && live.some((m) => m.node.name === hint.primary) && this.sameIncarnation(hint)) {
+      preferred.push(hint.primary);
+      reason = 'primary';
+    }
+    if (hint?.backup && live.some((m) => m.node.name === hint.backup)) {
+      preferred.push(hint.backup);
+      if (reason !== 'primary') reason = 'backup';
+    }
+    const rest = this.leastLoaded(live.filter((m) => !preferred.includes(m.node.name)));
+    return { order: [...preferred, ...rest, ...fallback.filter((n) => !preferred.includes(n))], reason };
+  }
+
+  /** A restarted primary has a new incarnation and none of its old sessions. */
+  private sameIncarnation(hint: RouteHint): boolean {
+    const current = this.members.incarnationOf(hint.primary!);
+    return !hint.primaryIncarnation || !current || current === hint.primaryIncarnation;
+  }
+
+  /** Least loaded first; among equals, the order rotates from request to request. */
+  private leastLoaded(members: WatchedMember[]): string[] {
+    if (members.length === 0) return [];
+    const start = this.turn++ % members.length;
+    const rotated = [...members.slice(start), ...members.slice(0, start)];
+    // Array.prototype.sort is stable: equals keep their rotated order.
+    return rotated.sort((a, b) => this.members.loadOf(a) - this.members.loadOf(b)).map((m) => m.node.name);
+  }
+
+  private shuffled(names: string[]): string[] {
+    for (let i = names.length - 1; i > 0; i--) {
+      const j = Math.floor(this.random() * (i + 1));
+      [names[i], names[j]] = [names[j]!, names[i]!];
+    }
+    return names;
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * The demo shop as tests run it: three `castmirror demo` nodes and a `castmirror proxy`,
+ * each a child process, on fresh ports and a fresh multicast group.
+ */
+import { makeCluster, NodeProcess, startNodes, type ClusterOptions, type TestCluster } from './cluster.js';
+import { eventually } from './wait.js';
+
+export interface ShopCluster {
+  readonly cluster: TestCluster;
+  readonly nodes: Map<string, NodeProcess>;
+  readonly proxy: NodeProcess;
+  readonly proxyUrl: string;
+  nodeUrl(name: string): string;
+  /** Waits until the proxy sees exactly these nodes alive. */
+  proxySees(names: readonly string[]): Promise<void>;
+  proxyStatus(): Promise<ProxyView>;
+}
+
+export interface ProxyView {
+  readonly members: { name: string; alive: boolean; sessions: number | null }[];
+  readonly stats: { requests: number; retried: number; failedAfterSend: number; forgedCookies: number; byNode: Record<string, number>; byReason: Record<string, number> };
+}
+
+export async function startShopCluster(options: ClusterOptions & { mode?: 'sticky' | 'dumb' } = {}): Promise<ShopCluster> {
+  const cluster = await makeCluster({ nodes: 3, ...options, proxy: true });
+  const names = cluster.nodes.map((n) => n.name);
+  const nodes = await startNodes(cluster, names, {}, 'demo');
+  const proxy = new NodeProcess('proxy', cluster.configPath, {}, 'proxy', ['--mode', options.mode ?? 'sticky']);
+  await proxy.started();
+  const proxyUrl = `http://127.0.0.1:${cluster.proxyPort}`;
+  const shop: ShopCluster = {
+    cluster,
+    nodes,
+    proxy,
+    proxyUrl,
+    nodeUrl: (name) => `http://127.0.0.1:${cluster.nodes.find((n) => n.name === name)!.httpPort}`,
+    async proxyStatus() {
+      return (await (await fetch(`${proxyUrl}/_castmirror/proxy`)).json()) as ProxyView;
+    },
+    async proxySees(expected) {
+      await eventually(
+        async () => {
+          const alive = (await shop.proxyStatus()).members.filter((m) => m.alive).map((m) => m.name);
+          return alive.length === expected.length && expected.every((n) => alive.includes(n));
+        },
+        { timeoutMs: 10_000, what: `the proxy to see ${expected.join(', ')} alive` },
+      );
+    },
+  };
+  // The nodes must see each other too, or new sessions would have no backup.
+  await eventually(async () => (await Promise.all(names.map(async (n) => (await cluster.admin(n).json<{ members: { state: string }[] }>('GET', '/status')).members.every((m) => m.state === 'alive')))).every(Boolean), {
+    timeoutMs: 10_000,
+    what: 'the nodes to see each other',
+  });
+  await shop.proxySees(names);
+  return shop;
+}
