@@ -52,25 +52,22 @@ describe('demo shop through the proxy', { timeout: 120_000 }, () => {
       victimProcess.kill('SIGKILL');
       await victimProcess.exited;
 
-      const afterKill = [
-        await client.get<Cart>('/cart'),
-        await client.get<Page>('/search/next'),
-        await client.post<Cart>('/cart/items', { sku: 'sku-0002', qty: 1 }),
-        await client.get<{ node: string; outcome: string }>('/whoami'),
-      ];
-      for (const reply of afterKill) assert.ok(reply.status >= 200 && reply.status < 300, `2xx after the kill, got ${reply.status} ${JSON.stringify(reply.body)}`);
-      const [cart, third, added, whoami] = afterKill;
-      assert.deepEqual(cart!.body, cartBefore.body, 'the cart is identical');
-      assert.notEqual(cart!.node, victim);
-      assert.equal(third!.body.query, 'teapot');
-      assert.equal(third!.body.page, 2, '/search/next goes on to page 3 of the same query');
-      const fresh = new CookieClient(shop.nodeUrl(cart!.node!));
+      const cart = await client.get<Cart>('/cart');
+      const third = await client.get<Page>('/search/next');
+      const added = await client.post<Cart>('/cart/items', { sku: 'sku-0002', qty: 1 });
+      const whoami = await client.get<{ node: string; outcome: string }>('/whoami');
+      for (const reply of [cart, third, added, whoami]) assert.ok(reply.status >= 200 && reply.status < 300, `2xx after the kill, got ${reply.status} ${JSON.stringify(reply.body)}`);
+      assert.deepEqual(cart.body, cartBefore.body, 'the cart is identical');
+      assert.notEqual(cart.node, victim);
+      assert.equal(third.body.query, 'teapot');
+      assert.equal(third.body.page, 2, '/search/next goes on to page 3 of the same query');
+      const fresh = new CookieClient(shop.nodeUrl(cart.node!));
       await fresh.get('/search?q=teapot&pageSize=5');
       await fresh.get('/search/next');
       const expected = await fresh.get<Page>('/search/next');
-      assert.deepEqual(third!.body.items, expected.body.items, 'the same items as page 3 of a fresh search');
-      assert.equal(added!.body.items.length, 4);
-      assert.notEqual(whoami!.body.node, victim);
+      assert.deepEqual(third.body.items, expected.body.items, 'the same items as page 3 of a fresh search');
+      assert.equal(added.body.items.length, 4);
+      assert.notEqual(whoami.body.node, victim);
 
       // The session moved by takeover or fetch (dumb mode: fetches before the kill too).
       const moves = await Promise.all(
@@ -147,5 +144,32 @@ describe('demo shop through the proxy', { timeout: 120_000 }, () => {
     assert.equal((await new CookieClient(shop.proxyUrl).get('/search/next')).status, 409);
     const cart = await client.get<Cart>('/cart');
     assert.deepEqual(cart.body.items.map((i) => [i.sku, i.qty]), [['sku-0001', 1]]);
+
+    // A tampered route cookie sent straight to the node that holds the session: ignored
+    // (a new session, not the victim's), counted, and the request still works.
+    const owner = cart.node!;
+    const value = client.cookies.get('castmirror.route')!;
+    const tampered = new CookieClient(shop.nodeUrl(owner));
+    tampered.cookies.set('castmirror.route', value.replace(/\.([\w-])/, (_, c: string) => `.${c === 'A' ? 'B' : 'A'}`));
+    const forgedBefore = (await shop.cluster.admin(owner).json<{ routeCookies: { forged: number } }>('GET', '/status')).routeCookies.forged;
+    const stranger = await tampered.get<{ outcome: string; session: string }>('/whoami');
+    assert.equal(stranger.status, 200);
+    assert.equal(stranger.body.outcome, 'created');
+    assert.deepEqual((await tampered.get<Cart>('/cart')).body.items, [], 'not the cart of the session the cookie was forged from');
+    const forgedAfter = (await shop.cluster.admin(owner).json<{ routeCookies: { forged: number } }>('GET', '/status')).routeCookies.forged;
+    assert.equal(forgedAfter, forgedBefore + 1);
+  });
+
+  test('new sessions spread over the nodes (least loaded first, round-robin among equals)', async () => {
+    const shop = await startShopCluster();
+    shops.push(shop);
+    const served = new Map<string, number>();
+    for (let i = 0; i < 30; i++) {
+      const reply = await new CookieClient(shop.proxyUrl).post('/cart/items', { sku: 'sku-0005', qty: 1 });
+      assert.equal(reply.status, 200);
+      served.set(reply.node!, (served.get(reply.node!) ?? 0) + 1);
+    }
+    assert.equal(served.size, 3, `every node got new sessions: ${JSON.stringify([...served])}`);
+    for (const [node, count] of served) assert.ok(count >= 5, `${node} got ${count} of 30`);
   });
 });

@@ -73,9 +73,10 @@ export class RouteCookie {
     if (value.length > MAX_COOKIE_CHARS) return undefined;
     const [prefix, body, tag, extra] = value.split('.');
     if (prefix !== PREFIX || !body || !tag || extra !== undefined) return undefined;
-    const expected = Buffer.from(this.tag(body), 'base64url');
-    const given = Buffer.from(tag, 'base64url');
-    if (given.length !== TAG_BYTES || !timingSafeEqual(given, expected)) return undefined;
+    // Compared as text: base64url decoding ignores spare bits, so two spellings of one tag exist.
+    const expected = Buffer.from(this.tag(body), 'latin1');
+    const given = Buffer.from(tag, 'latin1');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
     let fields: unknown;
     try {
       fields = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));

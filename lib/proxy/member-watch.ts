@@ -5,8 +5,9 @@
  * cluster secret exactly as the nodes do; anything else is counted and dropped.
  *
  * A node is alive while its heartbeats keep coming (within `deadAfterMs`), until it says
- * goodbye, and except after the proxy itself failed to connect to it: then it is skipped
- * until a heartbeat sent after that failure arrives.
+ * goodbye, and except after the proxy itself failed to connect to it: then it is down
+ * until a heartbeat arrives after that failure (or, when no heartbeats reach the proxy,
+ * for a few heartbeat timeouts).
  */
 import type { ClusterConfig, NodeEntry } from '../config/types.js';
 import { ClusterChannel } from '../transport/cluster-channel.js';
@@ -26,6 +27,8 @@ export interface WatchedMember {
   /** performance.now() of the last connection the proxy could not open, or -Infinity. */
   refusedAt: number;
 }
+
+export type MemberView = 'alive' | 'unknown' | 'down';
 
 export class MemberWatch {
   readonly members = new Map<string, WatchedMember>();
@@ -66,11 +69,22 @@ export class MemberWatch {
     return this.transport !== undefined;
   }
 
-  isAlive(name: string, now = performance.now()): boolean {
+  /**
+   * alive: heard within deadAfterMs and not refused since. unknown: never heard and never
+   * refused (the proxy just started, or heartbeats do not reach it). down: silent too long,
+   * said goodbye, or refused a connection since it was last heard.
+   */
+  stateOf(name: string, now = performance.now()): MemberView {
     const member = this.members.get(name);
-    if (!member) return false;
-    if (!this.transport) return member.refusedAt < now - this.deadAfterMs;
-    return !member.left && now - member.lastHeard <= this.deadAfterMs && member.lastHeard > member.refusedAt;
+    if (!member) return 'down';
+    const refused = member.refusedAt > member.lastHeard && now - member.refusedAt <= this.deadAfterMs * 4;
+    if (refused) return 'down';
+    if (member.lastHeard === -Infinity) return 'unknown';
+    return !member.left && now - member.lastHeard <= this.deadAfterMs ? 'alive' : 'down';
+  }
+
+  isAlive(name: string, now = performance.now()): boolean {
+    return this.stateOf(name, now) === 'alive';
   }
 
   incarnationOf(name: string): string | undefined {

@@ -34,25 +34,27 @@ export class Router {
   choose(hint: RouteHint | undefined): RouteChoice {
     const now = performance.now();
     const all = [...this.members.members.values()];
-    const live = all.filter((m) => this.members.isAlive(m.node.name, now));
-    // Nodes not known to be alive come last: heartbeats may not have arrived yet.
-    const fallback = all.filter((m) => !live.includes(m)).map((m) => m.node.name);
+    const live = all.filter((m) => this.members.stateOf(m.node.name, now) === 'alive');
+    // Never heard from (the proxy just started), then known down: tried only after the live ones.
+    const unknown = all.filter((m) => this.members.stateOf(m.node.name, now) === 'unknown').map((m) => m.node.name);
+    const down = all.filter((m) => this.members.stateOf(m.node.name, now) === 'down').map((m) => m.node.name);
 
     if (this.mode === 'dumb') {
-      return { order: [...this.shuffled(live.map((m) => m.node.name)), ...fallback], reason: 'random' };
+      return { order: [...this.shuffled(live.map((m) => m.node.name)), ...unknown, ...down], reason: 'random' };
     }
     const preferred: string[] = [];
     let reason: RouteChoice['reason'] = hint ? 'relocate' : 'new-session';
-    if (hint?.primary && live.some((m) => m.node.name === hint.primary) && this.sameIncarnation(hint)) {
+    if (hint?.primary && !down.includes(hint.primary) && this.members.members.has(hint.primary) && this.sameIncarnation(hint)) {
       preferred.push(hint.primary);
       reason = 'primary';
     }
-    if (hint?.backup && live.some((m) => m.node.name === hint.backup)) {
+    if (hint?.backup && !down.includes(hint.backup) && this.members.members.has(hint.backup) && !preferred.includes(hint.backup)) {
       preferred.push(hint.backup);
       if (reason !== 'primary') reason = 'backup';
     }
     const rest = this.leastLoaded(live.filter((m) => !preferred.includes(m.node.name)));
-    return { order: [...preferred, ...rest, ...fallback.filter((n) => !preferred.includes(n))], reason };
+    const last = [...unknown, ...down].filter((n) => !preferred.includes(n));
+    return { order: [...preferred, ...rest, ...last], reason };
   }
 
   /** A restarted primary has a new incarnation and none of its old sessions. */

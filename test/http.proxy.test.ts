@@ -1,0 +1,191 @@
+/**
+ * The proxy's forwarding rules against real sockets: a closed port (refused before the
+ * request was sent: any method goes to the next node, body intact), a node that reads the
+ * request and resets the connection (POST: 502, GET: next node), streamed bodies both ways,
+ * X-Forwarded-For, keep-alive reuse, routing by a valid cookie, a forged cookie counted.
+ * The nodes here are plain HTTP servers on the config's httpPorts: the proxy's own code is
+ * what is under test. No heartbeats are sent, so every node is "not known alive" and tried
+ * in config order.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import net from 'node:net';
+import { Readable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { loadConfig } from '../lib/config/load.js';
+import { RouteCookie } from '../lib/http/route-cookie.js';
+import { StickyProxy } from '../lib/proxy/proxy.js';
+import { newSessionId } from '../lib/session/id.js';
+import { makeCluster, type TestCluster } from './helpers/cluster.js';
+
+interface Echo {
+  node: string;
+  method: string;
+  url: string;
+  bytes: number;
+  sha256: string;
+  forwardedFor: string | null;
+}
+
+/** A plain HTTP "node" that answers with what it received; GET /big streams 8 MiB. */
+function echoServer(name: string, connections: { count: number }): http.Server {
+  const server = http.createServer((req, res) => {
+    if (req.url === '/big') {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      Readable.from((function* () {
+        for (let i = 0; i < 128; i++) yield Buffer.alloc(64 * 1024, i);
+      })()).pipe(res);
+      return;
+    }
+    const hash = createHash('sha256');
+    let bytes = 0;
+    req.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      hash.update(chunk);
+    });
+    req.on('end', () => {
+      const body: Echo = { node: name, method: req.method!, url: req.url!, bytes, sha256: hash.digest('hex'), forwardedFor: (req.headers['x-forwarded-for'] as string | undefined) ?? null };
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(body));
+    });
+  });
+  server.on('connection', () => connections.count++);
+  return server;
+}
+
+/** A "node" that reads the start of each request and then resets the connection. */
+function crashingServer(received: { requests: number }): net.Server {
+  return net.createServer((socket) => {
+    socket.once('data', () => {
+      received.requests++;
+      socket.resetAndDestroy();
+    });
+  });
+}
+
+describe('sticky proxy forwarding', { timeout: 60_000 }, () => {
+  let cluster: TestCluster;
+  let proxy: StickyProxy;
+  let cookie: RouteCookie;
+  const servers: net.Server[] = [];
+  const connectionsB = { count: 0 };
+  const connectionsC = { count: 0 };
+  const crashed = { requests: 0 };
+  const port = (name: string) => cluster.nodes.find((n) => n.name === name)!.httpPort;
+  const listenOn = async (server: net.Server, name: string) => {
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(port(name), '127.0.0.1', resolve));
+  };
+
+  before(async () => {
+    cluster = await makeCluster({ nodes: 3 });
+    const loaded = await loadConfig(cluster.configPath);
+    proxy = await StickyProxy.start({ config: loaded.config, secret: loaded.secret!.value, host: '127.0.0.1', port: 0 });
+    cookie = new RouteCookie({ secret: loaded.secret!.value, cluster: loaded.config.name });
+    // node-a: nothing listens (a dead node); node-b and node-c answer.
+    await listenOn(echoServer('node-b', connectionsB), 'node-b');
+    await listenOn(echoServer('node-c', connectionsC), 'node-c');
+  });
+  after(async () => {
+    await proxy.close();
+    await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+    cluster.cleanup();
+  });
+
+  test('refused before sending: a POST with a streamed 4 MiB body goes to the next node, intact', async () => {
+    const chunks = Array.from({ length: 64 }, (_, i) => Buffer.alloc(64 * 1024, i + 1));
+    const expected = createHash('sha256').update(Buffer.concat(chunks)).digest('hex');
+    const response = await fetch(`${proxy.url}/upload`, { method: 'POST', body: Readable.toWeb(Readable.from(chunks)) as ReadableStream, duplex: 'half' } as RequestInit);
+    assert.equal(response.status, 200);
+    const echo = (await response.json()) as Echo;
+    assert.equal(echo.node, 'node-b');
+    assert.equal(echo.bytes, 4 * 1024 * 1024);
+    assert.equal(echo.sha256, expected);
+    assert.ok(proxy.stats.retried >= 1);
+  });
+
+  test('X-Forwarded-For names the client, after any earlier proxies', async () => {
+    const plain = (await (await fetch(`${proxy.url}/x`)).json()) as Echo;
+    assert.equal(plain.forwardedFor, '127.0.0.1');
+    const chained = (await (await fetch(`${proxy.url}/x`, { headers: { 'x-forwarded-for': '198.51.100.7' } })).json()) as Echo;
+    assert.equal(chained.forwardedFor, '198.51.100.7, 127.0.0.1');
+  });
+
+  test('a streamed 8 MiB response arrives whole', async () => {
+    const response = await fetch(`${proxy.url}/big`);
+    assert.equal(response.status, 200);
+    assert.equal((await response.arrayBuffer()).byteLength, 8 * 1024 * 1024);
+  });
+
+  test('connections to a node are kept alive and reused', async () => {
+    const before = connectionsB.count + connectionsC.count;
+    for (let i = 0; i < 30; i++) await (await fetch(`${proxy.url}/ka`)).json();
+    assert.ok(connectionsB.count + connectionsC.count - before <= 2, `30 sequential requests opened ${connectionsB.count + connectionsC.count - before} connections`);
+  });
+
+  test('a valid route cookie routes to its primary; a refused primary falls back to its backup', async () => {
+    const sessionId = newSessionId();
+    const toC = await fetch(`${proxy.url}/s`, { headers: { cookie: `${cookie.name}=${cookie.encode({ sessionId, primary: 'node-c', backup: 'node-b', version: 1 })}` } });
+    assert.equal(((await toC.json()) as Echo).node, 'node-c');
+    const deadPrimary = await fetch(`${proxy.url}/s`, { method: 'POST', body: 'hello', headers: { cookie: `${cookie.name}=${cookie.encode({ sessionId, primary: 'node-a', backup: 'node-c', version: 1 })}` } });
+    const echo = (await deadPrimary.json()) as Echo;
+    assert.equal(echo.node, 'node-c', 'the backup named in the cookie');
+    assert.equal(echo.bytes, 5);
+  });
+
+  test('a forged route cookie is ignored and counted; the request still works', async () => {
+    const before = proxy.stats.forgedCookies;
+    const forged = Buffer.from(JSON.stringify([newSessionId(), 'node-c', 'node-b', '', 1])).toString('base64url');
+    const response = await fetch(`${proxy.url}/s`, { headers: { cookie: `${cookie.name}=v1.${forged}.AAAAAAAAAAAAAAAAAAAAAA` } });
+    assert.equal(response.status, 200);
+    assert.equal(((await response.json()) as Echo).node, 'node-b', 'routed as a new session, not where the cookie said');
+    assert.equal(proxy.stats.forgedCookies, before + 1);
+  });
+
+  test('a node that fails after the request reached it: POST gets a clear 502, GET goes to the next node', async () => {
+    // A cluster of its own: node-a accepts connections, reads, and resets; node-b answers.
+    const other = await makeCluster({ nodes: 2 });
+    const loaded = await loadConfig(other.configPath);
+    const crasher = crashingServer(crashed);
+    const echo = echoServer('node-b', { count: 0 });
+    const portOf = (name: string) => other.nodes.find((n) => n.name === name)!.httpPort;
+    await new Promise<void>((resolve) => crasher.listen(portOf('node-a'), '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => echo.listen(portOf('node-b'), '127.0.0.1', resolve));
+    const front = await StickyProxy.start({ config: loaded.config, secret: loaded.secret!.value, host: '127.0.0.1', port: 0 });
+    try {
+      const post = await fetch(`${front.url}/cart/items`, { method: 'POST', body: '{"sku":"x"}', headers: { 'content-type': 'application/json' } });
+      assert.equal(post.status, 502);
+      const body = (await post.json()) as { error: string; message: string; node: string };
+      assert.equal(body.error, 'CASTMIRROR_UPSTREAM_FAILED');
+      assert.equal(body.node, 'node-a');
+      assert.match(body.message, /may or may not have been applied/);
+      assert.equal(crashed.requests, 1, 'the POST reached node-a once and was sent nowhere else');
+      assert.equal(front.stats.failedAfterSend, 1);
+
+      const get = await fetch(`${front.url}/cart`);
+      assert.equal(get.status, 200);
+      assert.equal(((await get.json()) as Echo).node, 'node-b');
+      assert.equal(crashed.requests, 2, 'the GET reached node-a first');
+    } finally {
+      await front.close();
+      await new Promise((resolve) => crasher.close(resolve));
+      await new Promise((resolve) => echo.close(resolve));
+      other.cleanup();
+    }
+  });
+
+  test('no node reachable: 503 with a clear error', async () => {
+    const lonely = await makeCluster({ nodes: 2 });
+    const loaded = await loadConfig(lonely.configPath);
+    const alone = await StickyProxy.start({ config: loaded.config, secret: loaded.secret!.value, host: '127.0.0.1', port: 0 });
+    try {
+      const response = await fetch(`${alone.url}/`, { method: 'POST', body: 'x' });
+      assert.equal(response.status, 503);
+      assert.equal(((await response.json()) as { error: string }).error, 'CASTMIRROR_NO_NODE');
+    } finally {
+      await alone.close();
+      lonely.cleanup();
+    }
+  });
+});

@@ -1,0 +1,73 @@
+/**
+ * The route cookie: what the node signs, it reads back; anything else (tampered, signed
+ * with another secret or for another cluster, malformed) is refused, counted, and never
+ * throws.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { RouteCookie } from '../lib/http/route-cookie.js';
+import { newSessionId } from '../lib/session/id.js';
+
+const secret = randomBytes(32);
+const hint = { sessionId: newSessionId(), primary: 'node-a', backup: 'node-b', primaryIncarnation: 'abcDEF123-0', version: 7 };
+
+describe('RouteCookie', () => {
+  test('round trip, and a Set-Cookie header with safe defaults', () => {
+    const cookie = new RouteCookie({ secret, cluster: 'shop' });
+    assert.deepEqual(cookie.decode(cookie.encode(hint)), hint);
+    const header = cookie.serialize(hint);
+    assert.match(header, /^castmirror\.route=v1\.[\w-]+\.[\w-]+; Path=\/; HttpOnly; SameSite=Lax$/);
+    const secure = new RouteCookie({ secret, cluster: 'shop', name: 'r', secure: true, sameSite: 'strict', maxAgeSeconds: 60 });
+    assert.match(secure.serialize(hint), /^r=.*; Max-Age=60; Path=\/; HttpOnly; Secure; SameSite=Strict$/);
+    // A session without a backup yet.
+    const alone = { sessionId: hint.sessionId, primary: 'node-a', backup: undefined, primaryIncarnation: 'x', version: 0 };
+    assert.deepEqual(cookie.decode(cookie.encode(alone)), alone);
+  });
+
+  test('tampering with any part, another secret or another cluster: refused', () => {
+    const cookie = new RouteCookie({ secret, cluster: 'shop' });
+    const value = cookie.encode(hint);
+    const [prefix, body, tag] = value.split('.') as [string, string, string];
+    const forgedBody = Buffer.from(JSON.stringify([hint.sessionId, 'node-c', 'node-b', hint.primaryIncarnation, 7])).toString('base64url');
+    const flipped = (s: string, at: number) => s.slice(0, at) + (s[at] === 'A' ? 'B' : 'A') + s.slice(at + 1);
+    for (const bad of [
+      `${prefix}.${forgedBody}.${tag}`,
+      `${prefix}.${body}.${flipped(tag, 3)}`,
+      `${prefix}.${flipped(body, 10)}.${tag}`,
+      `v2.${body}.${tag}`,
+      `${value}.extra`,
+      `${prefix}.${body}.`,
+      new RouteCookie({ secret: randomBytes(32), cluster: 'shop' }).encode(hint),
+      new RouteCookie({ secret, cluster: 'other' }).encode(hint),
+      'x'.repeat(5000),
+    ]) {
+      assert.equal(cookie.decode(bad), undefined, bad.slice(0, 60));
+    }
+  });
+
+  test('read() counts valid and forged cookies and ignores the others', () => {
+    const cookie = new RouteCookie({ secret, cluster: 'shop' });
+    const value = cookie.encode(hint);
+    assert.deepEqual(cookie.read(undefined), { status: 'absent' });
+    assert.deepEqual(cookie.read('theme=dark; lang=en'), { status: 'absent' });
+    assert.deepEqual(cookie.read(`theme=dark; castmirror.route=${value}`), { status: 'valid', hint });
+    assert.deepEqual(cookie.read(`castmirror.route=${value.slice(0, -2)}`), { status: 'forged' });
+    assert.deepEqual(cookie.read('castmirror.route=%E0%A4%A'), { status: 'forged' });
+    assert.deepEqual(cookie.stats, { valid: 1, forged: 2 });
+  });
+
+  test('arbitrary cookie values never throw and never pass', () => {
+    const cookie = new RouteCookie({ secret, cluster: 'shop' });
+    const valid = cookie.encode(hint);
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.tuple(fc.nat(valid.length - 1), fc.string({ minLength: 1, maxLength: 3 })).map(([at, s]) => valid.slice(0, at) + s + valid.slice(at + 1))), (value) => {
+        const decoded = cookie.decode(value);
+        if (value === valid) return;
+        assert.equal(decoded, undefined);
+      }),
+      { numRuns: 5000 },
+    );
+  });
+});
