@@ -1,0 +1,64 @@
+/**
+ * The demo page in headless Chromium (Debian's chromium, driven by playwright-core): search,
+ * add to the cart, kill -9 the node that served the page's last response, click again: the
+ * cart is still there, now served by another node, and no error is shown. A screenshot is
+ * saved to test-artifacts/shop-failover.png.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { chromium, type Browser } from 'playwright-core';
+import { killAll, ROOT } from './helpers/cluster.js';
+import { startShopCluster, type ShopCluster } from './helpers/shop.js';
+
+const CHROMIUM = process.env.CASTMIRROR_CHROMIUM ?? '/usr/bin/chromium';
+const ARTIFACTS = path.join(ROOT, 'test-artifacts');
+
+test('demo page in Chromium: the cart survives kill -9 of the serving node', { timeout: 90_000 }, async () => {
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium package (.ci/run does)`);
+  let shop: ShopCluster | undefined;
+  let browser: Browser | undefined;
+  after(async () => {
+    await browser?.close();
+    await killAll();
+    shop?.cluster.cleanup();
+  });
+  shop = await startShopCluster();
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    // Chromium as root needs --no-sandbox; the rest keep it off the (closed) network.
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const page = await browser.newPage();
+  await page.goto(shop.proxyUrl);
+  await page.fill('#q', 'teapot');
+  await page.click('#search-btn');
+  await page.waitForSelector('#results li');
+  await page.click('#next');
+  await page.waitForFunction(`document.getElementById('page-info').dataset.page === '1'`);
+  await page.click('#results li:nth-child(1) button.add');
+  await page.waitForSelector('#cart li.cart-line');
+  await page.click('#results li:nth-child(2) button.add');
+  await page.waitForFunction(`document.querySelectorAll('#cart li.cart-line').length === 2`);
+  const cartBefore = await page.locator('#cart').innerText();
+  const victim = (await page.locator('#node').innerText()).trim();
+  assert.ok(shop.nodes.has(victim), `the page shows the serving node (${victim})`);
+
+  const victimProcess = shop.nodes.get(victim)!;
+  victimProcess.kill('SIGKILL');
+  await victimProcess.exited;
+
+  await page.click('#results li:nth-child(3) button.add');
+  await page.waitForFunction(`document.querySelectorAll('#cart li.cart-line').length === 3`);
+  await page.click('#next');
+  await page.waitForFunction(`document.getElementById('page-info').dataset.page === '2'`);
+  const nodeAfter = (await page.locator('#node').innerText()).trim();
+  assert.notEqual(nodeAfter, victim, 'served by another node');
+  assert.equal(await page.locator('#error').innerText(), '', 'no error shown');
+  const cartAfter = await page.locator('#cart').innerText();
+  for (const line of cartBefore.split('\n')) assert.ok(cartAfter.includes(line), `the cart still has "${line}"`);
+
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: path.join(ARTIFACTS, 'shop-failover.png'), fullPage: true });
+});
