@@ -37,6 +37,12 @@ describe('CastmirrorStore', { timeout: 90_000 }, () => {
 
       for (let i = 1; i <= 3; i++) assert.equal((await client.post<{ count: number }>('/count', {})).body.count, i);
       assert.ok(client.cookies.has('sid'), 'the framework set its session cookie');
+      if (program === 'express-app') {
+        // store.routing() adds castmirror's route cookie, naming this node as primary.
+        const route = client.cookies.get('castmirror.route');
+        assert.ok(route, 'the route cookie is set');
+        assert.match(Buffer.from(route.split('.')[1]!, 'base64url').toString(), /"node-a","node-[bc]"/);
+      }
 
       // Five reads that change nothing: no mirror leaves node-a (the backup is only touched, at most every 1/20 of the timeout).
       const before = await stats('node-a');

@@ -4,8 +4,8 @@
  * request and resets the connection (POST: 502, GET: next node), streamed bodies both ways,
  * X-Forwarded-For, keep-alive reuse, routing by a valid cookie, a forged cookie counted.
  * The nodes here are plain HTTP servers on the config's httpPorts: the proxy's own code is
- * what is under test. No heartbeats are sent, so every node is "not known alive" and tried
- * in config order.
+ * what is under test. No heartbeats are sent, so no node is known alive: a cookie's
+ * primary is tried first, and new sessions take turns.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -96,7 +96,9 @@ describe('sticky proxy forwarding', { timeout: 60_000 }, () => {
   test('refused before sending: a POST with a streamed 4 MiB body goes to the next node, intact', async () => {
     const chunks = Array.from({ length: 64 }, (_, i) => Buffer.alloc(64 * 1024, i + 1));
     const expected = createHash('sha256').update(Buffer.concat(chunks)).digest('hex');
-    const response = await fetch(`${proxy.url}/upload`, { method: 'POST', body: Readable.toWeb(Readable.from(chunks)) as ReadableStream, duplex: 'half' } as RequestInit);
+    // The cookie names node-a (down) as primary: the proxy tries it first.
+    const route = cookie.encode({ sessionId: newSessionId(), primary: 'node-a', backup: 'node-b', version: 1 });
+    const response = await fetch(`${proxy.url}/upload`, { method: 'POST', headers: { cookie: `${cookie.name}=${route}` }, body: Readable.toWeb(Readable.from(chunks)) as ReadableStream, duplex: 'half' } as RequestInit);
     assert.equal(response.status, 200);
     const echo = (await response.json()) as Echo;
     assert.equal(echo.node, 'node-b');
@@ -137,10 +139,14 @@ describe('sticky proxy forwarding', { timeout: 60_000 }, () => {
   test('a forged route cookie is ignored and counted; the request still works', async () => {
     const before = proxy.stats.forgedCookies;
     const forged = Buffer.from(JSON.stringify([newSessionId(), 'node-c', 'node-b', '', 1])).toString('base64url');
-    const response = await fetch(`${proxy.url}/s`, { headers: { cookie: `${cookie.name}=v1.${forged}.AAAAAAAAAAAAAAAAAAAAAA` } });
-    assert.equal(response.status, 200);
-    assert.equal(((await response.json()) as Echo).node, 'node-b', 'routed as a new session, not where the cookie said');
-    assert.equal(proxy.stats.forgedCookies, before + 1);
+    const servedBy = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      const response = await fetch(`${proxy.url}/s`, { headers: { cookie: `${cookie.name}=v1.${forged}.AAAAAAAAAAAAAAAAAAAAAA` } });
+      assert.equal(response.status, 200);
+      servedBy.add(((await response.json()) as Echo).node);
+    }
+    assert.deepEqual([...servedBy].sort(), ['node-b', 'node-c'], 'routed as new sessions (taking turns), not pinned where the cookie said');
+    assert.equal(proxy.stats.forgedCookies, before + 6);
   });
 
   test('a node that fails after the request reached it: POST gets a clear 502, GET goes to the next node', async () => {
@@ -154,7 +160,9 @@ describe('sticky proxy forwarding', { timeout: 60_000 }, () => {
     await new Promise<void>((resolve) => echo.listen(portOf('node-b'), '127.0.0.1', resolve));
     const front = await StickyProxy.start({ config: loaded.config, secret: loaded.secret!.value, host: '127.0.0.1', port: 0 });
     try {
-      const post = await fetch(`${front.url}/cart/items`, { method: 'POST', body: '{"sku":"x"}', headers: { 'content-type': 'application/json' } });
+      const frontCookie = new RouteCookie({ secret: loaded.secret!.value, cluster: loaded.config.name });
+      const toA = { cookie: `${frontCookie.name}=${frontCookie.encode({ sessionId: newSessionId(), primary: 'node-a', backup: 'node-b', version: 3 })}` };
+      const post = await fetch(`${front.url}/cart/items`, { method: 'POST', body: '{"sku":"x"}', headers: { 'content-type': 'application/json', ...toA } });
       assert.equal(post.status, 502);
       const body = (await post.json()) as { error: string; message: string; node: string };
       assert.equal(body.error, 'CASTMIRROR_UPSTREAM_FAILED');
@@ -163,7 +171,7 @@ describe('sticky proxy forwarding', { timeout: 60_000 }, () => {
       assert.equal(crashed.requests, 1, 'the POST reached node-a once and was sent nowhere else');
       assert.equal(front.stats.failedAfterSend, 1);
 
-      const get = await fetch(`${front.url}/cart`);
+      const get = await fetch(`${front.url}/cart`, { headers: toA });
       assert.equal(get.status, 200);
       assert.equal(((await get.json()) as Echo).node, 'node-b');
       assert.equal(crashed.requests, 2, 'the GET reached node-a first');

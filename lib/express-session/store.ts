@@ -5,7 +5,8 @@
  * express-session picks the session ids and keeps them in its own signed cookie, so the
  * store finds a session by id alone: here, else on its backup or wherever the cluster's
  * locate finds it (the session then moves here, as with any fetch). Put the sticky proxy in
- * front (or any balancer with affinity) and almost every request is served from memory.
+ * front and `app.use(store.routing())` after `session()`: the route cookie then sends each
+ * request to the node that holds its session, and almost every request is served from memory.
  *
  * The session's data is kept as one value; the cookie beside it. A `set()` whose data did
  * not change (express-session's `resave`, @fastify/session on every request) commits
@@ -14,17 +15,19 @@
  * `all`, `length` and `clear` cover the sessions this node serves as primary; the admin
  * API and `castmirror sessions` see the whole cluster.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isDeepStrictEqual } from 'node:util';
 import session from 'express-session';
 import type { SessionData } from 'express-session';
 import type { CacheNode } from '../node/cache-node.js';
 import type { SessionObject } from '../session/session.js';
+import { sameRoute } from '../http/route-cookie.js';
 
 const DATA_KEY = 'express-session';
 const COOKIE_KEY = 'express-session-cookie';
 
 export interface CastmirrorStoreOptions {
-  readonly node: Pick<CacheNode, 'sessions'>;
+  readonly node: Pick<CacheNode, 'sessions' | 'routeCookie'>;
 }
 
 /** What the store did, for tests and metrics. */
@@ -113,6 +116,31 @@ export class CastmirrorStore extends session.Store {
   override clear(callback?: Callback): void {
     const ids = this.primaries().map((held) => held.id);
     settle(Promise.all(ids.map((id) => this.node.sessions.destroy({ sessionId: id }))), () => undefined, callback);
+  }
+
+  /**
+   * Express/connect middleware, registered after `session()`: puts castmirror's route cookie
+   * on responses, so the sticky proxy sends the session's next request to its primary (and
+   * to its backup if the primary dies). Without it the proxy balances and nodes fetch.
+   */
+  routing(): (req: IncomingMessage, res: ServerResponse, next: () => void) => void {
+    const { sessions, routeCookie } = this.node;
+    return (req, res, next) => {
+      const reading = routeCookie.read(req.headers.cookie);
+      const originalWriteHead = res.writeHead;
+      // express-session saves the session in its res.end wrapper, before the headers go.
+      res.writeHead = function (this: ServerResponse, ...args: Parameters<ServerResponse['writeHead']>) {
+        res.writeHead = originalWriteHead;
+        const id = (req as IncomingMessage & { sessionID?: string }).sessionID;
+        const held = id ? sessions.inspect(id) : undefined;
+        if (held?.role === 'primary') {
+          const hint = sessions.hintFor(held.session);
+          if (!sameRoute(reading.status === 'valid' ? reading.hint : undefined, hint)) res.appendHeader('Set-Cookie', routeCookie.serialize(hint));
+        }
+        return originalWriteHead.apply(this, args);
+      } as ServerResponse['writeHead'];
+      next();
+    };
   }
 
   /** Live primaries holding express-session data. */

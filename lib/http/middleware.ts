@@ -18,7 +18,7 @@ import type { Outcome, RouteHint } from '../replication/session-manager.js';
 import type { SessionObject } from '../session/session.js';
 import { CastmirrorError } from '../errors.js';
 import { silentLogger, type Logger } from '../util/logger.js';
-import type { RouteCookieReading } from './route-cookie.js';
+import { sameRoute, type RouteCookieReading } from './route-cookie.js';
 
 export const NODE_HEADER = 'X-Castmirror-Node';
 
@@ -148,8 +148,4 @@ export function sessionMiddleware(options: SessionMiddlewareOptions): SessionMid
       handlerDone();
     }
   };
-}
-
-function sameRoute(a: RouteHint | undefined, b: RouteHint): boolean {
-  return a !== undefined && a.sessionId === b.sessionId && a.primary === b.primary && a.backup === b.backup && a.primaryIncarnation === b.primaryIncarnation && a.version === b.version;
 }

@@ -115,3 +115,15 @@ export function cookieValue(cookieHeader: string, name: string): string | undefi
   if (!cookieHeader.includes(name)) return undefined;
   return parseCookieHeader(cookieHeader)[name];
 }
+
+/** Whether a client holding `known` already has the cookie `next` would set. */
+export function sameRoute(known: RouteHint | undefined, next: RouteHint): boolean {
+  return (
+    known !== undefined &&
+    known.sessionId === next.sessionId &&
+    known.primary === next.primary &&
+    known.backup === next.backup &&
+    known.primaryIncarnation === next.primaryIncarnation &&
+    known.version === next.version
+  );
+}

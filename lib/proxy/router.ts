@@ -53,7 +53,8 @@ export class Router {
       if (reason !== 'primary') reason = 'backup';
     }
     const rest = this.leastLoaded(live.filter((m) => !preferred.includes(m.node.name)));
-    const last = [...unknown, ...down].filter((n) => !preferred.includes(n));
+    // Without heartbeats (a balancer in front of apps that are not castmirror nodes), unknown nodes take turns.
+    const last = [...this.rotated(unknown), ...down].filter((n) => !preferred.includes(n));
     return { order: [...preferred, ...rest, ...last], reason };
   }
 
@@ -65,11 +66,16 @@ export class Router {
 
   /** Least loaded first; among equals, the order rotates from request to request. */
   private leastLoaded(members: WatchedMember[]): string[] {
-    if (members.length === 0) return [];
-    const start = this.turn++ % members.length;
-    const rotated = [...members.slice(start), ...members.slice(0, start)];
     // Array.prototype.sort is stable: equals keep their rotated order.
-    return rotated.sort((a, b) => this.members.loadOf(a) - this.members.loadOf(b)).map((m) => m.node.name);
+    return this.rotated(members)
+      .sort((a, b) => this.members.loadOf(a) - this.members.loadOf(b))
+      .map((m) => m.node.name);
+  }
+
+  private rotated<T>(items: T[]): T[] {
+    if (items.length < 2) return items;
+    const start = this.turn++ % items.length;
+    return [...items.slice(start), ...items.slice(0, start)];
   }
 
   private shuffled(names: string[]): string[] {
