@@ -32,7 +32,8 @@ for (const file of files) {
   }
 }
 mkdirSync(resultsDir, { recursive: true });
+// A filtered run (npm run bench:http) keeps its own file, beside the full run's.
 writeFileSync(
-  path.join(resultsDir, 'latest.json'),
+  path.join(resultsDir, filters.length === 0 ? 'latest.json' : `latest-${filters.join('-')}.json`),
   `${JSON.stringify({ date: new Date().toISOString(), node: process.version, compiled, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, results }, null, 2)}\n`,
 );

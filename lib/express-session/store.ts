@@ -20,6 +20,7 @@ import { isDeepStrictEqual } from 'node:util';
 import session from 'express-session';
 import type { SessionData } from 'express-session';
 import type { CacheNode } from '../node/cache-node.js';
+import type { RouteHint } from '../replication/session-manager.js';
 import type { SessionObject } from '../session/session.js';
 import { sameRoute } from '../http/route-cookie.js';
 
@@ -131,12 +132,13 @@ export class CastmirrorStore extends session.Store {
       // express-session saves the session in its res.end wrapper, before the headers go.
       res.writeHead = function (this: ServerResponse, ...args: Parameters<ServerResponse['writeHead']>) {
         res.writeHead = originalWriteHead;
-        const id = (req as IncomingMessage & { sessionID?: string }).sessionID;
+        const { sessionID: id, session: data } = req as IncomingMessage & { sessionID?: string; session?: Record<string, unknown> };
         const held = id ? sessions.inspect(id) : undefined;
-        if (held?.role === 'primary') {
-          const hint = sessions.hintFor(held.session);
-          if (!sameRoute(reading.status === 'valid' ? reading.hint : undefined, hint)) res.appendHeader('Set-Cookie', routeCookie.serialize(hint));
-        }
+        let hint: RouteHint | undefined;
+        if (held?.role === 'primary') hint = sessions.hintFor(held.session);
+        // A new session's headers go before express-session's set() has finished: it will be created here.
+        else if (id && !held && data && Object.keys(data).some((key) => key !== 'cookie')) hint = sessions.hintForNew(id);
+        if (hint && !sameRoute(reading.status === 'valid' ? reading.hint : undefined, hint)) res.appendHeader('Set-Cookie', routeCookie.serialize(hint));
         return originalWriteHead.apply(this, args);
       } as ServerResponse['writeHead'];
       next();

@@ -226,6 +226,11 @@ export class SessionManager {
     return copy ? { role: 'backup', session: copy } : undefined;
   }
 
+  /** The hint for a session this node is about to create (its backup is not chosen yet). */
+  hintForNew(sessionId: string): RouteHint {
+    return { sessionId, primary: this.self, backup: undefined, primaryIncarnation: this.options.self.incarnation, version: 0 };
+  }
+
   hintFor(session: SessionObject): RouteHint {
     return { sessionId: session.id, primary: session.meta.primary, backup: session.meta.backup, primaryIncarnation: this.options.self.incarnation, version: session.version };
   }
