@@ -164,7 +164,7 @@ export class SessionManager {
    * whose ids are chosen elsewhere, such as express-session's).
    */
   runOrCreate<T>(hint: RouteHint, fn: SessionTask<T>): Promise<RunResult<T>> {
-    if (!isSessionId(hint.sessionId)) throw new InvalidArgumentError(`"${String(hint.sessionId).slice(0, 80)}" is not a usable session id (22-64 characters of A-Z a-z 0-9 _ -)`);
+    if (!isSessionId(hint.sessionId)) return Promise.reject(new InvalidArgumentError(`"${String(hint.sessionId).slice(0, 80)}" is not a usable session id (22-64 characters of A-Z a-z 0-9 _ -)`));
     return this.runOn(hint, fn, 'same-id') as Promise<RunResult<T>>;
   }
 
