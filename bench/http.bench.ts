@@ -12,6 +12,7 @@
  *   npm run bench:http      (needs redis-server on PATH for the redis case; skipped if absent)
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { benchCluster, freePort, type BenchCluster } from './cluster-fixture.js';
@@ -69,7 +70,20 @@ process.on('exit', () => {
 interface Setup {
   readonly url: string;
   readonly nodes: Map<string, Child>;
+  /** Every process serving the load (nodes, proxy, redis): their CPU is what a request costs. */
+  readonly pids: number[];
   stop(): Promise<void>;
+}
+
+/** CPU time (user + system) a process has used, in ms, from /proc (Linux). */
+function cpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the command name.
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return 0;
+  }
 }
 
 /** Three app processes plus the proxy, from one config. */
@@ -89,6 +103,7 @@ async function setup(cluster: BenchCluster, file: string, xml: string, app: (nod
   return {
     url: `http://127.0.0.1:${proxyPort}`,
     nodes,
+    pids: [proxy, ...nodes.values()].map((c) => c.process.pid!),
     async stop() {
       await Promise.all([proxy, ...nodes.values()].map((c) => c.kill()));
     },
@@ -99,10 +114,16 @@ const shopNode = (name: string, config: string) => new Child([CLI, 'demo', '--co
 const appNode = (kind: string, extra: string[] = []) => (name: string, config: string) => new Child([sibling('http-app'), kind, config, name, ...extra]);
 const cartAdd = (user: number, n: number) => ({ sku: `sku-${String((user * 7 + n) % 20).padStart(4, '0')}`, qty: 1 });
 
-async function measure(name: string, s: Setup): Promise<LoadResult & { name: string }> {
+async function measure(name: string, s: Setup, extraPids: number[] = []): Promise<LoadResult & { name: string; cpuMsPer1000: number }> {
   try {
     await load({ url: s.url, path: '/cart/items', body: cartAdd, users: USERS, durationMs: 500 }); // warm-up
-    return { name, ...(await load({ url: s.url, path: '/cart/items', body: cartAdd, users: USERS, durationMs: DURATION_MS })) };
+    const pids = [...s.pids, ...extraPids];
+    const cpuBefore = pids.reduce((sum, pid) => sum + cpuMs(pid), 0);
+    const result = await load({ url: s.url, path: '/cart/items', body: cartAdd, users: USERS, durationMs: DURATION_MS });
+    const cpu = pids.reduce((sum, pid) => sum + cpuMs(pid), 0) - cpuBefore;
+    // CPU of the serving side (not the load generator) per 1,000 requests: unlike requests/s on
+    // a 2-core machine shared with the load generator, this does not depend on contention.
+    return { name, ...result, cpuMsPer1000: round((cpu * 1000) / Math.max(1, result.ok), 1) };
   } finally {
     await s.stop();
   }
@@ -115,7 +136,7 @@ function hasRedis(): boolean {
 async function main(): Promise<void> {
   const cluster = await benchCluster(NODES);
   const shopXml = '<Replication mode="sync"/><Caches><Cache type="product" capacity="2000"/></Caches>';
-  const results: (LoadResult & { name: string })[] = [];
+  const results: (LoadResult & { name: string; cpuMsPer1000: number })[] = [];
   let redis: ChildProcess | undefined;
   try {
     results.push(await measure('bare node:http (baseline)', await setup(cluster, 'bare.xml', '', appNode('bare'), 'app listening')));
@@ -125,7 +146,7 @@ async function main(): Promise<void> {
       const redisPort = await freePort();
       redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
       await new Promise((r) => setTimeout(r, 300));
-      results.push(await measure('express-session + connect-redis', await setup(cluster, 'redis.xml', '', appNode('express-redis', [String(redisPort)]), 'app listening')));
+      results.push(await measure('express-session + connect-redis', await setup(cluster, 'redis.xml', '', appNode('express-redis', [String(redisPort)]), 'app listening'), [redis.pid!]));
     }
     results.push(await measure('express-session + CastmirrorStore (sync)', await setup(cluster, 'express.xml', '<Replication mode="sync"/>', appNode('express-castmirror'), 'app listening')));
 

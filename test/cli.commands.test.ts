@@ -7,7 +7,7 @@ import { after, describe, test } from 'node:test';
 import { runCli } from './helpers/cli.js';
 import { CLI, makeCluster, ROOT, type TestCluster } from './helpers/cluster.js';
 
-const VERBS = ['start', 'validate', 'status', 'cache', 'sessions', 'cluster'];
+const VERBS = ['start', 'demo', 'proxy', 'cluster', 'validate', 'status', 'cache', 'sessions'];
 const EXAMPLE = path.join(ROOT, 'server.xml.example');
 const SECRET_ENV = { CASTMIRROR_SECRET: 'cli-test-secret-0123456789' };
 
@@ -66,6 +66,13 @@ describe('castmirror CLI', () => {
     const cluster = await makeCluster({ nodes: 1 });
     clusters.push(cluster);
     assert.equal((await runCli(['start', '--config', cluster.configPath])).code, 2, 'start needs --node');
+    assert.equal((await runCli(['demo', '--config', cluster.configPath])).code, 2, 'demo needs --node');
+    assert.equal((await runCli(['demo', '--config', cluster.configPath, '--node', 'node-a', '--db-latency-ms', '-1'])).code, 2);
+    assert.equal((await runCli(['proxy', '--config', cluster.configPath, '--mode', 'round-robin'])).code, 2);
+    const noProxy = await runCli(['proxy', '--config', cluster.configPath]);
+    assert.equal(noProxy.code, 2, 'no <Proxy> and no --port');
+    assert.match(noProxy.stderr, /<Proxy/);
+    assert.equal((await runCli(['cluster', '--config', cluster.configPath, '--app', 'blog'])).code, 2);
     assert.equal((await runCli(['status'])).code, 2, 'status needs --config');
     assert.equal((await runCli(['cache', 'put', 'product', 'k', '{bad json', '--config', cluster.configPath])).code, 2);
     assert.equal((await runCli(['cache', 'capacity', 'product', '-3', '--config', cluster.configPath])).code, 2);
@@ -76,8 +83,8 @@ describe('castmirror CLI', () => {
     assert.match(down.stderr, /cannot reach the admin API/);
   });
 
-  test('cluster: creates a missing secret file (mode 600), starts the local nodes, stops them all on SIGINT', { timeout: 60_000 }, async () => {
-    const cluster = await makeCluster({ nodes: 2 });
+  test('cluster: creates a missing secret file (mode 600), starts the shop nodes and the proxy, stops them all on SIGINT', { timeout: 60_000 }, async () => {
+    const cluster = await makeCluster({ nodes: 2, proxy: true });
     clusters.push(cluster);
     const config = readFileSync(cluster.configPath, 'utf8').replace('<Secret file="secret"/>', '<Secret env="CM_TEST_UNSET_SECRET" file="generated/secret"/>');
     writeFileSync(cluster.configPath, config);
@@ -90,7 +97,7 @@ describe('castmirror CLI', () => {
       const stderr: string[] = [];
       createInterface({ input: parent.stderr }).on('line', (l) => stderr.push(l));
       const deadline = Date.now() + 30_000;
-      let report: { nodes: { node: string; pid: number }[] } | undefined;
+      let report: { nodes: { node: string; pid: number; http: string }[]; proxy: { url: string; pid: number } } | undefined;
       while (!report && Date.now() < deadline) {
         try {
           report = JSON.parse(stdout) as typeof report;
@@ -99,13 +106,18 @@ describe('castmirror CLI', () => {
         }
       }
       assert.ok(report, `cluster printed its report (stderr: ${stderr.join('\n')})`);
-      nodePids.push(...report.nodes.map((n) => n.pid));
+      const pids = [...report.nodes.map((n) => n.pid), report.proxy.pid];
+      nodePids.push(...pids);
       assert.deepEqual(report.nodes.map((n) => n.node), ['node-a', 'node-b']);
+      assert.equal(report.proxy.url, `http://127.0.0.1:${cluster.proxyPort}`);
       assert.equal(statSync(path.join(cluster.dir, 'generated', 'secret')).mode & 0o777, 0o600);
-      for (const { pid } of report.nodes) assert.doesNotThrow(() => process.kill(pid, 0), `node pid ${pid} runs`);
+      for (const pid of pids) assert.doesNotThrow(() => process.kill(pid, 0), `pid ${pid} runs`);
+      // The shop answers through the proxy, on one of the nodes.
+      const whoami = (await (await fetch(`${report.proxy.url}/whoami`)).json()) as { node: string };
+      assert.ok(['node-a', 'node-b'].includes(whoami.node));
       parent.kill('SIGINT');
       assert.equal(await exited, 0);
-      for (const { pid } of report.nodes) assert.throws(() => process.kill(pid, 0), `node pid ${pid} is gone`);
+      for (const pid of pids) assert.throws(() => process.kill(pid, 0), `pid ${pid} is gone`);
     } finally {
       if (parent.exitCode === null) parent.kill('SIGKILL');
       for (const pid of nodePids) {
