@@ -55,7 +55,9 @@ describe('RouteCookie', () => {
     assert.deepEqual(cookie.read(`theme=dark; castmirror.route=${value}`), { status: 'valid', hint });
     assert.deepEqual(cookie.read(`castmirror.route=${value.slice(0, -2)}`), { status: 'forged' });
     assert.deepEqual(cookie.read('castmirror.route=%E0%A4%A'), { status: 'forged' });
+    assert.deepEqual(cookie.read('castmirror.route='), { status: 'absent' }, 'a removed cookie');
     assert.deepEqual(cookie.stats, { valid: 1, forged: 2 });
+    assert.match(cookie.clearing(), /^castmirror\.route=; Max-Age=0; Path=\/; HttpOnly; SameSite=Lax$/);
   });
 
   test('arbitrary cookie values never throw and never pass', () => {

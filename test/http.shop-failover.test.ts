@@ -124,8 +124,19 @@ describe('demo shop through the proxy', { timeout: 120_000 }, () => {
   test('bad input to the shop gets a clear 4xx and the session stays usable', async () => {
     const shop = await startShopCluster();
     shops.push(shop);
+    // Anonymous requests that store nothing leave no session behind: no cookie, no mirror.
+    const sessionsHeld = async () => {
+      const all = await Promise.all([...shop.nodes.keys()].map(async (n) => (await shop.cluster.admin(n).json<{ sessions: { primaries: number; discarded: number } }>('GET', '/status')).sessions));
+      return { primaries: all.reduce((sum, x) => sum + x.primaries, 0), discarded: all.reduce((sum, x) => sum + x.discarded, 0) };
+    };
+    const anonymous = new CookieClient(shop.proxyUrl);
+    for (const path of ['/', '/whoami', '/products/sku-0001', '/cart']) assert.equal((await anonymous.get(path)).status, 200);
+    assert.equal(anonymous.cookies.size, 0, 'no route cookie for a session nobody used');
+    assert.deepEqual(await sessionsHeld(), { primaries: 0, discarded: 4 });
+
     const client = new CookieClient(shop.proxyUrl);
     assert.equal((await client.post('/cart/items', { sku: 'sku-0001', qty: 1 })).status, 200);
+    assert.equal((await sessionsHeld()).primaries, 1);
     const cases: [string, string, unknown, number][] = [
       ['POST', '/cart/items', { sku: 'sku-0001', qty: 0 }, 400],
       ['POST', '/cart/items', { sku: 'no-such', qty: 1 }, 404],
@@ -157,7 +168,8 @@ describe('demo shop through the proxy', { timeout: 120_000 }, () => {
     assert.equal(stranger.body.outcome, 'created');
     assert.deepEqual((await tampered.get<Cart>('/cart')).body.items, [], 'not the cart of the session the cookie was forged from');
     const forgedAfter = (await shop.cluster.admin(owner).json<{ routeCookies: { forged: number } }>('GET', '/status')).routeCookies.forged;
-    assert.equal(forgedAfter, forgedBefore + 1);
+    assert.equal(forgedAfter, forgedBefore + 1, 'counted once: the response removed the bad cookie');
+    assert.equal(tampered.cookies.has('castmirror.route'), false);
   });
 
   test('new sessions spread over the nodes (least loaded first, round-robin among equals)', async () => {

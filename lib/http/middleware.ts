@@ -39,6 +39,11 @@ export interface SessionMiddlewareOptions {
   readonly node: Pick<CacheNode, 'name' | 'sessions' | 'routeCookie'>;
   /** Set `X-Castmirror-Node` on every response (default true). */
   readonly nodeHeader?: boolean;
+  /**
+   * Keep a new session even when the handler stored nothing in it (default false: such a
+   * session is dropped, with no cookie and no mirror, so anonymous traffic costs nothing).
+   */
+  readonly keepEmptySessions?: boolean;
   readonly logger?: Logger;
 }
 
@@ -50,6 +55,7 @@ type WriteHead = ServerResponse['writeHead'];
 export function sessionMiddleware(options: SessionMiddlewareOptions): SessionMiddleware {
   const { node } = options;
   const nodeHeader = options.nodeHeader ?? true;
+  const runOptions = { discardEmpty: !options.keepEmptySessions };
   const logger = options.logger ?? silentLogger;
 
   return function castmirrorSession(req, res, next) {
@@ -75,6 +81,8 @@ export function sessionMiddleware(options: SessionMiddlewareOptions): SessionMid
       res.flushHeaders = originalFlushHeaders;
       if (res.headersSent) return;
       if (hint && !sameRoute(received, hint)) res.appendHeader('Set-Cookie', node.routeCookie.serialize(hint));
+      // A cookie that did not verify is removed, so it is not sent (and counted) again.
+      else if (!hint && reading.status === 'forged') res.appendHeader('Set-Cookie', node.routeCookie.clearing());
       if (heldHead) originalWriteHead.apply(res, heldHead);
     };
     // Headers wait for the end (and the commit) unless the handler streams: then they go
@@ -128,12 +136,13 @@ export function sessionMiddleware(options: SessionMiddlewareOptions): SessionMid
           fail(error);
         }
         return finished;
-      })
+      }, runOptions)
       .then(
         (result) => {
-          if (handlerFailure === undefined) return release(result.hint);
+          const hint = result.kept ? result.hint : undefined;
+          if (handlerFailure === undefined) return release(hint);
           logger.error({ err: handlerFailure, url: req.url }, 'request handler failed');
-          release(result.hint, 500, { error: 'CASTMIRROR_HANDLER_FAILED', message: 'the request handler failed; the session changes it made were kept' });
+          release(hint, 500, { error: 'CASTMIRROR_HANDLER_FAILED', message: 'the request handler failed; the session changes it made were kept' });
         },
         (error: unknown) => {
           // The session could not be found or committed (the node is closing, say).

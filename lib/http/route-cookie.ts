@@ -68,6 +68,11 @@ export class RouteCookie {
     return serialize(this.name, this.encode(hint), this.attributes);
   }
 
+  /** A `Set-Cookie` header value that removes the cookie (one that did not verify, say). */
+  clearing(): string {
+    return serialize(this.name, '', { ...this.attributes, maxAge: 0 });
+  }
+
   /** Verifies a cookie value: the hint, or undefined for anything forged or malformed. */
   decode(value: string): RouteHint | undefined {
     if (value.length > MAX_COOKIE_CHARS) return undefined;
@@ -94,7 +99,7 @@ export class RouteCookie {
   /** Reads the route cookie from a `Cookie` request header, counting what it finds. */
   read(cookieHeader: string | undefined): RouteCookieReading {
     const value = cookieHeader ? cookieValue(cookieHeader, this.name) : undefined;
-    if (value === undefined) return { status: 'absent' };
+    if (!value) return { status: 'absent' };
     const hint = this.decode(value);
     if (!hint) {
       this.stats.forged++;

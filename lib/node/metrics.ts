@@ -51,6 +51,7 @@ export function collectMetrics(node: CacheNode): MetricFamily[] {
     { labels: { outcome: 'expired' }, value: sessions.expired },
     { labels: { outcome: 'lost' }, value: sessions.lost },
   ]);
+  counter('castmirror_sessions_discarded_total', 'New sessions a request left empty, not kept (no cookie, no mirror).', [{ value: sessions.discarded }]);
   counter('castmirror_route_cookies_total', 'Route cookies read by the HTTP middleware; forged or malformed ones are ignored.', [
     { labels: { result: 'valid' }, value: status.routeCookies.valid },
     { labels: { result: 'forged' }, value: status.routeCookies.forged },

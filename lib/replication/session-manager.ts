@@ -48,6 +48,16 @@ export interface RunResult<T> {
   readonly hint: RouteHint;
   /** False when the change could not be copied to any backup (no other live node). */
   readonly mirrored: boolean;
+  /** False when a new session was left empty and, as `discardEmpty` asked, not kept. */
+  readonly kept: boolean;
+}
+
+export interface RunOptions {
+  /**
+   * A session created for this call that `fn` leaves empty is not kept: nothing is stored
+   * or mirrored, and the client gets no cookie (anonymous requests, crawlers, health checks).
+   */
+  readonly discardEmpty?: boolean;
 }
 
 /** A session fetched from another node; `backupAt` names the node if it holds it as backup. */
@@ -74,6 +84,8 @@ export interface SessionManagerOptions {
 /** Counters and live figures kept as they happen. */
 export interface SessionCounters {
   created: number;
+  /** New sessions left empty and not kept (`discardEmpty`). */
+  discarded: number;
   served: number;
   takeovers: number;
   fetches: number;
@@ -103,6 +115,7 @@ export class SessionManager {
   readonly store = new SessionStore();
   readonly stats: SessionCounters = {
     created: 0,
+    discarded: 0,
     served: 0,
     takeovers: 0,
     fetches: 0,
@@ -150,8 +163,8 @@ export class SessionManager {
    * Runs `fn` on the session the hint names (or on a new session when there is no hint, or
    * the named one expired or was lost), one call at a time per session, then commits.
    */
-  run<T>(hint: RouteHint | undefined, fn: SessionTask<T>): Promise<RunResult<T>> {
-    return this.runOn(hint, fn, 'new-id') as Promise<RunResult<T>>;
+  run<T>(hint: RouteHint | undefined, fn: SessionTask<T>, options: RunOptions = {}): Promise<RunResult<T>> {
+    return this.runOn(hint, fn, options.discardEmpty ? 'new-id-if-used' : 'new-id') as Promise<RunResult<T>>;
   }
 
   /** Like `run`, but a session that cannot be found is not replaced: resolves undefined. */
@@ -168,9 +181,10 @@ export class SessionManager {
     return this.runOn(hint, fn, 'same-id') as Promise<RunResult<T>>;
   }
 
-  private async runOn<T>(hint: RouteHint | undefined, fn: SessionTask<T>, ifMissing: 'new-id' | 'same-id' | 'none'): Promise<RunResult<T> | undefined> {
+  private async runOn<T>(hint: RouteHint | undefined, fn: SessionTask<T>, ifMissing: 'new-id' | 'new-id-if-used' | 'same-id' | 'none'): Promise<RunResult<T> | undefined> {
     if (this.closing) throw new ClosedError('session manager');
-    if (!hint || !isSessionId(hint.sessionId)) return ifMissing === 'new-id' ? this.runNew(fn, 'created') : undefined;
+    const discardEmpty = ifMissing === 'new-id-if-used';
+    if (!hint || !isSessionId(hint.sessionId)) return ifMissing === 'new-id' || discardEmpty ? this.runNew(fn, 'created', discardEmpty) : undefined;
     const served = this.serveIdle(hint);
     if (served) {
       // Nothing else is running on this session and nothing awaits before fn: it runs now.
@@ -181,24 +195,24 @@ export class SessionManager {
         served.meta.lastAccessAt = Date.now();
         this.store.primaries.put(served);
         this.mirror.touch(served);
-        return { result, outcome: 'served', session: served, hint: this.hintFor(served), mirrored: true };
+        return { result, outcome: 'served', session: served, hint: this.hintFor(served), mirrored: true, kept: true };
       }
       if (!(result instanceof Promise)) {
         // A synchronous change: committed at once; only a sync-mode ack is waited for.
         const mirrored = this.mirror.commit(served);
-        if (!(mirrored instanceof Promise)) return { result, outcome: 'served', session: served, hint: this.hintFor(served), mirrored };
-        return this.queued(served.id, async () => ({ result, outcome: 'served' as const, session: served, hint: this.hintFor(served), mirrored: await mirrored }));
+        if (!(mirrored instanceof Promise)) return { result, outcome: 'served', session: served, hint: this.hintFor(served), mirrored, kept: true };
+        return this.queued(served.id, async () => ({ result, outcome: 'served' as const, session: served, hint: this.hintFor(served), mirrored: await mirrored, kept: true }));
       }
       return this.queued(served.id, async () => {
         const value = await result;
         const mirrored = await this.mirror.commit(served);
-        return { result: value, outcome: 'served' as const, session: served, hint: this.hintFor(served), mirrored };
+        return { result: value, outcome: 'served' as const, session: served, hint: this.hintFor(served), mirrored, kept: true };
       });
     }
     return this.queued(hint.sessionId, async () => {
       const found = await this.open(hint);
       if (found.session) return this.apply(found.session, found.outcome, fn, false);
-      if (ifMissing === 'new-id') return this.runNew(fn, found.outcome);
+      if (ifMissing === 'new-id' || discardEmpty) return this.runNew(fn, found.outcome, discardEmpty);
       // Already in this id's queue: create and apply here rather than queue behind ourselves.
       if (ifMissing === 'same-id') return this.apply(this.create(hint.sessionId), 'created', fn, true);
       return undefined;
@@ -341,9 +355,21 @@ export class SessionManager {
     return { outcome: 'expired' };
   }
 
-  private runNew<T>(fn: SessionTask<T>, outcome: Outcome): Promise<RunResult<T>> {
+  private runNew<T>(fn: SessionTask<T>, outcome: Outcome, discardEmpty = false): Promise<RunResult<T>> {
     const session = this.create(newSessionId());
-    return this.queued(session.id, () => this.apply(session, outcome, fn, true));
+    return this.queued(session.id, async () => {
+      if (!discardEmpty) return this.apply(session, outcome, fn, true);
+      const result = await fn(session, outcome);
+      if (session.pools().some((pool) => pool.size > 0)) {
+        const mirrored = await this.mirror.commit(session, true);
+        return { result, outcome, session, hint: this.hintFor(session), mirrored, kept: true };
+      }
+      this.store.primaries.delete(session.id);
+      this.mirror.forget(session);
+      this.stats.created--;
+      this.stats.discarded++;
+      return { result, outcome, session, hint: this.hintFor(session), mirrored: false, kept: false };
+    });
   }
 
   /** A new primary session, with a backup chosen (not yet copied there). */
@@ -363,7 +389,7 @@ export class SessionManager {
   private async apply<T>(session: SessionObject, outcome: Outcome, fn: SessionTask<T>, isNew: boolean): Promise<RunResult<T>> {
     const result = await fn(session, outcome);
     const mirrored = await this.mirror.commit(session, isNew);
-    return { result, outcome, session, hint: this.hintFor(session), mirrored };
+    return { result, outcome, session, hint: this.hintFor(session), mirrored, kept: true };
   }
 
   // ---- the backup side ----------------------------------------------------------------

@@ -31,7 +31,10 @@ export class CookieClient {
     for (const line of response.headers.getSetCookie()) {
       const [pair] = line.split(';');
       const at = pair!.indexOf('=');
-      this.cookies.set(pair!.slice(0, at).trim(), pair!.slice(at + 1).trim());
+      const [name, value] = [pair!.slice(0, at).trim(), pair!.slice(at + 1).trim()];
+      // An empty value with Max-Age=0 deletes the cookie, as a browser does.
+      if (value === '' || /;\s*Max-Age=0/i.test(line)) this.cookies.delete(name);
+      else this.cookies.set(name, value);
     }
     const text = await response.text();
     let parsed: unknown = text;
