@@ -14,7 +14,7 @@ import { eventually } from './helpers/wait.js';
 
 interface Stats {
   store: { gets: number; sets: number; unchangedSets: number; touches: number; destroys: number; misses: number };
-  sessions: { mirrorsSent: number; touches: number; takeovers: number; fetches: number; primaries: number };
+  sessions: { mirrorsSent: number; touches: number; takeovers: number; fetches: number; primaries: number; locates: number };
 }
 
 describe('CastmirrorStore', { timeout: 90_000 }, () => {
@@ -43,6 +43,8 @@ describe('CastmirrorStore', { timeout: 90_000 }, () => {
         assert.ok(route, 'the route cookie is set');
         assert.match(Buffer.from(route.split('.')[1]!, 'base64url').toString(), /"node-a","node-[bc]"/);
       }
+
+      assert.equal((await stats('node-a')).sessions.locates, 0, 'a new session is created without asking the cluster');
 
       // Five reads that change nothing: no mirror leaves node-a (the backup is only touched, at most every 1/20 of the timeout).
       const before = await stats('node-a');

@@ -72,13 +72,18 @@ export class CastmirrorStore extends session.Store {
     // The same JSON round trip as connect-redis: Dates become strings, class instances plain data.
     const { cookie, ...data } = JSON.parse(JSON.stringify(sess)) as StoredSession;
     settle(
-      this.node.sessions.runOrCreate({ sessionId: sid }, (held) => {
-        if (held.global.has(DATA_KEY) && isDeepStrictEqual(held.global.get(DATA_KEY), data)) {
-          this.stats.unchangedSets++;
-          return;
-        }
-        held.global.set(DATA_KEY, data).set(COOKIE_KEY, cookie);
-      }),
+      this.node.sessions.runOrCreate(
+        { sessionId: sid },
+        (held) => {
+          if (held.global.has(DATA_KEY) && isDeepStrictEqual(held.global.get(DATA_KEY), data)) {
+            this.stats.unchangedSets++;
+            return;
+          }
+          held.global.set(DATA_KEY, data).set(COOKIE_KEY, cookie);
+        },
+        // A session get() found anywhere is here by now: any other id is a new session.
+        { searchCluster: false },
+      ),
       () => undefined,
       callback,
     );

@@ -174,14 +174,17 @@ export class SessionManager {
 
   /**
    * Like `run`, but a session that cannot be found is created under the hint's id (a store
-   * whose ids are chosen elsewhere, such as express-session's).
+   * whose ids are chosen elsewhere, such as express-session's). With `searchCluster: false`
+   * only this node is looked at: an id held neither as primary nor as backup here is taken
+   * as new, with no multicast locate (express-session saves a session it did not load only
+   * when the session is new: one it loaded from elsewhere was fetched here by that load).
    */
-  runOrCreate<T>(hint: RouteHint, fn: SessionTask<T>): Promise<RunResult<T>> {
+  runOrCreate<T>(hint: RouteHint, fn: SessionTask<T>, options: { readonly searchCluster?: boolean } = {}): Promise<RunResult<T>> {
     if (!isSessionId(hint.sessionId)) return Promise.reject(new InvalidArgumentError(`"${String(hint.sessionId).slice(0, 80)}" is not a usable session id (22-64 characters of A-Z a-z 0-9 _ -)`));
-    return this.runOn(hint, fn, 'same-id') as Promise<RunResult<T>>;
+    return this.runOn(hint, fn, options.searchCluster === false ? 'same-id-here' : 'same-id') as Promise<RunResult<T>>;
   }
 
-  private async runOn<T>(hint: RouteHint | undefined, fn: SessionTask<T>, ifMissing: 'new-id' | 'new-id-if-used' | 'same-id' | 'none'): Promise<RunResult<T> | undefined> {
+  private async runOn<T>(hint: RouteHint | undefined, fn: SessionTask<T>, ifMissing: 'new-id' | 'new-id-if-used' | 'same-id' | 'same-id-here' | 'none'): Promise<RunResult<T> | undefined> {
     if (this.closing) throw new ClosedError('session manager');
     const discardEmpty = ifMissing === 'new-id-if-used';
     if (!hint || !isSessionId(hint.sessionId)) return ifMissing === 'new-id' || discardEmpty ? this.runNew(fn, 'created', discardEmpty) : undefined;
@@ -210,11 +213,13 @@ export class SessionManager {
       });
     }
     return this.queued(hint.sessionId, async () => {
-      const found = await this.open(hint);
+      const id = hint.sessionId;
+      const unknownHere = ifMissing === 'same-id-here' && !this.store.primaries.has(id) && !this.store.copies.has(id);
+      const found = unknownHere ? { outcome: 'created' as const } : await this.open(hint);
       if (found.session) return this.apply(found.session, found.outcome, fn, false);
       if (ifMissing === 'new-id' || discardEmpty) return this.runNew(fn, found.outcome, discardEmpty);
       // Already in this id's queue: create and apply here rather than queue behind ourselves.
-      if (ifMissing === 'same-id') return this.apply(this.create(hint.sessionId), 'created', fn, true);
+      if (ifMissing === 'same-id' || ifMissing === 'same-id-here') return this.apply(this.create(id), 'created', fn, true);
       return undefined;
     });
   }
