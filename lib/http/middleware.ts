@@ -114,6 +114,8 @@ export function sessionMiddleware(options: SessionMiddlewareOptions): SessionMid
       if (res.writableEnded || res.destroyed) return;
       if (status !== undefined && !res.headersSent) {
         heldHead = undefined;
+        // Whatever the handler meant to send is not what goes: its length must not either.
+        res.removeHeader('Content-Length');
         sendHead(hint);
         res.statusCode = status;
         res.setHeader('Content-Type', 'application/json; charset=utf-8');

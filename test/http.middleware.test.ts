@@ -1,0 +1,98 @@
+/**
+ * sessionMiddleware in both of its hosts, over real HTTP on one standalone node: express
+ * (`app.use`) and plain node:http (`next` returning a promise). What it promises: the
+ * session is on the request, changes persist across requests through the route cookie,
+ * streamed responses work and carry the cookie, a throwing handler gets a 500 after its
+ * changes are kept, a closed node answers 503 with a code.
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import express from 'express';
+import { parseConfigText, sessionMiddleware, startNode, type CacheNode, type SessionRequest } from '../lib/index.js';
+import { CookieClient } from './helpers/cookie-client.js';
+
+const CONFIG = '<Server name="solo"><Cluster>0</Cluster><ClusterNodes><Node name="a" host="127.0.0.1" httpPort="1" replicationPort="2" adminPort="3"/></ClusterNodes></Server>';
+
+async function serve(server: http.Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+describe('sessionMiddleware', () => {
+  let node: CacheNode;
+  const servers: http.Server[] = [];
+  before(async () => {
+    node = await startNode({ config: parseConfigText(CONFIG, 'inline.xml'), nodeName: 'a', admin: false });
+  });
+  after(async () => {
+    for (const server of servers) server.closeAllConnections();
+    await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+    await node.close();
+  });
+
+  test('express: app.use(sessions), a counter that persists, a streamed response with the cookie', async () => {
+    const app = express();
+    app.use(sessionMiddleware({ node }));
+    app.post('/count', (req, res) => {
+      const { session } = (req as SessionRequest).castmirror!;
+      const count = (session.global.getNumber('count') ?? 0) + 1;
+      session.global.set('count', count);
+      res.json({ count });
+    });
+    app.get('/stream', (req, res) => {
+      const { session } = (req as SessionRequest).castmirror!;
+      session.global.set('streamed', true);
+      res.write('part one, ');
+      setTimeout(() => res.end('part two'), 20);
+    });
+    const server = http.createServer(app);
+    servers.push(server);
+    const url = await serve(server);
+    const client = new CookieClient(url);
+    for (let i = 1; i <= 3; i++) {
+      const reply = await client.post<{ count: number }>('/count', {});
+      assert.equal(reply.body.count, i);
+      assert.equal(reply.headers.get('x-castmirror-node'), 'a');
+    }
+    const before = client.cookies.get('castmirror.route');
+    assert.ok(before);
+    const streamed = await client.get<string>('/stream');
+    assert.equal(streamed.body, 'part one, part two');
+    assert.equal((await client.post<{ count: number }>('/count', {})).body.count, 4, 'same session after the streamed response');
+    const other = new CookieClient(url);
+    assert.equal((await other.post<{ count: number }>('/count', {})).body.count, 1, 'another client, another session');
+  });
+
+  test('node:http: a rejected handler gets a 500 after its changes are kept; a closed node answers 503', async () => {
+    const sessions = sessionMiddleware({ node });
+    const server = http.createServer((req, res) =>
+      sessions(req, res, async () => {
+        const { session } = (req as SessionRequest).castmirror!;
+        session.global.set('visits', (session.global.getNumber('visits') ?? 0) + 1);
+        if (req.url === '/boom') {
+          res.setHeader('Content-Length', '999');
+          throw new Error('handler bug');
+        }
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ visits: session.global.getNumber('visits') }));
+      }),
+    );
+    servers.push(server);
+    const client = new CookieClient(await serve(server));
+    assert.equal((await client.get<{ visits: number }>('/')).body.visits, 1);
+    const boom = await client.get<{ error: string }>('/boom');
+    assert.equal(boom.status, 500);
+    assert.equal(boom.body.error, 'CASTMIRROR_HANDLER_FAILED');
+    assert.equal((await client.get<{ visits: number }>('/')).body.visits, 3, "the failed request's change was kept");
+
+    const closing = await startNode({ config: parseConfigText(CONFIG, 'inline.xml'), nodeName: 'a', admin: false });
+    const closed = http.createServer((req, res) => sessionMiddleware({ node: closing })(req, res, () => res.end('never')));
+    servers.push(closed);
+    const url = await serve(closed);
+    await closing.close();
+    const refused = await new CookieClient(url).get<{ error: string }>('/');
+    assert.equal(refused.status, 503);
+    assert.equal(refused.body.error, 'CASTMIRROR_CLOSED');
+  });
+});
