@@ -160,15 +160,7 @@ export class CacheNode {
     let transport: MulticastChannel | undefined;
     if (config.cluster.clustered) {
       if (!options.secret) throw new InvalidArgumentError('a clustered node needs the cluster secret');
-      transport = await MulticastChannel.open({
-        group: config.multicast.address,
-        port: config.multicast.port,
-        interface: config.multicast.interface,
-        ttl: config.multicast.ttl,
-        recvBufferBytes: config.messaging.recvBufferBytes,
-        receiveQueueLimit: config.messaging.receiveQueueLimit,
-        dropEveryNth: options.faults?.dropEveryNthDatagram ?? 0,
-      });
+      transport = await MulticastChannel.openGroup(config.multicast, config.messaging, { dropEveryNth: options.faults?.dropEveryNthDatagram ?? 0 });
     }
     const node = new CacheNode(options, incarnation, transport);
     try {

@@ -53,15 +53,7 @@ export class MemberWatch {
   /** Joins the multicast group as a listener; a standalone config has no heartbeats to hear. */
   static async open(config: ClusterConfig, secret: Buffer | undefined): Promise<MemberWatch> {
     if (!config.clustered || !secret) return new MemberWatch(config, undefined, undefined);
-    const transport = await MulticastChannel.open({
-      group: config.multicast.address,
-      port: config.multicast.port,
-      interface: config.multicast.interface,
-      ttl: config.multicast.ttl,
-      recvBufferBytes: config.messaging.recvBufferBytes,
-      receiveQueueLimit: config.messaging.receiveQueueLimit,
-    });
-    return new MemberWatch(config, transport, secret);
+    return new MemberWatch(config, await MulticastChannel.openGroup(config.multicast, config.messaging), secret);
   }
 
   /** Whether heartbeats are being listened to (false: every listed node is taken as alive). */

@@ -8,6 +8,7 @@
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { ClosedError, TransportError } from '../errors.js';
+import type { MessagingSettings, MulticastSettings } from '../config/types.js';
 
 export interface MulticastChannelOptions {
   readonly group: string;
@@ -79,6 +80,19 @@ export class MulticastChannel implements DatagramTransport {
   }
 
   /** Binds the group port (shared with other nodes on this host) and joins the group. */
+  /** The channel of a config's group, with its messaging limits. */
+  static openGroup(multicast: MulticastSettings, messaging: MessagingSettings, faults: { readonly dropEveryNth?: number } = {}): Promise<MulticastChannel> {
+    return MulticastChannel.open({
+      group: multicast.address,
+      port: multicast.port,
+      interface: multicast.interface,
+      ttl: multicast.ttl,
+      recvBufferBytes: messaging.recvBufferBytes,
+      receiveQueueLimit: messaging.receiveQueueLimit,
+      dropEveryNth: faults.dropEveryNth ?? 0,
+    });
+  }
+
   static async open(options: MulticastChannelOptions): Promise<MulticastChannel> {
     const socket = dgram.createSocket({ type: 'udp4', reuseAddr: true });
     try {
