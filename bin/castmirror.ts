@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { EXIT, reportError, stdio, type Verb } from './cli/common.js';
+import { app } from './commands/app.js';
 import { cache } from './commands/cache.js';
 import { cluster } from './commands/cluster.js';
 import { demo } from './commands/demo.js';
@@ -14,7 +15,7 @@ import { start } from './commands/start.js';
 import { status } from './commands/status.js';
 import { validate } from './commands/validate.js';
 
-const VERBS: readonly Verb[] = [start, demo, proxy, cluster, validate, status, cache, sessions];
+const VERBS: readonly Verb[] = [start, demo, proxy, cluster, validate, status, app, cache, sessions];
 
 function usage(): string {
   const width = Math.max(...VERBS.map((v) => v.name.length));

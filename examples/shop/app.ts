@@ -7,7 +7,7 @@
  *   PUT  /products/:sku {price} writes the catalog, invalidates product/:sku cluster-wide
  *   POST /cart/items {sku, qty} GET /cart
  *   GET  /search?q=&pageSize=   GET /search/next   GET /search/prev
- *   GET  /whoami
+ *   GET  /whoami                POST /logout (ends the session everywhere)
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CacheNode } from '../../lib/node/cache-node.js';
@@ -66,6 +66,10 @@ export function shopHandler(node: CacheNode, context: ShopContext): ShopHandler 
       throw new HttpError(405, `${method} is not allowed on /products/:sku`);
     }
     if (method === 'POST' && path === '/cart/items') return addToCart(session, await readJson(req));
+    if (method === 'POST' && path === '/logout') {
+      (req as SessionRequest).castmirror!.invalidate();
+      return { loggedOut: true };
+    }
     if (method === 'GET' && path === '/cart') return cartOf(session);
     if (method === 'GET' && path === '/search') return search(session, url);
     if (method === 'GET' && (path === '/search/next' || path === '/search/prev')) return turnPage(session, path.endsWith('next') ? 1 : -1);

@@ -44,7 +44,7 @@ export const PAGE_HTML = `<!doctype html>
     <section>
       <h2>Cart</h2>
       <ul id="cart"></ul>
-      <p>Total: <strong id="cart-total">0.00</strong></p>
+      <p>Total: <strong id="cart-total">0.00</strong> <button id="logout">Log out</button></p>
     </section>
     <section>
       <h2>Responses</h2>
@@ -105,6 +105,7 @@ $('price-form').onsubmit = (e) => {
     .then((p) => { $('price-result').textContent = p.sku + ' now costs ' + money(p.price); return call('GET', '/cart'); })
     .then(showCart).catch(() => {});
 };
+$('logout').onclick = () => call('POST', '/logout').then(() => showCart({ items: [], total: 0 })).catch(() => {});
 call('GET', '/cart').then(showCart).catch(() => {});
 </script>
 </body>

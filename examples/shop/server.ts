@@ -15,6 +15,9 @@ import { Catalog, type Product } from './catalog.js';
 import { shopHandler } from './app.js';
 import { shopReferences, type ShopContext } from './references.js';
 
+/** The shop's name in <Applications>. */
+export const SHOP_APPLICATION = 'shop';
+
 export interface ShopOptions {
   readonly config: LoadedConfig;
   readonly nodeName: string;
@@ -43,7 +46,8 @@ export async function startShop(options: ShopOptions): Promise<Shop> {
   // Adopts <Cache type="product"> from server.xml when it is there.
   context.products = node.caches.create<Product>('product', { loader: (sku) => catalog.get(sku) });
 
-  const sessions = sessionMiddleware({ node, logger });
+  // The shop is an application of the cluster: `castmirror app disable shop` closes it.
+  const sessions = sessionMiddleware({ node, logger, application: SHOP_APPLICATION });
   const handle = shopHandler(node, context);
   const server = http.createServer((req, res) => {
     sessions(req, res, () => handle(req, res));

@@ -141,6 +141,20 @@ function buildRoutes(node: CacheNode): Route[] {
     { pattern: /^\/status$/, methods: { GET: () => node.status() } },
     { pattern: /^\/metrics$/, methods: { GET: () => node.metrics() } },
     { pattern: /^\/caches$/, methods: { GET: () => ({ caches: node.caches.stats() }) } },
+    { pattern: /^\/apps$/, methods: { GET: () => ({ node: node.name, applications: node.applications() }) } },
+    {
+      pattern: /^\/apps\/([^/]+)\/(enable|disable)$/,
+      methods: {
+        POST: async ({ params: [name, action], body }) => {
+          const raw = await body();
+          const { graceful = false } = raw === undefined ? {} : requireObject(raw, ['graceful']);
+          if (typeof graceful !== 'boolean') throw new HttpError(400, 'CASTMIRROR_INVALID_ARGUMENT', 'body must be {"graceful": true|false}');
+          if (!node.apps.get(name!)) throw new HttpError(404, 'CASTMIRROR_ADMIN_NO_APP', `no application "${name}"; applications are listed in <Applications>`);
+          const report = await node.setApplicationState(name!, action === 'enable' ? 'enabled' : graceful ? 'draining' : 'disabled');
+          return { ...report, scope: 'cluster' };
+        },
+      },
+    },
     {
       pattern: /^\/sessions\/([^/]+)$/,
       methods: {

@@ -19,6 +19,8 @@ import type { SessionObject } from '../session/session.js';
 import { CastmirrorError } from '../errors.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { sameRoute, type RouteCookieReading } from './route-cookie.js';
+import { admit, markUse } from '../apps/admission.js';
+import type { AppState } from '../wire/messages.js';
 
 export const NODE_HEADER = 'X-Castmirror-Node';
 
@@ -31,12 +33,14 @@ export interface RequestSession {
   readonly cookie: RouteCookieReading['status'];
   /** The node serving this request. */
   readonly node: string;
+  /** Ends the session everywhere once this request is done (a logout); the cookie is removed. */
+  invalidate(): void;
 }
 
 export type SessionRequest = IncomingMessage & { castmirror?: RequestSession };
 
 export interface SessionMiddlewareOptions {
-  readonly node: Pick<CacheNode, 'name' | 'sessions' | 'routeCookie'>;
+  readonly node: Pick<CacheNode, 'name' | 'sessions' | 'routeCookie' | 'apps'>;
   /** Set `X-Castmirror-Node` on every response (default true). */
   readonly nodeHeader?: boolean;
   /**
@@ -44,6 +48,12 @@ export interface SessionMiddlewareOptions {
    * session is dropped, with no cookie and no mirror, so anonymous traffic costs nothing).
    */
   readonly keepEmptySessions?: boolean;
+  /**
+   * The application these requests belong to (a name in `<Applications>`). When it is
+   * disabled, requests get a 503 naming it; while it drains (a graceful disable), only
+   * sessions that already used it are served.
+   */
+  readonly application?: string;
   readonly logger?: Logger;
 }
 
@@ -56,12 +66,15 @@ export function sessionMiddleware(options: SessionMiddlewareOptions): SessionMid
   const { node } = options;
   const nodeHeader = options.nodeHeader ?? true;
   const runOptions = { discardEmpty: !options.keepEmptySessions };
+  const app = options.application;
   const logger = options.logger ?? silentLogger;
 
   return function castmirrorSession(req, res, next) {
+    if (nodeHeader) res.setHeader(NODE_HEADER, node.name);
+    // Disabled outright: refused before any session work.
+    if (app && node.apps.get(app)?.state === 'disabled') return refuse(req, res, app, 'disabled');
     const reading = node.routeCookie.read(req.headers.cookie);
     const received = reading.status === 'valid' ? reading.hint : undefined;
-    if (nodeHeader) res.setHeader(NODE_HEADER, node.name);
 
     const originalEnd = res.end;
     const originalWrite = res.write;
@@ -73,6 +86,8 @@ export function sessionMiddleware(options: SessionMiddlewareOptions): SessionMid
     let handlerDone!: () => void;
     const finished = new Promise<void>((resolve) => (handlerDone = resolve));
     let session: SessionObject | undefined;
+    let refused: Exclude<AppState, 'enabled'> | undefined;
+    let invalidated = false;
 
     /** Puts the cookie on, then lets the held headers (if any) go. */
     const sendHead = (hint: RouteHint | undefined): void => {
@@ -122,6 +137,10 @@ export function sessionMiddleware(options: SessionMiddlewareOptions): SessionMid
         res.end(JSON.stringify(body));
         return;
       }
+      if (refused && app) {
+        sendHead(hint);
+        return refuse(req, res, app, refused);
+      }
       sendHead(hint);
       if (heldEnd) res.end(...(heldEnd as Parameters<End>));
       else res.end();
@@ -130,18 +149,32 @@ export function sessionMiddleware(options: SessionMiddlewareOptions): SessionMid
     node.sessions
       .run(received, (found, outcome) => {
         session = found;
-        (req as SessionRequest).castmirror = { session: found, outcome, cookie: reading.status, node: node.name };
+        if (app) {
+          const admission = admit(node.apps.get(app), found);
+          if (!admission.admitted) {
+            refused = admission.state;
+            return;
+          }
+        }
+        (req as SessionRequest).castmirror = { session: found, outcome, cookie: reading.status, node: node.name, invalidate: () => (invalidated = true) };
         try {
           const returned = next();
           if (returned instanceof Promise) returned.catch((error: unknown) => fail(error));
         } catch (error) {
           fail(error);
         }
-        return finished;
+        // A session that this application stored something in now uses it (graceful disables spare it).
+        return app ? finished.then(() => markUse(found, app)) : finished;
       }, runOptions)
+      .then(async (result) => {
+        if (!invalidated) return result;
+        await node.sessions.destroy(result.hint);
+        return { ...result, kept: false };
+      })
       .then(
         (result) => {
           const hint = result.kept ? result.hint : undefined;
+          if (invalidated && !res.headersSent) res.appendHeader('Set-Cookie', node.routeCookie.clearing());
           if (handlerFailure === undefined) return release(hint);
           logger.error({ err: handlerFailure, url: req.url }, 'request handler failed');
           release(hint, 500, { error: 'CASTMIRROR_HANDLER_FAILED', message: 'the request handler failed; the session changes it made were kept' });
@@ -159,4 +192,21 @@ export function sessionMiddleware(options: SessionMiddlewareOptions): SessionMid
       handlerDone();
     }
   };
+}
+
+/** 503 naming the application: an HTML page for browsers, JSON for everyone else. */
+function refuse(req: IncomingMessage, res: ServerResponse, app: string, state: Exclude<AppState, 'enabled'>): void {
+  const message =
+    state === 'disabled' ? `The application "${app}" is disabled.` : `The application "${app}" is being disabled: only sessions that already use it are served.`;
+  res.statusCode = 503;
+  res.setHeader('Retry-After', '60');
+  res.removeHeader('Content-Length');
+  if ((req.headers.accept ?? '').includes('text/html')) {
+    res.setHeader('Content-Type', 'text/html; charset=utf-8');
+    const html = (text: string) => text.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+    res.end(`<!doctype html><html lang="en"><meta charset="utf-8"><title>${html(app)} unavailable</title><h1>503: ${html(app)} is unavailable</h1><p>${html(message)}</p></html>\n`);
+    return;
+  }
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.end(JSON.stringify({ error: 'CASTMIRROR_APP_DISABLED', app, state, message }));
 }

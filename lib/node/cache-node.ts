@@ -25,6 +25,12 @@ import type { MemberLoad } from '../wire/messages.js';
 import { renderPrometheus } from '../metrics/prometheus.js';
 import { RouteCookie, type RouteCookieOptions, type RouteCookieStats } from '../http/route-cookie.js';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { ApplicationRegistry } from '../apps/registry.js';
+import { ApplicationSync, type ChangeReport } from '../apps/sync.js';
+import { effectiveState, sessionsUsing } from '../apps/admission.js';
+import type { AppState } from '../wire/messages.js';
 
 export interface CacheNodeOptions {
   readonly config: NodeConfig;
@@ -42,6 +48,24 @@ export interface CacheNodeOptions {
   readonly referenceContext?: unknown;
   /** Name and attributes of the route cookie (the HTTP middleware sets it; the proxy reads it). */
   readonly routeCookie?: RouteCookieAttributes;
+  /**
+   * Where application states are persisted. Default: `.castmirror/apps.<node>.json` beside
+   * server.xml when the config was read from a file; `false`: memory only.
+   */
+  readonly stateFile?: string | false;
+}
+
+/** One application as this node sees it. */
+export interface ApplicationStatus {
+  readonly name: string;
+  /** The state the cluster agreed on. */
+  readonly state: AppState;
+  /** On this node: a draining application with no session left here is disabled. */
+  readonly effective: AppState;
+  /** Live primary sessions on this node that use it. */
+  readonly sessions: number;
+  readonly version: number;
+  readonly origin: string;
 }
 
 export type RouteCookieAttributes = Omit<RouteCookieOptions, 'secret' | 'cluster'>;
@@ -77,6 +101,13 @@ export interface NodeStatus {
   readonly replication: LinkStats | null;
   /** Route cookies read by the HTTP middleware: valid, and forged or malformed (ignored). */
   readonly routeCookies: RouteCookieStats;
+  readonly applications: readonly ApplicationStatus[];
+}
+
+/** `.castmirror/apps.<node>.json` beside server.xml, when the config came from a file. */
+function defaultStateFile(config: NodeConfig): string | undefined {
+  const file = path.resolve(config.cluster.file);
+  return existsSync(file) ? path.join(path.dirname(file), '.castmirror', `apps.${config.node.name}.json`) : undefined;
 }
 
 export class CacheNode {
@@ -92,6 +123,9 @@ export class CacheNode {
   readonly sessions: SessionManager;
   /** Signs and verifies the route cookie that tells the proxy and the nodes where a session lives. */
   readonly routeCookie: RouteCookie;
+  /** Application states (enabled, draining, disabled), agreed across the cluster. */
+  readonly apps: ApplicationRegistry;
+  private readonly appSync: ApplicationSync | undefined;
   private readonly peers: PeerPool | undefined;
   private replicationServer: ReplicationServer | undefined;
   private admin: AdminServer | undefined;
@@ -108,6 +142,8 @@ export class CacheNode {
     this.transport = transport;
     // Standalone nodes may run without a secret: their cookies then hold for this process only.
     this.routeCookie = new RouteCookie({ ...options.routeCookie, secret: options.secret?.value ?? randomBytes(32), cluster: options.config.cluster.name });
+    const stateFile = options.stateFile ?? defaultStateFile(options.config);
+    this.apps = new ApplicationRegistry({ self: this.name, initial: options.config.cluster.applications, ...(stateFile ? { stateFile } : {}), ...(options.logger ? { logger: options.logger } : {}) });
     if (transport) {
       const { config } = options;
       this.core = new ClusterCore({
@@ -147,6 +183,10 @@ export class CacheNode {
       const locator = new Locator(this.core.channel, this.core.membership, { roleOf: (id) => this.sessions.store.roleOf(id), versionOf: (id) => this.sessions.store.versionOf(id) });
       this.core.route('locate', (envelope) => locator.onLocate(envelope));
       this.core.route('located', (envelope) => locator.onLocated(envelope));
+      const appSync = new ApplicationSync(this.apps, this.core.channel, this.core.membership);
+      this.core.route('apps', (envelope) => appSync.onApps(envelope));
+      this.core.route('apps-ack', (envelope) => appSync.onAck(envelope));
+      this.appSync = appSync;
       this.sessions = new SessionManager({ ...manager, membership: this.core.membership, peers: this.peers, locator });
     } else {
       this.sessions = new SessionManager(manager);
@@ -235,7 +275,25 @@ export class CacheNode {
       sessions: { ...this.sessions.snapshotStats(), mode: this.config.replication.mode, backlogBytes: this.peers?.backlog ?? 0 },
       replication: this.peers ? { ...this.peers.stats } : null,
       routeCookies: { ...this.routeCookie.stats },
+      applications: this.applications(),
     };
+  }
+
+  /** Every application's state, cluster-wide and on this node. */
+  applications(): ApplicationStatus[] {
+    return this.apps.list().map((record) => {
+      const sessions = sessionsUsing(this.sessions, record.name);
+      return { name: record.name, state: record.state, effective: effectiveState(record, sessions), sessions, version: record.version, origin: record.origin };
+    });
+  }
+
+  /**
+   * Enables, disables (immediately) or drains (a graceful disable) an application on every
+   * live node: the report says which nodes applied it and which did not answer.
+   */
+  async setApplicationState(name: string, state: AppState): Promise<ChangeReport> {
+    if (this.appSync) return this.appSync.change(name, state);
+    return { app: this.apps.change(name, state), applied: [this.name], missing: [] };
   }
 
   /** Prometheus text exposition of this node's counters and gauges. */

@@ -29,7 +29,7 @@ export interface ClusterCoreOptions {
   readonly logger?: Logger;
 }
 
-type RoutedKind = 'locate' | 'located';
+type RoutedKind = 'locate' | 'located' | 'apps' | 'apps-ack';
 
 export class ClusterCore {
   readonly channel: ClusterChannel;
@@ -61,7 +61,7 @@ export class ClusterCore {
     this.membership.start();
   }
 
-  /** Where envelopes of a kind the core does not handle itself go (the session locator). */
+  /** Where envelopes of a kind the core does not handle itself go (the session locator, application states). */
   route<K extends RoutedKind>(kind: K, handler: (envelope: EnvelopeOf<K>) => void): void {
     (this.handlers as Record<K, (envelope: EnvelopeOf<K>) => void>)[kind] = handler;
   }
@@ -85,5 +85,7 @@ export class ClusterCore {
     if (envelope.kind === 'invalidate') this.bus.receive(envelope);
     else if (envelope.kind === 'locate') this.handlers.locate?.(envelope);
     else if (envelope.kind === 'located') this.handlers.located?.(envelope);
+    else if (envelope.kind === 'apps') this.handlers.apps?.(envelope);
+    else if (envelope.kind === 'apps-ack') this.handlers['apps-ack']?.(envelope);
   }
 }

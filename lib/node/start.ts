@@ -32,6 +32,8 @@ export interface StartNodeOptions {
   readonly referenceContext?: unknown;
   /** Name and attributes of the route cookie. */
   readonly routeCookie?: RouteCookieAttributes;
+  /** Where application states are persisted (default: beside server.xml); `false`: memory only. */
+  readonly stateFile?: string | false;
 }
 
 export async function startNode(options: StartNodeOptions): Promise<CacheNode> {
@@ -52,5 +54,6 @@ export async function startNode(options: StartNodeOptions): Promise<CacheNode> {
     ...(options.references ? { references: options.references } : {}),
     referenceContext: options.referenceContext,
     ...(options.routeCookie ? { routeCookie: options.routeCookie } : {}),
+    ...(options.stateFile !== undefined ? { stateFile: options.stateFile } : {}),
   });
 }

@@ -9,6 +9,8 @@ export const MessageKind = {
   invalidate: 3,
   locate: 4,
   located: 5,
+  apps: 6,
+  'apps-ack': 7,
 } as const;
 export type MessageKindName = keyof typeof MessageKind;
 export type MessageKindCode = (typeof MessageKind)[MessageKindName];
@@ -86,6 +88,35 @@ export interface LocatedPayload {
 
 const ROLES = ['primary', 'backup', 'expired', 'none'] as const;
 
+export const APP_STATES = ['enabled', 'disabled', 'draining'] as const;
+/** draining: a graceful disable; sessions already using the application go on, new ones are refused. */
+export type AppState = (typeof APP_STATES)[number];
+
+/** One application's state as the cluster agrees on it: the highest (version, origin) wins. */
+export interface AppRecord {
+  readonly name: string;
+  readonly state: AppState;
+  readonly version: number;
+  /** The node where the change was made. */
+  readonly origin: string;
+}
+
+/**
+ * Application states: a change (request > 0, to be acknowledged) or a node's whole table
+ * (request 0: sent when a member joins, so a late joiner learns the current states).
+ */
+export interface AppsPayload {
+  readonly request: number;
+  readonly apps: readonly AppRecord[];
+}
+
+/** "I now hold these versions", to the node that sent request `request`. */
+export interface AppsAckPayload {
+  readonly request: number;
+  readonly requester: string;
+  readonly apps: readonly AppRecord[];
+}
+
 interface EnvelopeHeader {
   readonly cluster: string;
   readonly sender: string;
@@ -101,7 +132,9 @@ export type Envelope =
   | (EnvelopeHeader & { readonly kind: 'goodbye'; readonly payload: GoodbyePayload })
   | (EnvelopeHeader & { readonly kind: 'invalidate'; readonly payload: InvalidatePayload })
   | (EnvelopeHeader & { readonly kind: 'locate'; readonly payload: LocatePayload })
-  | (EnvelopeHeader & { readonly kind: 'located'; readonly payload: LocatedPayload });
+  | (EnvelopeHeader & { readonly kind: 'located'; readonly payload: LocatedPayload })
+  | (EnvelopeHeader & { readonly kind: 'apps'; readonly payload: AppsPayload })
+  | (EnvelopeHeader & { readonly kind: 'apps-ack'; readonly payload: AppsAckPayload });
 
 export type EnvelopeOf<K extends Envelope['kind']> = Extract<Envelope, { kind: K }>;
 
@@ -136,7 +169,28 @@ function payloadToWire(envelope: Envelope): unknown {
       const p = envelope.payload;
       return [p.request, p.requester, p.session, ROLES.indexOf(p.role), p.version];
     }
+    case 'apps':
+      return [envelope.payload.request, appsToWire(envelope.payload.apps)];
+    case 'apps-ack':
+      return [envelope.payload.request, envelope.payload.requester, appsToWire(envelope.payload.apps)];
   }
+}
+
+function appsToWire(apps: readonly AppRecord[]): unknown[] {
+  return apps.map((a) => [a.name, APP_STATES.indexOf(a.state), a.version, a.origin]);
+}
+
+function checkApps(value: unknown): AppRecord[] | string {
+  if (!Array.isArray(value) || value.length > LIMITS.typesPerMessage) return 'bad application list';
+  const apps: AppRecord[] = [];
+  for (const entry of value) {
+    if (!Array.isArray(entry) || entry.length !== 4) return 'bad application entry';
+    const [name, stateCode, version, origin] = entry as unknown[];
+    const state = typeof stateCode === 'number' ? APP_STATES[stateCode] : undefined;
+    if (!isName(name) || !state || !isCount(version) || !isName(origin)) return 'bad application entry';
+    apps.push({ name, state, version, origin });
+  }
+  return apps;
 }
 
 function publishedToWire(published: PublishedState): unknown[] {
@@ -179,6 +233,16 @@ export function checkEnvelope(value: unknown): Envelope | string {
       const roleName = typeof role === 'number' ? ROLES[role] : undefined;
       if (!isCount(request) || !isName(requester) || !isSessionKey(session) || !roleName || !isCount(version)) return 'bad located payload';
       return { ...header, kind, payload: { request, requester, session, role: roleName, version } };
+    }
+    case 'apps': {
+      if (!Array.isArray(payload) || payload.length !== 2 || !isCount(payload[0])) return 'bad apps payload';
+      const apps = checkApps(payload[1]);
+      return typeof apps === 'string' ? apps : { ...header, kind, payload: { request: payload[0], apps } };
+    }
+    case 'apps-ack': {
+      if (!Array.isArray(payload) || payload.length !== 3 || !isCount(payload[0]) || !isName(payload[1])) return 'bad apps-ack payload';
+      const apps = checkApps(payload[2]);
+      return typeof apps === 'string' ? apps : { ...header, kind, payload: { request: payload[0], requester: payload[1], apps } };
     }
   }
 }
