@@ -105,6 +105,7 @@ export class ApplicationRegistry extends EventEmitter<ApplicationEventMap> {
   }
 }
 
+/** Version 0 is each node's own server.xml: only a run-time change (version 1 and up) travels. */
 function beats(a: AppRecord, b: AppRecord): boolean {
-  return a.version > b.version || (a.version === b.version && a.origin > b.origin);
+  return a.version > b.version || (a.version === b.version && a.version > 0 && a.origin > b.origin);
 }

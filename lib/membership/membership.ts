@@ -92,6 +92,9 @@ export class Membership extends EventEmitter<MemberEventMap> {
   private heardSelf = false;
   private warnedNameClash = false;
   heartbeatsSent = 0;
+  /** Heartbeats of other members that never arrived (from the gaps between those that did). */
+  heartbeatsMissed = 0;
+  private readonly lastHeartbeatAt = new Map<Member, number>();
   heartbeatSendErrors = 0;
 
   constructor(private readonly options: MembershipOptions) {
@@ -239,8 +242,12 @@ export class Membership extends EventEmitter<MemberEventMap> {
   }
 
   private touch(member: Member, envelope: Envelope): void {
-    member.lastHeardAt = this.clock.now();
+    const now = this.clock.now();
+    member.lastHeardAt = now;
     if (envelope.kind !== 'heartbeat') return;
+    const previous = this.lastHeartbeatAt.get(member);
+    if (previous !== undefined) this.heartbeatsMissed += Math.max(0, Math.round((now - previous) / this.options.heartbeat.intervalMs) - 1);
+    this.lastHeartbeatAt.set(member, now);
     const p = envelope.payload;
     member.machine = p.machine;
     member.host = p.host;
@@ -253,6 +260,7 @@ export class Membership extends EventEmitter<MemberEventMap> {
   }
 
   private retire(member: Member): void {
+    this.lastHeartbeatAt.delete(member);
     const list = this.retired.get(member.name) ?? [];
     list.push(member.incarnation);
     if (list.length > RETIRED_LIMIT) list.shift();

@@ -12,6 +12,7 @@
  * only T: every other type is proven unaffected. A sender that dies or restarts may have
  * lost its last datagrams with nobody able to tell, so its peers clear every type.
  */
+import { publish } from '../diagnostics.js';
 import type { Membership, Member } from '../membership/membership.js';
 import type { ClusterChannel } from '../transport/cluster-channel.js';
 import type { EnvelopeOf, InvalidatePayload, PublishedState } from '../wire/messages.js';
@@ -209,13 +210,17 @@ export class InvalidationBus {
   private clearType(type: string, reason: Exclude<ClearReason, 'remote'>, sender: string): void {
     this.stats.clearsByReason[reason]++;
     if (reason === 'gap') this.logger.warn({ type, sender }, 'lost invalidation detected; cache type cleared');
+    publish('cache', () => ({ node: this.options.channel.identity.name, type, event: 'loss-clear', reason, sender }));
     this.processors.get(type)?.clear(reason);
   }
 
   private clearAll(reason: 'member-lost' | 'sender-restarted', member: Member): void {
     this.logger.info({ node: member.name, reason }, 'clearing every cache type: the sender may have lost invalidations');
     this.stats.clearsByReason[reason]++;
-    for (const processor of this.processors.values()) processor.clear(reason);
+    for (const [type, processor] of this.processors) {
+      publish('cache', () => ({ node: this.options.channel.identity.name, type, event: 'loss-clear', reason, sender: member.name }));
+      processor.clear(reason);
+    }
   }
 
   private pendingEntry(type: string): PendingType {

@@ -30,6 +30,7 @@ import path from 'node:path';
 import { ApplicationRegistry } from '../apps/registry.js';
 import { ApplicationSync, type ChangeReport } from '../apps/sync.js';
 import { effectiveState, sessionsUsing } from '../apps/admission.js';
+import { publish } from '../diagnostics.js';
 import type { AppState } from '../wire/messages.js';
 
 export interface CacheNodeOptions {
@@ -144,6 +145,10 @@ export class CacheNode {
     this.routeCookie = new RouteCookie({ ...options.routeCookie, secret: options.secret?.value ?? randomBytes(32), cluster: options.config.cluster.name });
     const stateFile = options.stateFile ?? defaultStateFile(options.config);
     this.apps = new ApplicationRegistry({ self: this.name, initial: options.config.cluster.applications, ...(stateFile ? { stateFile } : {}), ...(options.logger ? { logger: options.logger } : {}) });
+    this.apps.on('changed', (record) => {
+      this.logger.info({ app: record.name, state: record.state, version: record.version, origin: record.origin }, 'application state');
+      publish('app', () => ({ node: this.name, app: record.name, state: record.state, version: record.version, origin: record.origin }));
+    });
     if (transport) {
       const { config } = options;
       this.core = new ClusterCore({
@@ -229,6 +234,7 @@ export class CacheNode {
     }
     node.core?.start();
     node.logger.info({ incarnation: incarnation.id, clustered: config.cluster.clustered, admin: node.adminAddress }, 'node started');
+    publish('node', () => ({ node: node.name, incarnation: incarnation.id, event: 'started' }));
     return node;
   }
 
@@ -312,6 +318,7 @@ export class CacheNode {
   }
 
   private async shutdown(): Promise<void> {
+    publish('node', () => ({ node: this.name, incarnation: this.incarnation.id, event: 'closing' }));
     try {
       await this.sessions.close();
     } catch (error) {
@@ -327,6 +334,7 @@ export class CacheNode {
     await this.transport?.close();
     this.caches.close();
     this.logger.info({ incarnation: this.incarnation.id }, 'node closed');
+    publish('node', () => ({ node: this.name, incarnation: this.incarnation.id, event: 'closed' }));
   }
 
   private standaloneSelf(): Member {
@@ -361,6 +369,9 @@ export class CacheNode {
   }
 
   private logMembership(membership: Membership): void {
+    for (const event of ['joined', 'suspect', 'alive', 'dead', 'left', 'restarted'] as const) {
+      membership.on(event, (m: Member) => publish('member', () => ({ node: this.name, member: m.name, incarnation: m.incarnation, event })));
+    }
     membership.on('joined', (m) => this.logger.info({ member: m.name, incarnation: m.incarnation }, 'member joined'));
     membership.on('suspect', (m) => this.logger.warn({ member: m.name }, 'member suspected'));
     membership.on('alive', (m) => this.logger.info({ member: m.name }, 'member alive again'));

@@ -4,6 +4,7 @@
  */
 import type { MetricFamily } from '../metrics/prometheus.js';
 import type { CacheNode } from './cache-node.js';
+import type { Histogram } from '../metrics/histogram.js';
 
 const MEMBER_STATES = ['alive', 'suspect', 'dead', 'left'] as const;
 
@@ -14,6 +15,9 @@ export function collectMetrics(node: CacheNode): MetricFamily[] {
   };
   const gauge = (name: string, help: string, samples: MetricFamily['samples']): void => {
     families.push({ name, help, type: 'gauge', samples });
+  };
+  const histogram = (name: string, help: string, value: Histogram): void => {
+    families.push({ name, help, type: 'histogram', samples: [], histograms: [{ histogram: value }] });
   };
 
   const status = node.status();
@@ -42,6 +46,9 @@ export function collectMetrics(node: CacheNode): MetricFamily[] {
   ]);
   gauge('castmirror_sessions_unmirrored', 'Primary sessions whose latest change is on no backup.', [{ value: sessions.unmirrored }]);
   gauge('castmirror_mirror_in_flight', 'Mirror requests sent and not yet acknowledged.', [{ value: sessions.inFlight }]);
+  gauge('castmirror_mirror_queue_bytes', 'Bytes queued on replication links, not yet written to the socket.', [{ value: sessions.backlogBytes }]);
+  histogram('castmirror_mirror_ack_seconds', 'From sending a mirror request to its acknowledgement.', node.sessions.latency.ack);
+  histogram('castmirror_sync_commit_seconds', 'sync mode: from a commit to its acknowledgement by the backup (what a request waits for).', node.sessions.latency.syncCommit);
   gauge('castmirror_mirror_last_ack_lag_seconds', 'Time from sending the last acknowledged mirror to its ack.', [{ value: sessions.lastAckLagMs / 1000 }]);
   counter('castmirror_session_outcomes_total', 'Requests by how their session was found.', [
     { labels: { outcome: 'created' }, value: sessions.created },
@@ -51,6 +58,12 @@ export function collectMetrics(node: CacheNode): MetricFamily[] {
     { labels: { outcome: 'expired' }, value: sessions.expired },
     { labels: { outcome: 'lost' }, value: sessions.lost },
   ]);
+  gauge(
+    'castmirror_application_enabled',
+    'Applications: 1 enabled, 0.5 draining (graceful disable), 0 disabled, as agreed by the cluster.',
+    status.applications.map((a) => ({ labels: { application: a.name }, value: a.state === 'enabled' ? 1 : a.state === 'draining' ? 0.5 : 0 })),
+  );
+  gauge('castmirror_application_sessions', 'Live primary sessions on this node that use each application.', status.applications.map((a) => ({ labels: { application: a.name }, value: a.sessions })));
   counter('castmirror_sessions_discarded_total', 'New sessions a request left empty, not kept (no cookie, no mirror).', [{ value: sessions.discarded }]);
   counter('castmirror_route_cookies_total', 'Route cookies read by the HTTP middleware; forged or malformed ones are ignored.', [
     { labels: { result: 'valid' }, value: status.routeCookies.valid },
@@ -84,6 +97,7 @@ export function collectMetrics(node: CacheNode): MetricFamily[] {
       MEMBER_STATES.map((state) => ({ labels: { state }, value: members.filter((m) => m.state === state).length })),
     );
     counter('castmirror_heartbeats_sent_total', 'Heartbeats sent.', [{ value: membership.heartbeatsSent }]);
+    counter('castmirror_heartbeats_missed_total', "Other members' heartbeats that never arrived (gaps between those that did).", [{ value: membership.heartbeatsMissed }]);
     gauge('castmirror_multicast_verified', '1 once this node has heard its own heartbeat.', [{ value: membership.multicastVerified ? 1 : 0 }]);
   }
   if (bus) {

@@ -10,6 +10,7 @@ import { PeerUnavailableError, SessionStateError } from '../errors.js';
 import { deltaOf, snapshotOf, type SessionDelta } from '../session/codec.js';
 import type { SessionObject } from '../session/session.js';
 import type { Logger } from '../util/logger.js';
+import type { Histogram } from '../metrics/histogram.js';
 import { chooseBackup } from './backup-selector.js';
 import type { Connection } from './link.js';
 import type { PeerPool } from './peers.js';
@@ -36,9 +37,18 @@ export interface MirrorOptions {
   readonly timeoutMs: number;
   readonly store: SessionStore;
   readonly stats: SessionCounters;
+  readonly latency: MirrorLatency;
   readonly logger: Logger;
   readonly membership?: Membership;
   readonly peers?: PeerPool;
+}
+
+/** Latency histograms, in seconds. */
+export interface MirrorLatency {
+  /** From sending a mirror request to its answer. */
+  readonly ack: Histogram;
+  /** sync mode: from a commit to its acknowledgement (what a request waits for). */
+  readonly syncCommit: Histogram;
 }
 
 export class Mirror {
@@ -88,7 +98,21 @@ export class Mirror {
     // async: the same, unawaited (and so returned at once, without a promise).
     // batched: every batchSize changes or batchIntervalMs, whichever comes first.
     let acknowledged: Promise<boolean> | true = true;
-    if (mode === 'sync') acknowledged = new Promise<boolean>((resolve, reject) => this.batch.push({ session, delta: delta!, resolve, reject }));
+    if (mode === 'sync') {
+      const started = performance.now();
+      const histogram = this.options.latency.syncCommit;
+      acknowledged = new Promise<boolean>((resolve, reject) =>
+        this.batch.push({
+          session,
+          delta: delta!,
+          resolve: (mirrored) => {
+            histogram.observe((performance.now() - started) / 1000);
+            resolve(mirrored);
+          },
+          reject,
+        }),
+      );
+    }
     else this.batch.push({ session, delta: delta!, resolve: ignore, reject: this.logFailure });
     if (mode !== 'batched') this.batchTimer ??= setImmediate(() => this.flush());
     else if (this.batch.length >= this.options.replication.batchSize) this.flush();
@@ -206,7 +230,9 @@ export class Mirror {
         await connection.drained();
       }
       const reply = await connection.request(message);
-      this.stats.lastAckLagMs = Math.round((performance.now() - started) * 1000) / 1000;
+      const elapsed = performance.now() - started;
+      this.stats.lastAckLagMs = Math.round(elapsed * 1000) / 1000;
+      this.options.latency.ack.observe(elapsed / 1000);
       return reply;
     } catch (error) {
       if (error instanceof PeerUnavailableError) return undefined;

@@ -23,7 +23,9 @@ import type { Locator } from './locator.js';
 import type { PeerPool } from './peers.js';
 import type { ReplicationMessage } from './protocol.js';
 import { SessionStore } from './session-store.js';
-import { Mirror } from './mirror.js';
+import { Mirror, type MirrorLatency } from './mirror.js';
+import { publish } from '../diagnostics.js';
+import { Histogram, LATENCY_BUCKETS_SECONDS } from '../metrics/histogram.js';
 
 /** How a request found its session. */
 export type Outcome = 'created' | 'served' | 'took-over' | 'fetched' | 'expired' | 'lost';
@@ -131,6 +133,8 @@ export class SessionManager {
     inFlight: 0,
     lastAckLagMs: 0,
   };
+  /** Mirror ack and sync-commit latency, for metrics. */
+  readonly latency: MirrorLatency = { ack: new Histogram(LATENCY_BUCKETS_SECONDS), syncCommit: new Histogram(LATENCY_BUCKETS_SECONDS) };
   private readonly queues = new Map<string, Promise<unknown>>();
   private readonly mirror: Mirror;
   private readonly sweepTimer: NodeJS.Timeout;
@@ -139,7 +143,7 @@ export class SessionManager {
 
   constructor(private readonly options: SessionManagerOptions) {
     this.logger = options.logger ?? silentLogger;
-    this.mirror = new Mirror({ ...options, store: this.store, stats: this.stats, logger: this.logger });
+    this.mirror = new Mirror({ ...options, store: this.store, stats: this.stats, latency: this.latency, logger: this.logger });
     this.sweepTimer = setInterval(() => this.sweep(), Math.max(50, Math.min(1000, Math.floor(options.timeoutMs / 4))));
     this.sweepTimer.unref();
     options.membership?.on('dead', (member) => this.memberGone(member));
@@ -309,6 +313,7 @@ export class SessionManager {
     }
     this.stats.lost++;
     this.logger.warn({ session: id, primary: hint.primary, backup: hint.backup }, 'session lost: no copy anywhere');
+    publish('session', () => ({ node: this.self, session: id, event: 'lost', version: seen }));
     return { outcome: 'lost' };
   }
 
@@ -351,6 +356,7 @@ export class SessionManager {
     this.store.copies.delete(session.id);
     await this.mirror.mirrorFull(session, exclude);
     this.logger.info({ session: session.id, outcome, version: session.version, backup: session.meta.backup }, 'session moved here');
+    publish('session', () => ({ node: this.self, session: session.id, event: outcome, version: session.version }));
     return { session, outcome };
   }
 
@@ -467,6 +473,7 @@ export class SessionManager {
     const local = this.store.primaries.get(id);
     if (!local) return true;
     this.stats.conflicts++;
+    publish('session', () => ({ node: this.self, session: id, event: 'conflict', version: local.version }));
     if (local.version > version || (local.version === version && this.options.self.incarnation > from.incarnation)) return false;
     this.store.primaries.delete(id);
     this.mirror.forget(local);
