@@ -14,8 +14,9 @@ import { sessions } from './commands/sessions.js';
 import { start } from './commands/start.js';
 import { status } from './commands/status.js';
 import { validate } from './commands/validate.js';
+import { top } from './commands/top.js';
 
-const VERBS: readonly Verb[] = [start, demo, proxy, cluster, validate, status, app, cache, sessions];
+const VERBS: readonly Verb[] = [start, demo, proxy, cluster, validate, status, top, app, cache, sessions];
 
 function usage(): string {
   const width = Math.max(...VERBS.map((v) => v.name.length));
