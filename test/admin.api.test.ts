@@ -59,6 +59,21 @@ describe('admin API (one in-process node, real HTTP)', () => {
     assert.equal(product.clearsSent, 1);
   });
 
+  test('reload (cluster: clear, then this node loads its keys again) and ttl (node)', async () => {
+    const products = node.caches.require('product');
+    products.configure({ loader: async (key) => `fresh ${key}` });
+    products.set('x', 'stale x');
+    products.set('y', 'stale y');
+    assert.deepEqual(await admin.json('POST', '/caches/product/reload'), { type: 'product', reloaded: true, warmed: 2, scope: 'cluster' });
+    assert.equal(products.get('x'), 'fresh x');
+    assert.equal(products.stats().clearsSent, 2, 'a reload is a cluster-wide clear');
+    assert.deepEqual(await admin.json('GET', '/caches/product/ttl'), { type: 'product', ttlSeconds: 0, scope: 'node' });
+    assert.deepEqual(await admin.json('PUT', '/caches/product/ttl', { ttlSeconds: 30 }), { type: 'product', ttlSeconds: 30, scope: 'node' });
+    assert.equal(products.stats().ttlSeconds, 30);
+    assert.equal(products.get('y'), 'fresh y', 'entries survive a TTL change');
+    await assert.rejects(admin.json('PUT', '/caches/product/ttl', { ttlSeconds: -5 }), (e: unknown) => e instanceof AdminRequestError && e.status === 400);
+  });
+
   test('bad requests get clear 4xx errors with codes', async () => {
     const cases: [string, string, unknown, number, string][] = [
       ['GET', '/nope', undefined, 404, 'CASTMIRROR_ADMIN_NOT_FOUND'],

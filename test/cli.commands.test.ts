@@ -76,6 +76,8 @@ describe('castmirror CLI', () => {
     assert.equal((await runCli(['status'])).code, 2, 'status needs --config');
     assert.equal((await runCli(['cache', 'put', 'product', 'k', '{bad json', '--config', cluster.configPath])).code, 2);
     assert.equal((await runCli(['cache', 'capacity', 'product', '-3', '--config', cluster.configPath])).code, 2);
+    assert.equal((await runCli(['cache', 'ttl', 'product', 'soon', '--config', cluster.configPath])).code, 2);
+    assert.equal((await runCli(['cache', 'reload', '--config', cluster.configPath])).code, 2, 'reload needs a type');
     assert.equal((await runCli(['cache', 'explode', '--config', cluster.configPath])).code, 2);
     assert.equal((await runCli(['status', '--config', cluster.configPath, '--node', 'node-z'])).code, 2);
     const down = await runCli(['status', '--config', cluster.configPath, '--node', 'node-a']);

@@ -12,7 +12,11 @@ const USAGE = `usage: castmirror cache <action> ... --config F [--node N] [--jso
   put TYPE KEY JSON       store a JSON value under KEY                   (node)
   invalidate TYPE KEY     drop KEY on every node                         (cluster)
   clear TYPE              empty TYPE on every node                       (cluster)
+  reload TYPE             empty TYPE on every node; the node asked loads
+                          its keys again at once, the others on next use (cluster)
   capacity TYPE [N]       show, or set to N, this node's capacity        (node)
+  ttl TYPE [SECONDS]      show, or set, this node's time-to-live;
+                          0 = no expiry by age                           (node)
 
 Node-scoped actions act on --node N (default: the first node that answers); cluster-
 scoped ones start there and reach every node.`;
@@ -23,12 +27,14 @@ const ARITY: Record<string, [min: number, max: number]> = {
   put: [3, 3],
   invalidate: [2, 2],
   clear: [1, 1],
+  reload: [1, 1],
   capacity: [1, 2],
+  ttl: [1, 2],
 };
 
 export const cache: Verb = {
   name: 'cache',
-  summary: 'cache administration: stats|get|put|invalidate|clear|capacity',
+  summary: 'cache administration: stats|get|put|invalidate|clear|reload|capacity|ttl',
   usage: USAGE,
   async run(argv, io) {
     const { values, positionals } = parse(argv, CONFIG_OPTIONS);
@@ -55,6 +61,11 @@ export const cache: Verb = {
       capacity = Number(key);
       if (!Number.isSafeInteger(capacity) || capacity < 1) throw new UsageError(`capacity must be a positive integer, not "${key}"`);
     }
+    let ttlSeconds: number | undefined;
+    if (action === 'ttl' && key !== undefined) {
+      ttlSeconds = Number(key);
+      if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds < 0) throw new UsageError(`ttl must be a whole number of seconds (0: no expiry), not "${key}"`);
+    }
 
     const loaded = await loadConfig(requireConfigPath(values.config));
     const { node, result } = await withFirstReachable(loaded, values.node, async (client) => {
@@ -71,6 +82,12 @@ export const cache: Verb = {
           return client.json('POST', `/caches/${encodeURIComponent(type)}/invalidate`, { key });
         case 'clear':
           return client.json('POST', `/caches/${encodeURIComponent(type)}/clear`);
+        case 'reload':
+          return client.json('POST', `/caches/${encodeURIComponent(type)}/reload`);
+        case 'ttl':
+          return ttlSeconds === undefined
+            ? client.json('GET', `/caches/${encodeURIComponent(type)}/ttl`)
+            : client.json('PUT', `/caches/${encodeURIComponent(type)}/ttl`, { ttlSeconds });
         default:
           return capacity === undefined
             ? client.json('GET', `/caches/${encodeURIComponent(type)}/capacity`)
@@ -113,6 +130,14 @@ export const cache: Verb = {
       case 'clear':
         io.out(`cleared ${type} on every node (from ${node})`);
         return EXIT.ok;
+      case 'reload':
+        io.out(`reloaded ${type}: cleared on every node; ${(result as { warmed: number }).warmed} keys loaded again on ${node}`);
+        return EXIT.ok;
+      case 'ttl': {
+        const ttl = (result as { ttlSeconds: number }).ttlSeconds;
+        io.out(`${type} time-to-live on ${node}: ${ttl === 0 ? 'none (entries expire only by capacity)' : `${ttl} s`}`);
+        return EXIT.ok;
+      }
       default:
         io.out(`${type} capacity on ${node}: ${(result as { capacity: number }).capacity}`);
         return EXIT.ok;

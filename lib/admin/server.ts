@@ -204,6 +204,29 @@ function buildRoutes(node: CacheNode): Route[] {
       },
     },
     {
+      pattern: /^\/caches\/([^/]+)\/reload$/,
+      methods: {
+        POST: async ({ params: [type] }) => {
+          // Cleared everywhere; this node loads again at once the keys it held, the others on next use.
+          const { warmed } = await cache(type!).reload({ warm: true });
+          return { type, reloaded: true, warmed, scope: 'cluster' };
+        },
+      },
+    },
+    {
+      pattern: /^\/caches\/([^/]+)\/ttl$/,
+      methods: {
+        GET: ({ params: [type] }) => ({ type, ttlSeconds: cache(type!).ttlSeconds, scope: 'node' }),
+        PUT: async ({ params: [type], body }) => {
+          const { ttlSeconds } = requireObject(await body(), ['ttlSeconds']);
+          if (typeof ttlSeconds !== 'number') throw new HttpError(400, 'CASTMIRROR_INVALID_ARGUMENT', 'body must be {"ttlSeconds": <whole number, 0 = no expiry>}');
+          const c = cache(type!);
+          c.setTtl(ttlSeconds);
+          return { type, ttlSeconds: c.ttlSeconds, scope: 'node' };
+        },
+      },
+    },
+    {
       pattern: /^\/caches\/([^/]+)\/capacity$/,
       methods: {
         GET: ({ params: [type] }) => ({ type, capacity: cache(type!).capacity, scope: 'node' }),

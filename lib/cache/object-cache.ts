@@ -55,7 +55,7 @@ export class ObjectCache<V = unknown> {
   readonly type: string;
   private lru: LRUCache<string, { value: V }>;
   private loader: Loader<V> | undefined;
-  private ttlSeconds: number;
+  private ttl: number;
   private readonly flights = new Map<string, Flight<V>>();
   private readonly counters = {
     hits: 0,
@@ -79,8 +79,13 @@ export class ObjectCache<V = unknown> {
   ) {
     this.type = type;
     this.loader = options.loader;
-    this.ttlSeconds = options.ttlSeconds;
+    this.ttl = options.ttlSeconds;
     this.lru = this.newLru(options.capacity, options.ttlSeconds);
+  }
+
+  /** Seconds an entry lives on this node (0: no expiry by age). */
+  get ttlSeconds(): number {
+    return this.ttl;
   }
 
   get capacity(): number {
@@ -260,7 +265,7 @@ export class ObjectCache<V = unknown> {
     // the least recent go if it shrinks; entries take the new TTL from their original start.
     next.load(this.lru.dump().map(([key, entry]) => [key, { ...entry, ttl: undefined }]));
     this.lru = next;
-    this.ttlSeconds = ttlSeconds;
+    this.ttl = ttlSeconds;
   }
 
   private newLru(capacity: number, ttlSeconds: number): LRUCache<string, { value: V }> {
