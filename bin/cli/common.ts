@@ -3,7 +3,7 @@
  * JSON, and finding a node's admin API from the config.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { AdminClient } from '../../lib/admin/client.js';
+import { AdminClient, adminEndpoint } from '../../lib/admin/client.js';
 import type { LoadedConfig } from '../../lib/config/load.js';
 import { AdminUnreachableError, CastmirrorError, ConfigError, ConfigReadError, UnknownNodeError } from '../../lib/errors.js';
 
@@ -65,12 +65,7 @@ export function adminClients(loaded: LoadedConfig, nodeName: string | undefined)
   const { config, secret } = loaded;
   const nodes = nodeName === undefined ? config.nodes : config.nodes.filter((n) => n.name === nodeName);
   if (nodes.length === 0) throw new UnknownNodeError(nodeName ?? '', config.nodes.map((n) => n.name));
-  return nodes.map((n) => {
-    const adminHost = config.overrides[n.name]?.admin?.host ?? config.admin.host;
-    // The admin API may bind a wildcard; reach it through the node's own host then.
-    const host = adminHost === '0.0.0.0' ? n.host : adminHost;
-    return { node: n.name, client: new AdminClient({ host, port: n.adminPort, secret: secret?.value }) };
-  });
+  return nodes.map((n) => ({ node: n.name, client: new AdminClient({ ...adminEndpoint(config, n), secret: secret?.value }) }));
 }
 
 /** Calls the first node that answers (the named one only, when --node is given). */

@@ -3,6 +3,13 @@
  */
 import http from 'node:http';
 import { AdminRequestError, AdminUnreachableError } from '../errors.js';
+import type { ClusterConfig, NodeEntry } from '../config/types.js';
+
+/** Where a node's admin API can be reached: its `<Admin host>` (or override); a wildcard bind through the node's own host. */
+export function adminEndpoint(config: ClusterConfig, node: NodeEntry): { host: string; port: number } {
+  const host = config.overrides[node.name]?.admin?.host ?? config.admin.host;
+  return { host: host === '0.0.0.0' ? node.host : host, port: node.adminPort };
+}
 
 export interface AdminClientOptions {
   readonly host: string;

@@ -10,8 +10,11 @@ import { PROMETHEUS_CONTENT_TYPE } from '../metrics/prometheus.js';
 import { viewOf } from '../session/view.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { listen } from '../util/listen.js';
+import { ClusterViewSource } from './cluster-view.js';
+import { ADMIN_PAGE_HTML } from './page.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;
+const EVENTS_INTERVAL_MS = 1000;
 
 export interface AdminServerOptions {
   readonly node: CacheNode;
@@ -28,7 +31,7 @@ class HttpError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
-    readonly headers: Record<string, string> = {},
+    readonly headers: Record<string, string | string[]> = {},
   ) {
     super(message);
   }
@@ -51,11 +54,13 @@ export class AdminServer {
   private readonly routes: Route[];
   private readonly tokenDigest: Buffer | undefined;
   private readonly logger: Logger;
+  private readonly views: ClusterViewSource;
 
   private constructor(private readonly options: AdminServerOptions) {
     this.logger = options.logger ?? silentLogger;
     this.tokenDigest = options.secret ? digest(options.secret) : undefined;
     this.routes = buildRoutes(options.node);
+    this.views = new ClusterViewSource(options.node, options.secret);
     this.server = http.createServer((req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 5000;
   }
@@ -84,8 +89,19 @@ export class AdminServer {
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     try {
-      this.authenticate(req);
+      const via = this.authenticate(req);
+      // A browser login is sent by the browser on its own: actions need a header that a page
+      // of another origin cannot add without the (never granted) CORS preflight.
+      if (via === 'browser' && req.method !== 'GET' && req.headers['x-castmirror-admin'] !== '1') {
+        throw new HttpError(403, 'CASTMIRROR_ADMIN_FORBIDDEN', 'actions from a browser need the X-Castmirror-Admin: 1 header (the admin page sends it)');
+      }
       const url = new URL(req.url ?? '/', 'http://admin');
+      if (req.method === 'GET' && url.pathname === '/') {
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'x-frame-options': 'DENY' });
+        res.end(ADMIN_PAGE_HTML);
+        return;
+      }
+      if (req.method === 'GET' && url.pathname === '/events') return this.streamEvents(req, res);
       const { handler, params } = this.match(req.method ?? 'GET', url.pathname);
       const result = await handler({ params, body: () => readJson(req) });
       if (typeof result === 'string') {
@@ -101,16 +117,50 @@ export class AdminServer {
     }
   }
 
-  private authenticate(req: http.IncomingMessage): void {
-    if (!this.tokenDigest) return;
+  /**
+   * The cluster secret, as a bearer token (scripts, the CLI) or as the password of HTTP Basic
+   * auth, any user name (a browser on the admin page). Returns which.
+   */
+  private authenticate(req: http.IncomingMessage): 'token' | 'browser' {
+    if (!this.tokenDigest) return 'token';
     const header = req.headers.authorization ?? '';
-    const match = /^Bearer (.+)$/i.exec(header);
+    const bearer = /^Bearer (.+)$/i.exec(header);
+    const basic = /^Basic (.+)$/i.exec(header);
+    let given: string | undefined;
+    if (bearer) given = bearer[1]!.trim();
+    else if (basic) {
+      const decoded = Buffer.from(basic[1]!.trim(), 'base64').toString('utf8');
+      given = decoded.slice(decoded.indexOf(':') + 1);
+    }
     // Digests have equal length, so the comparison is constant-time whatever was sent.
-    if (!match || !timingSafeEqual(digest(Buffer.from(match[1]!.trim(), 'utf8')), this.tokenDigest)) {
-      throw new HttpError(401, 'CASTMIRROR_ADMIN_UNAUTHORIZED', 'missing or wrong bearer token (the cluster secret)', {
-        'www-authenticate': 'Bearer realm="castmirror"',
+    if (given === undefined || !timingSafeEqual(digest(Buffer.from(given, 'utf8')), this.tokenDigest)) {
+      throw new HttpError(401, 'CASTMIRROR_ADMIN_UNAUTHORIZED', 'missing or wrong credentials: the cluster secret as a bearer token, or as the password (any user name)', {
+        'www-authenticate': ['Basic realm="castmirror admin", charset="UTF-8"', 'Bearer realm="castmirror"'],
       });
     }
+    return basic ? 'browser' : 'token';
+  }
+
+  /** Server-sent events: the cluster view every second, until the client goes away. */
+  private streamEvents(req: http.IncomingMessage, res: http.ServerResponse): void {
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' });
+    let busy = false;
+    const send = async (): Promise<void> => {
+      if (busy) return; // a slow peer: skip a beat rather than pile up
+      busy = true;
+      try {
+        const view = await this.views.view();
+        if (!res.writableEnded) res.write(`event: view\ndata: ${JSON.stringify(view)}\n\n`);
+      } catch (error) {
+        this.logger.warn({ err: error }, 'admin page view failed');
+      } finally {
+        busy = false;
+      }
+    };
+    void send();
+    const timer = setInterval(() => void send(), EVENTS_INTERVAL_MS);
+    req.socket.setTimeout(0);
+    res.on('close', () => clearInterval(timer));
   }
 
   private match(method: string, pathname: string): { handler: Handler; params: string[] } {
@@ -266,7 +316,7 @@ async function readJson(req: http.IncomingMessage): Promise<unknown> {
   }
 }
 
-function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string | string[]> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);

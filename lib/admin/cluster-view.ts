@@ -1,0 +1,64 @@
+/**
+ * What the admin page shows, gathered by the node that serves it: its own status and
+ * caches, and each other node's status from that node's admin API (the node holds the
+ * secret, so the browser talks to one node only). A node that does not answer in time is
+ * shown as unreachable, never waited for.
+ */
+import type { ObjectCacheStats } from '../cache/object-cache.js';
+import type { ApplicationStatus, CacheNode, NodeStatus } from '../node/cache-node.js';
+import { AdminClient, adminEndpoint } from './client.js';
+
+export interface NodeView {
+  readonly name: string;
+  readonly reachable: boolean;
+  readonly sessions: { readonly primary: number; readonly backup: number } | null;
+  readonly lastAckLagMs: number | null;
+  readonly inFlight: number | null;
+  readonly applications: readonly ApplicationStatus[] | null;
+}
+
+export interface ClusterView {
+  readonly node: string;
+  readonly cluster: string;
+  readonly at: string;
+  readonly members: NodeStatus['members'];
+  readonly nodes: readonly NodeView[];
+  readonly caches: readonly ObjectCacheStats[];
+  readonly applications: readonly ApplicationStatus[];
+}
+
+const PEER_TIMEOUT_MS = 800;
+
+export class ClusterViewSource {
+  private readonly peers: { name: string; client: AdminClient }[];
+
+  constructor(
+    private readonly node: CacheNode,
+    secret: Buffer | undefined,
+  ) {
+    const { cluster } = node.config;
+    this.peers = cluster.nodes
+      .filter((n) => n.name !== node.name)
+      .map((n) => ({ name: n.name, client: new AdminClient({ ...adminEndpoint(cluster, n), secret, timeoutMs: PEER_TIMEOUT_MS }) }));
+  }
+
+  async view(): Promise<ClusterView> {
+    const own = this.node.status();
+    const others = await Promise.all(
+      this.peers.map(async ({ name, client }) => {
+        try {
+          return nodeView(name, await client.json<NodeStatus>('GET', '/status'));
+        } catch {
+          return { name, reachable: false, sessions: null, lastAckLagMs: null, inFlight: null, applications: null };
+        }
+      }),
+    );
+    const nodes = [nodeView(this.node.name, own), ...others].sort((a, b) => a.name.localeCompare(b.name));
+    return { node: own.node, cluster: own.cluster, at: new Date().toISOString(), members: own.members, nodes, caches: this.node.caches.stats(), applications: own.applications };
+  }
+}
+
+function nodeView(name: string, status: NodeStatus): NodeView {
+  const { sessions } = status;
+  return { name, reachable: true, sessions: { primary: sessions.primaries, backup: sessions.backups }, lastAckLagMs: sessions.lastAckLagMs, inFlight: sessions.inFlight, applications: status.applications };
+}

@@ -1,0 +1,104 @@
+/**
+ * The admin page, on real nodes (child processes): the browser login (Basic, the secret as
+ * password), the CSRF header on actions, the server-sent view of every node; and in
+ * headless Chromium (Debian's chromium, playwright-core), a cache clear clicked on the page
+ * empties that cache on every node, and an application disabled there is disabled
+ * everywhere. Screenshot: test-artifacts/admin-page.png.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { after, afterEach, describe, test } from 'node:test';
+import { chromium, type Browser } from 'playwright-core';
+import { killAll, makeCluster, ROOT, startNodes, type TestCluster } from './helpers/cluster.js';
+import { eventually } from './helpers/wait.js';
+
+const CHROMIUM = process.env.CASTMIRROR_CHROMIUM ?? '/usr/bin/chromium';
+const ARTIFACTS = path.join(ROOT, 'test-artifacts');
+const APPS = '<Applications><Application name="blog" enabled="1"/></Applications>';
+
+describe('admin page', { timeout: 90_000 }, () => {
+  const clusters: TestCluster[] = [];
+  let browser: Browser | undefined;
+  afterEach(killAll);
+  after(async () => {
+    await browser?.close();
+    clusters.forEach((c) => c.cleanup());
+  });
+
+  const start = async () => {
+    const cluster = await makeCluster({ nodes: 3, extraXml: APPS });
+    clusters.push(cluster);
+    await startNodes(cluster, ['node-a', 'node-b', 'node-c']);
+    await eventually(async () => (await cluster.admin('node-a').json<{ members: { state: string }[] }>('GET', '/status')).members.filter((m) => m.state === 'alive').length === 3, { timeoutMs: 10_000, what: 'three alive members' });
+    return cluster;
+  };
+
+  test('browser login, CSRF header, and the server-sent view of every node', async () => {
+    const cluster = await start();
+    const base = `http://127.0.0.1:${cluster.nodes[0]!.adminPort}`;
+    const basic = `Basic ${Buffer.from(`anyone:${cluster.secret}`).toString('base64')}`;
+
+    const anonymous = await fetch(`${base}/`);
+    assert.equal(anonymous.status, 401);
+    assert.match(anonymous.headers.get('www-authenticate') ?? '', /Basic realm="castmirror admin"/);
+    const page = await fetch(`${base}/`, { headers: { authorization: basic } });
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /castmirror admin/);
+    assert.equal((await fetch(`${base}/`, { headers: { authorization: `Basic ${Buffer.from('anyone:wrong-secret-value').toString('base64')}` } })).status, 401);
+
+    // An action with the browser login but without the header: what a forged cross-site form would send.
+    const forged = await fetch(`${base}/caches/product/clear`, { method: 'POST', headers: { authorization: basic } });
+    assert.equal(forged.status, 403);
+    assert.equal(((await forged.json()) as { error: { code: string } }).error.code, 'CASTMIRROR_ADMIN_FORBIDDEN');
+    const allowed = await fetch(`${base}/caches/product/clear`, { method: 'POST', headers: { authorization: basic, 'x-castmirror-admin': '1' } });
+    assert.equal(allowed.status, 200);
+
+    const controller = new AbortController();
+    const events = await fetch(`${base}/events`, { headers: { authorization: basic }, signal: controller.signal });
+    assert.equal(events.headers.get('content-type'), 'text/event-stream; charset=utf-8');
+    const reader = events.body!.getReader();
+    let text = '';
+    while (!text.includes('\n\n')) text += new TextDecoder().decode((await reader.read()).value);
+    controller.abort();
+    const view = JSON.parse(/^data: (.*)$/m.exec(text)![1]!) as { node: string; nodes: { name: string; reachable: boolean }[]; members: unknown[] };
+    assert.equal(view.node, 'node-a');
+    assert.deepEqual(view.nodes.map((n) => [n.name, n.reachable]), [['node-a', true], ['node-b', true], ['node-c', true]]);
+    assert.equal(view.members.length, 3);
+  });
+
+  test('in Chromium: a cache clear clicked on the page empties that cache on every node; an application disabled there is disabled everywhere', async () => {
+    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium package (.ci/run does)`);
+    const cluster = await start();
+    for (const node of ['node-a', 'node-b', 'node-c']) {
+      for (const key of ['k1', 'k2']) await cluster.admin(node).json('PUT', `/caches/product/entries/${key}`, { from: node });
+    }
+    const size = async (node: string) => (await cluster.admin(node).json<{ size: number }>('GET', '/caches/product')).size;
+    assert.deepEqual(await Promise.all(['node-a', 'node-b', 'node-c'].map(size)), [2, 2, 2]);
+
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    const context = await browser.newContext({ httpCredentials: { username: 'admin', password: cluster.secret } });
+    const page = await context.newPage();
+    page.on('dialog', (dialog) => void dialog.accept());
+    await page.goto(`http://127.0.0.1:${cluster.nodes[1]!.adminPort}/`);
+    await page.waitForFunction(`document.querySelectorAll('#members tr').length === 3 && document.querySelectorAll('#nodes tr').length === 3`);
+    assert.match(await page.locator('#nodes').innerText(), /node-c/);
+
+    await page.click('#caches tr[data-type="product"] button[data-action$="/clear"]');
+    await page.waitForFunction(`document.getElementById('message').textContent.startsWith('clear: done')`);
+    await eventually(async () => (await Promise.all(['node-a', 'node-b', 'node-c'].map(size))).every((s) => s === 0), { timeoutMs: 5000, what: 'product empty on every node' });
+
+    await page.click('#apps tr[data-app="blog"] button:has-text("disable now")');
+    await page.waitForFunction(`document.getElementById('message').textContent.startsWith('disable now: done')`);
+    for (const node of ['node-a', 'node-b', 'node-c']) {
+      const { applications } = await cluster.admin(node).json<{ applications: { name: string; state: string }[] }>('GET', '/apps');
+      assert.equal(applications.find((a) => a.name === 'blog')!.state, 'disabled', node);
+    }
+    await page.waitForFunction(`document.querySelector('#apps tr[data-app="blog"]').textContent.includes('disabled')`);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'admin-page.png'), fullPage: true });
+  });
+});
