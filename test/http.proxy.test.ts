@@ -183,6 +183,42 @@ describe('sticky proxy forwarding', { timeout: 60_000 }, () => {
     }
   });
 
+  test('a node that answers "not applied" (it is leaving): the POST, body and all, goes to the next node', async () => {
+    const other = await makeCluster({ nodes: 2 });
+    const loaded = await loadConfig(other.configPath);
+    const seenByLeaving: string[] = [];
+    const leaving = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        seenByLeaving.push(body);
+        res.writeHead(503, { 'content-type': 'application/json', 'x-castmirror-not-applied': '1', connection: 'close' });
+        res.end('{"error":"CASTMIRROR_CLOSED"}');
+      });
+    });
+    const echo = echoServer('node-b', { count: 0 });
+    const portOf = (name: string) => other.nodes.find((n) => n.name === name)!.httpPort;
+    await new Promise<void>((resolve) => leaving.listen(portOf('node-a'), '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => echo.listen(portOf('node-b'), '127.0.0.1', resolve));
+    const front = await StickyProxy.start({ config: loaded.config, secret: loaded.secret!.value, host: '127.0.0.1', port: 0 });
+    try {
+      const frontCookie = new RouteCookie({ secret: loaded.secret!.value, cluster: loaded.config.name });
+      const toA = `${frontCookie.name}=${frontCookie.encode({ sessionId: newSessionId(), primary: 'node-a', backup: 'node-b', version: 1 })}`;
+      const response = await fetch(`${front.url}/cart/items`, { method: 'POST', body: '{"sku":"sku-1","qty":2}', headers: { 'content-type': 'application/json', cookie: toA } });
+      assert.equal(response.status, 200);
+      const got = (await response.json()) as Echo;
+      assert.equal(got.node, 'node-b');
+      assert.equal(got.bytes, 23, 'the same body, replayed');
+      assert.deepEqual(seenByLeaving, ['{"sku":"sku-1","qty":2}']);
+      assert.equal(front.stats.notApplied, 1);
+    } finally {
+      await front.close();
+      await new Promise((resolve) => leaving.close(resolve));
+      await new Promise((resolve) => echo.close(resolve));
+      other.cleanup();
+    }
+  });
+
   test('no node reachable: 503 with a clear error', async () => {
     const lonely = await makeCluster({ nodes: 2 });
     const loaded = await loadConfig(lonely.configPath);

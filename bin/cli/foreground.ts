@@ -16,9 +16,19 @@ export function foregroundLogger(level: string | undefined, base: Record<string,
   return pino({ level: chosen, base: { ...base, pid: process.pid } });
 }
 
-/** Resolves with the exit code once a signal has closed `close`. */
-export function runUntilSignal(close: () => Promise<void>, logger: Logger): Promise<number> {
+/**
+ * Resolves with the exit code once a signal has run `close`, or once `closedElsewhere`
+ * resolves (a drain request through the admin API, say), after running `close` too.
+ */
+export function runUntilSignal(close: () => Promise<void>, logger: Logger, closedElsewhere?: Promise<void>): Promise<number> {
   return new Promise<number>((resolve) => {
+    void closedElsewhere?.then(() => {
+      logger.info({}, 'closed (drained); exiting');
+      close().then(
+        () => resolve(EXIT.ok),
+        () => resolve(EXIT.failure),
+      );
+    });
     let stopping = false;
     const stop = (signal: string): void => {
       if (stopping) {

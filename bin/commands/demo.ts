@@ -31,6 +31,6 @@ use. --db-latency-ms delays every catalog query, to show what the product cache 
     const logger = foregroundLogger(values['log-level'], { node: values.node });
     const loaded = await loadConfig(requireConfigPath(values.config));
     const shop = await startShop({ config: loaded, nodeName: values.node, dbLatencyMs: latency, logger, ...(values.catalog ? { catalogFile: values.catalog } : {}) });
-    return runUntilSignal(() => shop.close(), logger);
+    return runUntilSignal(() => shop.close(), logger, shop.node.whenClosed());
   },
 };

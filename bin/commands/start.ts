@@ -32,6 +32,6 @@ datagram this node receives.`,
     const loaded = await loadConfig(requireConfigPath(values.config));
     if (dropEvery > 0) logger.warn({ dropEvery }, 'fault injection: dropping every Nth received datagram');
     const node = await startNode({ config: loaded, nodeName: values.node, logger, faults: { dropEveryNthDatagram: dropEvery } });
-    return runUntilSignal(() => node.close(), logger);
+    return runUntilSignal(() => node.close(), logger, node.whenClosed());
   },
 };

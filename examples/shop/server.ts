@@ -15,6 +15,9 @@ import { Catalog, type Product } from './catalog.js';
 import { shopHandler } from './app.js';
 import { shopReferences, type ShopContext } from './references.js';
 
+const LEAVE_GRACE_MS = 300;
+const CLOSE_TIMEOUT_MS = 5_000;
+
 /** The shop's name in <Applications>. */
 export const SHOP_APPLICATION = 'shop';
 
@@ -65,12 +68,17 @@ export async function startShop(options: ShopOptions): Promise<Shop> {
     catalog,
     url: `http://${host}:${httpPort}`,
     async close() {
+      // Sessions are handed over first, while requests in flight still finish; requests that
+      // arrive meanwhile are answered "not applied", and the proxy sends them elsewhere.
+      await node.close();
+      // The goodbye is out: a moment for the proxy to hear it before the port closes, so no
+      // request is sent on a connection that is about to go.
+      await new Promise((resolve) => setTimeout(resolve, LEAVE_GRACE_MS));
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      // Sessions are handed over first, while requests in flight still finish.
-      await node.close();
-      server.closeAllConnections();
+      const force = setTimeout(() => server.closeAllConnections(), CLOSE_TIMEOUT_MS);
       await closed;
+      clearTimeout(force);
     },
   };
 }

@@ -193,6 +193,17 @@ function buildRoutes(node: CacheNode): Route[] {
     { pattern: /^\/caches$/, methods: { GET: () => ({ caches: node.caches.stats() }) } },
     { pattern: /^\/apps$/, methods: { GET: () => ({ node: node.name, applications: node.applications() }) } },
     {
+      pattern: /^\/drain$/,
+      methods: {
+        // Answers at once; the node then hands its sessions over and stops (watch GET /status).
+        POST: () => {
+          const { primaries, backups } = node.sessions.snapshotStats();
+          void node.close();
+          return { node: node.name, draining: true, primaries, backups };
+        },
+      },
+    },
+    {
       pattern: /^\/apps\/([^/]+)\/(enable|disable)$/,
       methods: {
         POST: async ({ params: [name, action], body }) => {

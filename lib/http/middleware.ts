@@ -23,6 +23,8 @@ import { admit, markUse } from '../apps/admission.js';
 import type { AppState } from '../wire/messages.js';
 
 export const NODE_HEADER = 'X-Castmirror-Node';
+/** On a 503: the node did not run the request at all (it is leaving), so another node may. */
+export const NOT_APPLIED_HEADER = 'X-Castmirror-Not-Applied';
 
 /** What the middleware puts on `req.castmirror`. */
 export interface RequestSession {
@@ -183,6 +185,12 @@ export function sessionMiddleware(options: SessionMiddlewareOptions): SessionMid
           // The session could not be found or committed (the node is closing, say).
           logger.error({ err: error, url: req.url }, 'session middleware failed');
           const code = error instanceof CastmirrorError ? error.code : 'CASTMIRROR_INTERNAL';
+          // The handler never ran: the request may safely go to another node (the proxy does so).
+          if (!session && !res.headersSent) {
+            res.setHeader(NOT_APPLIED_HEADER, '1');
+            // The node is going: its connections should not be kept for later requests.
+            res.setHeader('Connection', 'close');
+          }
           release(undefined, 503, { error: code, message: error instanceof Error ? error.message : String(error) });
         },
       );

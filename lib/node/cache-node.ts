@@ -103,6 +103,8 @@ export interface NodeStatus {
   /** Route cookies read by the HTTP middleware: valid, and forged or malformed (ignored). */
   readonly routeCookies: RouteCookieStats;
   readonly applications: readonly ApplicationStatus[];
+  /** True while the node hands its sessions over before leaving (drain, or a graceful close). */
+  readonly leaving: boolean;
 }
 
 /** `.castmirror/apps.<node>.json` beside server.xml, when the config came from a file. */
@@ -132,6 +134,10 @@ export class CacheNode {
   private admin: AdminServer | undefined;
   private readonly logger: Logger;
   private closing: Promise<void> | undefined;
+  private resolveClosed!: (closing: Promise<void>) => void;
+  private readonly closedSignal = new Promise<void>((resolve) => {
+    this.resolveClosed = (closing) => void closing.then(resolve, resolve);
+  });
   private readonly startedAtMonotonic = performance.now();
   private eluBaseline = performance.eventLoopUtilization();
 
@@ -282,6 +288,7 @@ export class CacheNode {
       replication: this.peers ? { ...this.peers.stats } : null,
       routeCookies: { ...this.routeCookie.stats },
       applications: this.applications(),
+      leaving: this.closing !== undefined,
     };
   }
 
@@ -307,10 +314,20 @@ export class CacheNode {
     return renderPrometheus(collectMetrics(this), { node: this.name });
   }
 
-  /** Graceful: flushes invalidations, says goodbye, closes sockets. Idempotent. */
+  /**
+   * Graceful: hands every primary session to another node and has every backup copy held
+   * here re-homed, flushes invalidations, says goodbye, closes sockets. Idempotent. The
+   * admin API stays up until the sessions are handed over, so progress can be watched.
+   */
   close(): Promise<void> {
     this.closing ??= this.shutdown();
+    this.resolveClosed(this.closing);
     return this.closing;
+  }
+
+  /** Resolves once the node has closed, whoever closed it (a signal, a drain request). */
+  whenClosed(): Promise<void> {
+    return this.closedSignal;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

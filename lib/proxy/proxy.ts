@@ -14,6 +14,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ClusterConfig, NodeEntry } from '../config/types.js';
 import { RouteCookie } from '../http/route-cookie.js';
+import { NOT_APPLIED_HEADER } from '../http/middleware.js';
 import { listen } from '../util/listen.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { MemberWatch } from './member-watch.js';
@@ -24,6 +25,8 @@ export const PROXY_STATUS_PATH = '/_castmirror/proxy';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 const RETRYABLE_AFTER_SEND = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** Request bodies up to this size are kept while sent, so a request a node did not apply can go to another. */
+const REPLAY_LIMIT_BYTES = 64 * 1024;
 
 export interface ProxyOptions {
   readonly config: ClusterConfig;
@@ -47,6 +50,8 @@ export interface ProxyStats {
   failedAfterSend: number;
   /** 503s: no node could be reached. */
   noNode: number;
+  /** Requests a leaving node answered "not applied", sent to another node. */
+  notApplied: number;
   timeouts: number;
   forgedCookies: number;
   byNode: Record<string, number>;
@@ -76,7 +81,7 @@ export class StickyProxy {
     this.nodes = new Map(options.config.nodes.map((n) => [n.name, n]));
     this.cookie = options.secret ? new RouteCookie({ secret: options.secret, cluster: options.config.name }) : undefined;
     this.router = new Router(members, this.mode);
-    this.stats = { requests: 0, retried: 0, failedAfterSend: 0, noNode: 0, timeouts: 0, forgedCookies: 0, byNode: {}, byReason: {} };
+    this.stats = { requests: 0, retried: 0, failedAfterSend: 0, noNode: 0, notApplied: 0, timeouts: 0, forgedCookies: 0, byNode: {}, byReason: {} };
     for (const node of options.config.nodes) {
       this.agents.set(node.name, new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, timeout: 4_000, scheduling: 'lifo' }));
       this.stats.byNode[node.name] = 0;
@@ -129,6 +134,7 @@ export class StickyProxy {
     this.stats.byReason[choice.reason] = (this.stats.byReason[choice.reason] ?? 0) + 1;
     const headers = forwardedHeaders(req);
     const isNewSession = choice.reason === 'new-session';
+    const replay = new BodyReplay(req, REPLAY_LIMIT_BYTES);
     let attempt = 0;
 
     const tryNext = (): void => {
@@ -138,9 +144,15 @@ export class StickyProxy {
         return reply(res, 503, { error: 'CASTMIRROR_NO_NODE', message: 'no castmirror node could be reached; try again shortly' });
       }
       if (attempt > 1) this.stats.retried++;
-      this.forward(name, req, res, headers, {
+      this.forward(name, req, res, headers, replay, {
         unreachable: () => {
           this.members.markRefused(name);
+          tryNext();
+        },
+        notApplied: () => {
+          // The node is leaving (a drain): it did not run the request; another node will.
+          this.members.markRefused(name);
+          this.stats.notApplied++;
           tryNext();
         },
         failedAfterSend: (error) => {
@@ -167,7 +179,8 @@ export class StickyProxy {
     req: IncomingMessage,
     res: ServerResponse,
     headers: http.OutgoingHttpHeaders,
-    on: { unreachable: () => void; failedAfterSend: (error: Error) => void; responded: () => void },
+    replay: BodyReplay,
+    on: { unreachable: () => void; notApplied: () => void; failedAfterSend: (error: Error) => void; responded: () => void },
   ): void {
     const node = this.nodes.get(name)!;
     let sent = false;
@@ -181,9 +194,12 @@ export class StickyProxy {
     const send = (): void => {
       sent = true;
       clearTimeout(connectTimer);
-      // A bodiless request retried after a first attempt has already been read to its end.
-      if (req.readableEnded) upstream.end();
-      else req.pipe(upstream);
+      // A retried request was read to its end by the first attempt: its body is replayed.
+      if (req.readableEnded) upstream.end(replay.body ?? undefined);
+      else {
+        replay.record();
+        req.pipe(upstream);
+      }
     };
     const connectTimer = setTimeout(() => {
       if (sent) return;
@@ -208,6 +224,10 @@ export class StickyProxy {
     });
     upstream.on('response', (response) => {
       clearTimeout(connectTimer);
+      if (response.statusCode === 503 && response.headers[NOT_APPLIED_HEADER.toLowerCase()] === '1' && replay.replayable) {
+        response.resume();
+        return settle(on.notApplied);
+      }
       settle(on.responded);
       res.writeHead(response.statusCode ?? 502, response.statusMessage, responseHeaders(response));
       response.pipe(res);
@@ -229,6 +249,38 @@ export class StickyProxy {
       msSinceHeard: Number.isFinite(m.lastHeard) ? Math.round(now - m.lastHeard) : null,
     }));
     reply(res, 200, { mode: this.mode, listening: this.members.listening, members, stats: this.stats });
+  }
+}
+
+/** Keeps a copy of a request body as it is sent (up to a limit), to send it again. */
+class BodyReplay {
+  private chunks: Buffer[] | undefined = [];
+  private size = 0;
+  private recording = false;
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly limit: number,
+  ) {}
+
+  record(): void {
+    if (this.recording) return;
+    this.recording = true;
+    this.req.on('data', (chunk: Buffer) => {
+      if (!this.chunks) return;
+      this.size += chunk.length;
+      if (this.size > this.limit) this.chunks = undefined;
+      else this.chunks.push(chunk);
+    });
+  }
+
+  /** Whether the whole body has been read and kept (or there was none). */
+  get replayable(): boolean {
+    return this.req.readableEnded && this.chunks !== undefined;
+  }
+
+  get body(): Buffer | undefined {
+    return this.chunks && this.chunks.length > 0 ? Buffer.concat(this.chunks) : undefined;
   }
 }
 

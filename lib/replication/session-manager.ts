@@ -25,6 +25,10 @@ import type { ReplicationMessage } from './protocol.js';
 import { SessionStore } from './session-store.js';
 import { Mirror, type MirrorLatency } from './mirror.js';
 import { publish } from '../diagnostics.js';
+import { eachLimited } from '../util/limit.js';
+
+/** Sessions handed over (or copies re-homed) at a time when a node leaves. */
+const HANDOFF_CONCURRENCY = 32;
 import { Histogram, LATENCY_BUCKETS_SECONDS } from '../metrics/histogram.js';
 
 /** How a request found its session. */
@@ -485,6 +489,10 @@ export class SessionManager {
   }
 
   private async acceptHandoff(id: number, snapshot: Parameters<typeof sessionFromSnapshot>[0], from: string): Promise<ReplicationMessage> {
+    // Already primary here at this version or newer (fetched by a request while the sender
+    // was leaving): what is held here is kept.
+    const held = this.store.primaries.get(snapshot.meta.id);
+    if (held && held.version >= snapshot.meta.version) return { t: 'ack', id, version: held.version };
     const session = sessionFromSnapshot(snapshot, this.options.references);
     session.meta.primary = this.self;
     this.mirror.setBackup(session, this.mirror.pickBackup(new Set([this.self, from])));
@@ -545,8 +553,12 @@ export class SessionManager {
     this.closing = true;
     clearInterval(this.sweepTimer);
     this.mirror.flush();
-    const handoffs = [...this.store.primaries.values()].map(async (session) => {
+    // Bounded, so that a node with many sessions hands them over steadily (and visibly: the
+    // counts in its status go down as it goes) instead of opening every request at once.
+    const handoff = async (session: SessionObject): Promise<void> => {
       await (this.queues.get(session.id) ?? Promise.resolve()).catch(() => {});
+      // Fetched away meanwhile (a request for it went to another node): nothing to hand over.
+      if (this.store.primaries.get(session.id) !== session) return;
       const exclude = new Set([this.self]);
       for (let target = session.meta.backup ?? this.mirror.pickBackup(exclude); target; target = this.mirror.pickBackup(exclude)) {
         exclude.add(target);
@@ -561,15 +573,17 @@ export class SessionManager {
         }
       }
       this.logger.warn({ session: session.id }, 'no node could take this session over');
-    });
-    const rehomes = [...this.store.copies.values()].map(async (copy) => {
+    };
+    const rehome = async (copy: SessionObject): Promise<void> => {
       try {
         await (await this.mirror.peer(copy.meta.primary)).request({ t: 'rehome', session: copy.id });
+        // Its primary has copied it to another backup: this copy is no longer needed.
+        this.store.copies.delete(copy.id);
       } catch (error) {
         if (!(error instanceof PeerUnavailableError)) throw error;
       }
-    });
-    await Promise.allSettled([...handoffs, ...rehomes]);
+    };
+    await Promise.all([eachLimited([...this.store.primaries.values()], HANDOFF_CONCURRENCY, handoff), eachLimited([...this.store.copies.values()], HANDOFF_CONCURRENCY, rehome)]);
     this.options.peers?.close();
   }
 
