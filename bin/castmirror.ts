@@ -10,6 +10,7 @@ import { cache } from './commands/cache.js';
 import { cluster } from './commands/cluster.js';
 import { demo } from './commands/demo.js';
 import { drain } from './commands/drain.js';
+import { reload } from './commands/reload.js';
 import { proxy } from './commands/proxy.js';
 import { sessions } from './commands/sessions.js';
 import { start } from './commands/start.js';
@@ -17,7 +18,7 @@ import { status } from './commands/status.js';
 import { validate } from './commands/validate.js';
 import { top } from './commands/top.js';
 
-const VERBS: readonly Verb[] = [start, demo, proxy, cluster, validate, status, top, app, drain, cache, sessions];
+const VERBS: readonly Verb[] = [start, demo, proxy, cluster, validate, reload, status, top, app, drain, cache, sessions];
 
 function usage(): string {
   const width = Math.max(...VERBS.map((v) => v.name.length));

@@ -3,7 +3,7 @@
  * APM tools: subscribe with `diagnostics_channel.subscribe('castmirror:member', fn)`.
  * Nothing is built or sent unless someone subscribed.
  *
- *   castmirror:node     { node, event: 'started' | 'closing' | 'closed' }
+ *   castmirror:node     { node, event: 'started' | 'reloaded' | 'closing' | 'closed' }
  *   castmirror:member   { node, member, incarnation, event: 'joined' | 'suspect' | 'alive' | 'dead' | 'left' | 'restarted' }
  *   castmirror:session  { node, session, event: 'took-over' | 'fetched' | 'lost' | 'conflict', version }
  *   castmirror:cache    { node, type, event: 'loss-clear', reason, sender }   (a clear forced by a possibly lost invalidation)

@@ -7,7 +7,7 @@ import { after, describe, test } from 'node:test';
 import { runCli } from './helpers/cli.js';
 import { CLI, makeCluster, ROOT, type TestCluster } from './helpers/cluster.js';
 
-const VERBS = ['start', 'demo', 'proxy', 'cluster', 'validate', 'status', 'top', 'app', 'drain', 'cache', 'sessions'];
+const VERBS = ['start', 'demo', 'proxy', 'cluster', 'validate', 'reload', 'status', 'top', 'app', 'drain', 'cache', 'sessions'];
 const EXAMPLE = path.join(ROOT, 'server.xml.example');
 const SECRET_ENV = { CASTMIRROR_SECRET: 'cli-test-secret-0123456789' };
 

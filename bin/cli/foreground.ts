@@ -49,3 +49,13 @@ export function runUntilSignal(close: () => Promise<void>, logger: Logger, close
     process.on('SIGTERM', () => stop('SIGTERM'));
   });
 }
+
+/** SIGHUP re-reads the config: `reload` runs, and what it reports (or its error) is logged. */
+export function reloadOnSighup(reload: () => Promise<unknown>, logger: Logger): void {
+  process.on('SIGHUP', () => {
+    reload().then(
+      (report) => logger.info({ report }, 'SIGHUP: config reloaded'),
+      (error: unknown) => logger.error({ err: error }, 'SIGHUP: config not reloaded'),
+    );
+  });
+}

@@ -1,7 +1,7 @@
 import { loadConfig } from '../../lib/config/load.js';
 import { startShop } from '../../examples/shop/server.js';
 import { EXIT, parse, requireConfigPath, UsageError, type Verb } from '../cli/common.js';
-import { foregroundLogger, LOG_LEVEL_OPTION, runUntilSignal } from '../cli/foreground.js';
+import { foregroundLogger, LOG_LEVEL_OPTION, reloadOnSighup, runUntilSignal } from '../cli/foreground.js';
 
 export const demo: Verb = {
   name: 'demo',
@@ -31,6 +31,7 @@ use. --db-latency-ms delays every catalog query, to show what the product cache 
     const logger = foregroundLogger(values['log-level'], { node: values.node });
     const loaded = await loadConfig(requireConfigPath(values.config));
     const shop = await startShop({ config: loaded, nodeName: values.node, dbLatencyMs: latency, logger, ...(values.catalog ? { catalogFile: values.catalog } : {}) });
+    reloadOnSighup(() => shop.node.reload(), logger);
     return runUntilSignal(() => shop.close(), logger, shop.node.whenClosed());
   },
 };

@@ -2,7 +2,7 @@ import { loadConfig } from '../../lib/config/load.js';
 import { StickyProxy } from '../../lib/proxy/proxy.js';
 import { PROXY_MODES, type ProxyMode } from '../../lib/proxy/router.js';
 import { EXIT, parse, requireConfigPath, UsageError, type Verb } from '../cli/common.js';
-import { foregroundLogger, LOG_LEVEL_OPTION, runUntilSignal } from '../cli/foreground.js';
+import { foregroundLogger, LOG_LEVEL_OPTION, reloadOnSighup, runUntilSignal } from '../cli/foreground.js';
 
 export const proxy: Verb = {
   name: 'proxy',
@@ -31,13 +31,16 @@ the multicast group and never sends. GET ${'/_castmirror/proxy'} shows its view 
     const mode = (values.mode ?? 'sticky') as ProxyMode;
     if (!PROXY_MODES.includes(mode)) throw new UsageError(`--mode must be one of ${PROXY_MODES.join(', ')}`);
     const logger = foregroundLogger(values['log-level'], { role: 'proxy' });
-    const loaded = await loadConfig(requireConfigPath(values.config));
+    const file = requireConfigPath(values.config);
+    const loaded = await loadConfig(file);
+    const reloadConfig = async () => (await loadConfig(file)).config;
     const host = values.host ?? loaded.config.proxy?.host;
     const port = values.port !== undefined ? Number(values.port) : loaded.config.proxy?.port;
     if (host === undefined || port === undefined) throw new UsageError('the config has no <Proxy host="..." port="..."/>; give --host and --port');
     if (!Number.isSafeInteger(port) || port < 0 || port > 65535) throw new UsageError('--port must be a port number');
-    const proxy = await StickyProxy.start({ config: loaded.config, secret: loaded.secret?.value, host, port, mode, logger });
+    const proxy = await StickyProxy.start({ config: loaded.config, secret: loaded.secret?.value, host, port, mode, logger, reloadConfig });
     logger.info({ url: proxy.url, mode }, 'proxy listening');
+    reloadOnSighup(async () => proxy.reconfigure(await reloadConfig()), logger);
     return runUntilSignal(() => proxy.close(), logger);
   },
 };

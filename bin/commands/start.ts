@@ -1,6 +1,6 @@
 import { startNode } from '../../lib/node/start.js';
 import { EXIT, parse, requireConfigPath, UsageError, type Verb } from '../cli/common.js';
-import { foregroundLogger, LOG_LEVEL_OPTION, runUntilSignal } from '../cli/foreground.js';
+import { foregroundLogger, LOG_LEVEL_OPTION, reloadOnSighup, runUntilSignal } from '../cli/foreground.js';
 import { loadConfig } from '../../lib/config/load.js';
 
 export const start: Verb = {
@@ -32,6 +32,7 @@ datagram this node receives.`,
     const loaded = await loadConfig(requireConfigPath(values.config));
     if (dropEvery > 0) logger.warn({ dropEvery }, 'fault injection: dropping every Nth received datagram');
     const node = await startNode({ config: loaded, nodeName: values.node, logger, faults: { dropEveryNthDatagram: dropEvery } });
+    reloadOnSighup(() => node.reload(), logger);
     return runUntilSignal(() => node.close(), logger, node.whenClosed());
   },
 };

@@ -30,16 +30,25 @@ export interface ClusterView {
 const PEER_TIMEOUT_MS = 800;
 
 export class ClusterViewSource {
-  private readonly peers: { name: string; client: AdminClient }[];
+  private readonly clients = new Map<string, AdminClient>();
 
   constructor(
     private readonly node: CacheNode,
-    secret: Buffer | undefined,
-  ) {
-    const { cluster } = node.config;
-    this.peers = cluster.nodes
-      .filter((n) => n.name !== node.name)
-      .map((n) => ({ name: n.name, client: new AdminClient({ ...adminEndpoint(cluster, n), secret, timeoutMs: PEER_TIMEOUT_MS }) }));
+    private readonly secret: Buffer | undefined,
+  ) {}
+
+  /** The other nodes of the config as it is now (a reload may have added some). */
+  private get peers(): { name: string; client: AdminClient }[] {
+    const { cluster } = this.node.config;
+    return cluster.nodes
+      .filter((n) => n.name !== this.node.name)
+      .map((n) => {
+        const endpoint = adminEndpoint(cluster, n);
+        const key = `${n.name}@${endpoint.host}:${endpoint.port}`;
+        let client = this.clients.get(key);
+        if (!client) this.clients.set(key, (client = new AdminClient({ ...endpoint, secret: this.secret, timeoutMs: PEER_TIMEOUT_MS })));
+        return { name: n.name, client };
+      });
   }
 
   async view(): Promise<ClusterView> {

@@ -192,6 +192,8 @@ function buildRoutes(node: CacheNode): Route[] {
     { pattern: /^\/metrics$/, methods: { GET: () => node.metrics() } },
     { pattern: /^\/caches$/, methods: { GET: () => ({ caches: node.caches.stats() }) } },
     { pattern: /^\/apps$/, methods: { GET: () => ({ node: node.name, applications: node.applications() }) } },
+    // Re-reads server.xml: applies what can change live, lists what needs a restart.
+    { pattern: /^\/reload$/, methods: { POST: () => node.reload() } },
     {
       pattern: /^\/drain$/,
       methods: {
@@ -335,6 +337,8 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown, heade
 
 const STATUS_BY_CODE: Record<string, number> = {
   CASTMIRROR_INVALID_ARGUMENT: 400,
+  CASTMIRROR_CONFIG_INVALID: 400,
+  CASTMIRROR_CONFIG_READ: 400,
   CASTMIRROR_UNKNOWN_CACHE_TYPE: 404,
   CASTMIRROR_NO_LOADER: 409,
   CASTMIRROR_CLOSED: 503,

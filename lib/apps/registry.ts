@@ -40,6 +40,13 @@ export class ApplicationRegistry extends EventEmitter<ApplicationEventMap> {
     if (options.stateFile) this.merge(this.readStateFile(options.stateFile), false);
   }
 
+  /** Applications a reloaded server.xml lists for the first time (version 0, like the others). */
+  declare(entries: readonly ApplicationEntry[]): void {
+    for (const app of entries) {
+      if (!this.records.has(app.name)) this.records.set(app.name, { name: app.name, state: app.enabled ? 'enabled' : 'disabled', version: 0, origin: this.options.self });
+    }
+  }
+
   get(name: string): AppRecord | undefined {
     return this.records.get(name);
   }

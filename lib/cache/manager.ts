@@ -61,6 +61,19 @@ export class ObjectCacheManager {
     return [...this.caches.keys()].sort();
   }
 
+  /** Takes reloaded `<Caches>`: capacities and TTLs of existing types change, new types appear. */
+  reconfigure(configured: readonly CacheSettings[]): void {
+    for (const settings of configured) {
+      const cache = this.caches.get(settings.type);
+      if (!cache) {
+        this.add(settings.type, { capacity: settings.capacity, ttlSeconds: settings.ttlSeconds });
+        this.unclaimed.add(settings.type);
+      } else if (cache.capacity !== settings.capacity || cache.ttlSeconds !== settings.ttlSeconds) {
+        cache.configure({ capacity: settings.capacity, ttlSeconds: settings.ttlSeconds });
+      }
+    }
+  }
+
   stats(): ObjectCacheStats[] {
     return this.types().map((type) => this.caches.get(type)!.stats());
   }

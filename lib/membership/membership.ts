@@ -8,6 +8,7 @@
  * a multicast problem); it stays suspect until it speaks again, or is declared dead after
  * SILENT_LIMIT x deadAfterMs.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { EventEmitter } from 'node:events';
 import type { HeartbeatSettings } from '../config/types.js';
 import type { Envelope, HeartbeatPayload, MemberLoad, PublishedState } from '../wire/messages.js';
@@ -80,7 +81,8 @@ export class Membership extends EventEmitter<MemberEventMap> {
   readonly self: Member;
   private readonly members = new Map<string, Member>();
   private readonly retired = new Map<string, string[]>();
-  private readonly knownNodes: ReadonlySet<string>;
+  private knownNodes: ReadonlySet<string>;
+  private heartbeat: HeartbeatSettings;
   private readonly warnedUnknown = new Set<string>();
   private readonly probing = new Set<string>();
   private readonly clock: Clock;
@@ -103,6 +105,7 @@ export class Membership extends EventEmitter<MemberEventMap> {
     this.probe = options.probe ?? tcpProbe;
     this.logger = options.logger ?? silentLogger;
     this.knownNodes = new Set(options.knownNodes);
+    this.heartbeat = options.heartbeat;
     const { identity } = options.channel;
     this.self = {
       name: identity.name,
@@ -122,8 +125,18 @@ export class Membership extends EventEmitter<MemberEventMap> {
   }
 
   /** Starts heartbeating and failure detection; sends the first heartbeat at once. */
+  /** Takes a reloaded config: the nodes allowed on the wire, and heartbeat timing (timers restart). */
+  reconfigure(settings: { readonly knownNodes: readonly string[]; readonly heartbeat: HeartbeatSettings }): void {
+    this.knownNodes = new Set(settings.knownNodes);
+    if (isDeepStrictEqual(settings.heartbeat, this.heartbeat)) return;
+    this.heartbeat = settings.heartbeat;
+    if (!this.heartbeatTimer) return;
+    this.stopTimers();
+    this.start();
+  }
+
   start(): void {
-    const { intervalMs } = this.options.heartbeat;
+    const { intervalMs } = this.heartbeat;
     this.sendHeartbeat();
     this.heartbeatTimer = this.clock.setInterval(() => this.sendHeartbeat(), intervalMs);
     this.checkTimer = this.clock.setInterval(() => this.check(), Math.max(5, Math.floor(intervalMs / 4)));
@@ -132,11 +145,15 @@ export class Membership extends EventEmitter<MemberEventMap> {
   }
 
   /** Stops timers and, when `goodbye` is set, tells the others this node is leaving. */
-  async stop(goodbye: boolean): Promise<void> {
+  private stopTimers(): void {
     if (this.heartbeatTimer) this.clock.clearInterval(this.heartbeatTimer);
     if (this.checkTimer) this.clock.clearInterval(this.checkTimer);
     if (this.selfTestTimer) this.clock.clearTimeout(this.selfTestTimer);
     this.heartbeatTimer = this.checkTimer = this.selfTestTimer = undefined;
+  }
+
+  async stop(goodbye: boolean): Promise<void> {
+    this.stopTimers();
     if (goodbye) {
       // Sent twice: one lost goodbye would leave the others waiting for the dead timeout.
       const published = this.options.published();
@@ -246,7 +263,7 @@ export class Membership extends EventEmitter<MemberEventMap> {
     member.lastHeardAt = now;
     if (envelope.kind !== 'heartbeat') return;
     const previous = this.lastHeartbeatAt.get(member);
-    if (previous !== undefined) this.heartbeatsMissed += Math.max(0, Math.round((now - previous) / this.options.heartbeat.intervalMs) - 1);
+    if (previous !== undefined) this.heartbeatsMissed += Math.max(0, Math.round((now - previous) / this.heartbeat.intervalMs) - 1);
     this.lastHeartbeatAt.set(member, now);
     const p = envelope.payload;
     member.machine = p.machine;
@@ -295,7 +312,7 @@ export class Membership extends EventEmitter<MemberEventMap> {
   /** One pass of the failure detector. */
   private check(): void {
     const now = this.clock.now();
-    const { intervalMs, deadAfterMs } = this.options.heartbeat;
+    const { intervalMs, deadAfterMs } = this.heartbeat;
     for (const member of this.members.values()) {
       if (member.isSelf) continue;
       const silentFor = now - member.lastHeardAt;

@@ -4,7 +4,10 @@
  * pending invalidations go out, a goodbye tells the others, then sockets close.
  */
 import { InvalidArgumentError } from '../errors.js';
-import type { NodeConfig, ResolvedSecret } from '../config/types.js';
+import type { NodeConfig, NodeEntry, ResolvedSecret } from '../config/types.js';
+import { loadConfig } from '../config/load.js';
+import { resolveNodeConfig } from '../config/resolve.js';
+import { diffConfig } from '../config/diff.js';
 import { ObjectCacheManager } from '../cache/manager.js';
 import type { Membership, Member } from '../membership/membership.js';
 import type { Probe } from '../membership/probe.js';
@@ -54,6 +57,13 @@ export interface CacheNodeOptions {
    * server.xml when the config was read from a file; `false`: memory only.
    */
   readonly stateFile?: string | false;
+}
+
+/** What a config reload did on one node. */
+export interface ReloadReport {
+  readonly node: string;
+  readonly applied: string[];
+  readonly needsRestart: string[];
 }
 
 /** One application as this node sees it. */
@@ -115,7 +125,6 @@ function defaultStateFile(config: NodeConfig): string | undefined {
 
 export class CacheNode {
   readonly name: string;
-  readonly config: NodeConfig;
   readonly incarnation: Incarnation;
   readonly caches: ObjectCacheManager;
   /** @internal the clustered core (absent when standalone), for metrics and tests */
@@ -134,6 +143,12 @@ export class CacheNode {
   private admin: AdminServer | undefined;
   private readonly logger: Logger;
   private closing: Promise<void> | undefined;
+  private currentConfig: NodeConfig;
+  private readonly secret: ResolvedSecret | undefined;
+  /** Node names accepted by the replication server; entries change on reload. */
+  private readonly replicationPeers = new Set<string>();
+  /** Where the peer pool finds each node; entries change on reload. */
+  private readonly nodesByName = new Map<string, NodeEntry>();
   private resolveClosed!: (closing: Promise<void>) => void;
   private readonly closedSignal = new Promise<void>((resolve) => {
     this.resolveClosed = (closing) => void closing.then(resolve, resolve);
@@ -142,7 +157,8 @@ export class CacheNode {
   private eluBaseline = performance.eventLoopUtilization();
 
   private constructor(options: CacheNodeOptions, incarnation: Incarnation, transport: MulticastChannel | undefined) {
-    this.config = options.config;
+    this.currentConfig = options.config;
+    this.secret = options.secret;
     this.name = options.config.node.name;
     this.incarnation = incarnation;
     this.logger = options.logger ?? silentLogger;
@@ -186,9 +202,9 @@ export class CacheNode {
     };
     if (this.core) {
       const identity = { cluster: config.cluster.name, node: this.name, incarnation: incarnation.id, key: deriveKey(options.secret!.value, config.cluster.name, 'replication') };
-      const byName = new Map(config.cluster.nodes.map((n) => [n.name, n]));
+      for (const n of config.cluster.nodes) this.nodesByName.set(n.name, n);
       this.peers = new PeerPool(identity, (name) => {
-        const node = byName.get(name);
+        const node = this.nodesByName.get(name);
         return node ? { name, host: node.host, port: node.replicationPort } : undefined;
       }, newLinkStats());
       const locator = new Locator(this.core.channel, this.core.membership, { roleOf: (id) => this.sessions.store.roleOf(id), versionOf: (id) => this.sessions.store.versionOf(id) });
@@ -220,7 +236,7 @@ export class CacheNode {
           host: config.node.host,
           port: config.node.replicationPort,
           identity: { cluster: config.cluster.name, node: node.name, incarnation: incarnation.id, key: deriveKey(options.secret!.value, config.cluster.name, 'replication') },
-          knownNodes: new Set(config.cluster.nodes.map((n) => n.name)),
+          knownNodes: node.replicationPeersFor(config),
           stats: node.peers.stats,
           handle: (message, from) => node.sessions.handle(message, from),
         });
@@ -242,6 +258,55 @@ export class CacheNode {
     node.logger.info({ incarnation: incarnation.id, clustered: config.cluster.clustered, admin: node.adminAddress }, 'node started');
     publish('node', () => ({ node: node.name, incarnation: incarnation.id, event: 'started' }));
     return node;
+  }
+
+  /** The config this node runs: the one it started with, plus what reloads applied. */
+  get config(): NodeConfig {
+    return this.currentConfig;
+  }
+
+  private replicationPeersFor(config: NodeConfig): Set<string> {
+    this.replicationPeers.clear();
+    for (const n of config.cluster.nodes) this.replicationPeers.add(n.name);
+    return this.replicationPeers;
+  }
+
+  /**
+   * Re-reads server.xml (the file this node started from) and applies what a running node
+   * can take: the node list, cache capacities, TTLs and new types, new applications,
+   * heartbeat and replication settings. Everything else is listed as needing a restart.
+   * Throws ConfigError (every problem, positioned) when the file does not validate: then
+   * nothing is applied.
+   */
+  async reload(env?: NodeJS.ProcessEnv): Promise<ReloadReport> {
+    const loaded = await loadConfig(this.currentConfig.cluster.file, env ? { env } : {});
+    if (!loaded.config.nodes.some((n) => n.name === this.name)) {
+      return { node: this.name, applied: [], needsRestart: [`${this.name} is no longer listed in <ClusterNodes>: drain it (castmirror drain --node ${this.name}) to take it out`] };
+    }
+    const next = resolveNodeConfig(loaded.config, this.name);
+    const current = this.currentConfig;
+    const diff = diffConfig(current, next, { current: this.secret, next: loaded.secret });
+    const nodes = next.cluster.nodes;
+    this.nodesByName.clear();
+    for (const n of nodes) this.nodesByName.set(n.name, n);
+    this.replicationPeersFor(next);
+    this.membership?.reconfigure({ knownNodes: nodes.map((n) => n.name), heartbeat: next.heartbeat });
+    this.sessions.reconfigure(next.replication);
+    this.caches.reconfigure(next.caches);
+    this.apps.declare(next.cluster.applications);
+    // What needs a restart keeps its running value; the rest is the new file's.
+    const caches = [...current.caches.filter((c) => !next.caches.some((x) => x.type === c.type)), ...next.caches];
+    const applications = [...current.cluster.applications.filter((a) => !next.cluster.applications.some((x) => x.name === a.name)), ...next.cluster.applications];
+    this.currentConfig = Object.freeze({
+      ...current,
+      cluster: Object.freeze({ ...current.cluster, nodes, caches, applications, heartbeat: next.cluster.heartbeat, replication: next.cluster.replication }),
+      heartbeat: next.heartbeat,
+      replication: next.replication,
+      caches,
+    });
+    this.logger.info({ applied: diff.live, needsRestart: diff.restart }, 'config reloaded');
+    publish('node', () => ({ node: this.name, incarnation: this.incarnation.id, event: 'reloaded', applied: diff.live, needsRestart: diff.restart }));
+    return { node: this.name, applied: [...diff.live], needsRestart: [...diff.restart] };
   }
 
   get membership(): Membership | undefined {

@@ -16,7 +16,7 @@ import { FrameCodec } from '../wire/frame.js';
 import type { Envelope, MemberLoad } from '../wire/messages.js';
 
 export interface WatchedMember {
-  readonly node: NodeEntry;
+  node: NodeEntry;
   incarnation: string | undefined;
   /** performance.now() of the last heartbeat, or -Infinity. */
   lastHeard: number;
@@ -32,7 +32,11 @@ export type MemberView = 'alive' | 'unknown' | 'down';
 
 export class MemberWatch {
   readonly members = new Map<string, WatchedMember>();
-  private readonly deadAfterMs: number;
+  private deadAfterMs: number;
+
+  /** Called (at most once a second) when an authenticated heartbeat names a node the config does not list. */
+  onUnknownNode: (name: string) => void = () => {};
+  private lastUnknownReport = -Infinity;
 
   private constructor(
     config: ClusterConfig,
@@ -40,9 +44,7 @@ export class MemberWatch {
     secret: Buffer | undefined,
   ) {
     this.deadAfterMs = config.heartbeat.deadAfterMs;
-    for (const node of config.nodes) {
-      this.members.set(node.name, { node, incarnation: undefined, lastHeard: -Infinity, load: undefined, assignedSinceHeartbeat: 0, left: false, refusedAt: -Infinity });
-    }
+    this.reconfigure(config);
     if (transport && secret) {
       const codec = new FrameCodec({ cluster: config.name, secret, maxFrameBytes: config.messaging.maxDatagramBytes });
       const channel = new ClusterChannel(transport, codec, { cluster: config.name, name: 'castmirror-proxy', incarnation: 'listener', startedAt: Date.now() });
@@ -54,6 +56,17 @@ export class MemberWatch {
   static async open(config: ClusterConfig, secret: Buffer | undefined): Promise<MemberWatch> {
     if (!config.clustered || !secret) return new MemberWatch(config, undefined, undefined);
     return new MemberWatch(config, await MulticastChannel.openGroup(config.multicast, config.messaging), secret);
+  }
+
+  /** Takes a (re)loaded config: nodes added are watched, nodes removed are forgotten. */
+  reconfigure(config: ClusterConfig): void {
+    this.deadAfterMs = config.heartbeat.deadAfterMs;
+    for (const node of config.nodes) {
+      const known = this.members.get(node.name);
+      if (known) known.node = node;
+      else this.members.set(node.name, { node, incarnation: undefined, lastHeard: -Infinity, load: undefined, assignedSinceHeartbeat: 0, left: false, refusedAt: -Infinity });
+    }
+    for (const name of this.members.keys()) if (!config.nodes.some((n) => n.name === name)) this.members.delete(name);
   }
 
   /** Whether heartbeats are being listened to (false: every listed node is taken as alive). */
@@ -106,7 +119,15 @@ export class MemberWatch {
 
   private observe(envelope: Envelope): void {
     const member = this.members.get(envelope.sender);
-    if (!member) return;
+    if (!member) {
+      // Signed with the cluster secret: a node that a newer server.xml lists, most likely.
+      const now = performance.now();
+      if (envelope.kind === 'heartbeat' && now - this.lastUnknownReport > 1000) {
+        this.lastUnknownReport = now;
+        this.onUnknownNode(envelope.sender);
+      }
+      return;
+    }
     if (envelope.kind === 'heartbeat') {
       member.incarnation = envelope.incarnation;
       member.lastHeard = performance.now();

@@ -40,6 +40,8 @@ export interface ProxyOptions {
   /** Give up opening a connection to a node after this long and try the next. */
   readonly connectTimeoutMs?: number;
   readonly logger?: Logger;
+  /** Reads the config again (the CLI passes the file's loader); used when an unknown node appears. */
+  readonly reloadConfig?: () => Promise<ClusterConfig>;
 }
 
 export interface ProxyStats {
@@ -83,9 +85,21 @@ export class StickyProxy {
     this.router = new Router(members, this.mode);
     this.stats = { requests: 0, retried: 0, failedAfterSend: 0, noNode: 0, notApplied: 0, timeouts: 0, forgedCookies: 0, byNode: {}, byReason: {} };
     for (const node of options.config.nodes) {
-      this.agents.set(node.name, new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, timeout: 4_000, scheduling: 'lifo' }));
+      this.agents.set(node.name, newAgent());
       this.stats.byNode[node.name] = 0;
     }
+    // A heartbeat from a node the config does not list: re-read the config (it may have been
+    // added by `castmirror reload`), so the new node gets requests without a proxy restart.
+    members.onUnknownNode = (name) => {
+      if (!options.reloadConfig) return;
+      options.reloadConfig().then(
+        (config) => {
+          const { added } = this.reconfigure(config);
+          if (!added.includes(name)) this.logger.warn({ node: name }, 'heartbeats from a node that server.xml does not list');
+        },
+        (error: unknown) => this.logger.warn({ err: error }, 'could not re-read the config for a new node'),
+      );
+    };
   }
 
   static async start(options: ProxyOptions): Promise<StickyProxy> {
@@ -100,6 +114,28 @@ export class StickyProxy {
       throw error;
     }
     return proxy;
+  }
+
+  /**
+   * Takes a (re)loaded config: nodes added get a connection pool and are routed to once
+   * their heartbeats arrive; nodes removed are no longer routed to.
+   */
+  reconfigure(config: ClusterConfig): { added: string[]; removed: string[] } {
+    const added = config.nodes.filter((n) => !this.nodes.has(n.name)).map((n) => n.name);
+    const removed = [...this.nodes.keys()].filter((name) => !config.nodes.some((n) => n.name === name));
+    for (const node of config.nodes) {
+      this.nodes.set(node.name, node);
+      if (!this.agents.has(node.name)) this.agents.set(node.name, newAgent());
+      this.stats.byNode[node.name] ??= 0;
+    }
+    for (const name of removed) {
+      this.nodes.delete(name);
+      this.agents.get(name)?.destroy();
+      this.agents.delete(name);
+    }
+    this.members.reconfigure(config);
+    if (added.length > 0 || removed.length > 0) this.logger.info({ added, removed }, 'proxy nodes changed');
+    return { added, removed };
   }
 
   get address(): { host: string; port: number } {
@@ -250,6 +286,11 @@ export class StickyProxy {
     }));
     reply(res, 200, { mode: this.mode, listening: this.members.listening, members, stats: this.stats });
   }
+}
+
+function newAgent(): http.Agent {
+  // Idle sockets close before the nodes' 5 s keep-alive timeout, so none is reused as the node closes it.
+  return new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, timeout: 4_000, scheduling: 'lifo' });
 }
 
 /** Keeps a copy of a request body as it is sent (up to a limit), to send it again. */

@@ -62,8 +62,11 @@ export class Mirror {
   private readonly store: SessionStore;
   private readonly stats: SessionCounters;
   private readonly logger: Logger;
+  /** The mode and batch limits, replaced when the config is reloaded. */
+  replication: ReplicationSettings;
 
   constructor(private readonly options: MirrorOptions) {
+    this.replication = options.replication;
     this.store = options.store;
     this.stats = options.stats;
     this.logger = options.logger;
@@ -92,7 +95,7 @@ export class Mirror {
     }
     if (delta) session.meta.version = delta.version;
     session.markMirrored();
-    const mode = this.options.replication.mode;
+    const mode = this.replication.mode;
     if (needsFull) return mode === 'sync' ? this.mirrorFull(session) : this.background(this.mirrorFull(session));
     // sync: a group commit: every commit of this turn shares one frame, each awaits its ack.
     // async: the same, unawaited (and so returned at once, without a promise).
@@ -115,8 +118,8 @@ export class Mirror {
     }
     else this.batch.push({ session, delta: delta!, resolve: ignore, reject: this.logFailure });
     if (mode !== 'batched') this.batchTimer ??= setImmediate(() => this.flush());
-    else if (this.batch.length >= this.options.replication.batchSize) this.flush();
-    else this.batchTimer ??= setTimeout(() => this.flush(), this.options.replication.batchIntervalMs);
+    else if (this.batch.length >= this.replication.batchSize) this.flush();
+    else this.batchTimer ??= setTimeout(() => this.flush(), this.replication.batchIntervalMs);
     return acknowledged;
   }
 

@@ -162,6 +162,12 @@ export class SessionManager {
     return this.options.self.name;
   }
 
+  /** Takes reloaded `<Replication>` settings: the next commit uses them. */
+  reconfigure(replication: ReplicationSettings): void {
+    this.mirror.flush();
+    this.mirror.replication = replication;
+  }
+
   /** Sessions held, as primary and as backup (the heartbeat's load figure). */
   get count(): number {
     return this.store.primaries.size + this.store.copies.size;
@@ -526,12 +532,12 @@ export class SessionManager {
       this.mirror.setBackup(session, undefined);
       this.mirror.unmirrored.add(session.id);
       // Eager: a full copy to a new backup now. Lazy: at the session's next commit.
-      if (this.options.replication.rehome === 'eager') this.mirror.background(this.queued(session.id, () => this.mirror.mirrorFull(session, new Set([member.name]))));
+      if (this.mirror.replication.rehome === 'eager') this.mirror.background(this.queued(session.id, () => this.mirror.mirrorFull(session, new Set([member.name]))));
     }
   }
 
   private rehomeUnmirrored(): void {
-    if (this.closing || this.options.replication.rehome !== 'eager') return;
+    if (this.closing || this.mirror.replication.rehome !== 'eager') return;
     for (const id of this.mirror.unmirrored) {
       const session = this.store.primaries.get(id);
       if (session) this.mirror.background(this.queued(id, () => (this.mirror.unmirrored.has(id) ? this.mirror.mirrorFull(session) : Promise.resolve(true))));
