@@ -36,7 +36,7 @@ node that starts later learns them from the others.`,
     if (values.json) printJson(io, { ...result, via: node });
     else {
       io.out(`${result.app.name}: ${result.app.state} (version ${result.app.version}, set by ${node})`);
-      io.out(`applied on: ${result.applied.join(', ')}`);
+      io.out(`applied on: ${result.applied.join(', ')} (${result.elapsedMs} ms)`);
       if (result.missing.length > 0) io.out(`did not answer: ${result.missing.join(', ')} (they learn the state when they next hear from the cluster)`);
     }
     return result.missing.length > 0 ? EXIT.failure : EXIT.ok;

@@ -16,13 +16,15 @@ export interface ChangeReport {
   readonly applied: string[];
   /** Live members that did not answer before the deadline. */
   readonly missing: string[];
+  /** From the change to the last acknowledgement (or the deadline). */
+  readonly elapsedMs: number;
 }
 
 const RESEND_EVERY_MS = 200;
 
 export class ApplicationSync {
   private nextRequest = 1;
-  private readonly waiting = new Map<number, { name: string; version: number; acked: Set<string> }>();
+  private readonly waiting = new Map<number, { name: string; version: number; acked: Set<string>; wake: () => void }>();
 
   constructor(
     private readonly registry: ApplicationRegistry,
@@ -36,22 +38,32 @@ export class ApplicationSync {
 
   /** Changes the state here and on every live member. */
   async change(name: string, state: AppState): Promise<ChangeReport> {
+    const started = performance.now();
     const record = this.registry.change(name, state);
     const request = this.nextRequest++;
     const acked = new Set<string>([this.channel.identity.name]);
-    this.waiting.set(request, { name, version: record.version, acked });
+    const entry = { name, version: record.version, acked, wake: () => {} };
+    this.waiting.set(request, entry);
     const pending = (): string[] => this.membership.alive().filter((m) => !m.isSelf && !acked.has(m.name)).map((m) => m.name);
     const deadline = performance.now() + this.deadlineMs;
     try {
       // Datagrams may be lost: send again while someone has not answered.
       while (pending().length > 0 && performance.now() < deadline) {
         await this.channel.send('apps', { request, apps: [record] }).catch(() => {});
-        await new Promise((resolve) => setTimeout(resolve, Math.min(RESEND_EVERY_MS, Math.max(0, deadline - performance.now()))));
+        let timer: NodeJS.Timeout | undefined;
+        await new Promise<void>((resolve) => {
+          // Woken by each answer; the last one ends the wait at once.
+          entry.wake = () => {
+            if (pending().length === 0) resolve();
+          };
+          timer = setTimeout(resolve, Math.min(RESEND_EVERY_MS, Math.max(0, deadline - performance.now())));
+        });
+        clearTimeout(timer);
       }
     } finally {
       this.waiting.delete(request);
     }
-    return { app: record, applied: [...acked].sort(), missing: pending().sort() };
+    return { app: record, applied: [...acked].sort(), missing: pending().sort(), elapsedMs: Math.round((performance.now() - started) * 100) / 100 };
   }
 
   /** Sends this node's whole table (to a member that joined). */
@@ -75,6 +87,9 @@ export class ApplicationSync {
     if (requester !== this.channel.identity.name) return;
     const waiting = this.waiting.get(request);
     const answer = apps.find((a) => a.name === waiting?.name);
-    if (waiting && answer && answer.version >= waiting.version) waiting.acked.add(envelope.sender);
+    if (waiting && answer && answer.version >= waiting.version) {
+      waiting.acked.add(envelope.sender);
+      waiting.wake();
+    }
   }
 }

@@ -371,7 +371,7 @@ export class CacheNode {
    */
   async setApplicationState(name: string, state: AppState): Promise<ChangeReport> {
     if (this.appSync) return this.appSync.change(name, state);
-    return { app: this.apps.change(name, state), applied: [this.name], missing: [] };
+    return { app: this.apps.change(name, state), applied: [this.name], missing: [], elapsedMs: 0 };
   }
 
   /** Prometheus text exposition of this node's counters and gauges. */
