@@ -64,6 +64,29 @@ function crashingServer(received: { requests: number }): net.Server {
   });
 }
 
+/**
+ * A proxy of its own in front of two "nodes": `nodeA` on node-a's port, an echo server on
+ * node-b's; `toA` is a valid route cookie naming node-a primary and node-b backup.
+ */
+async function withFront(nodeA: net.Server, run: (front: StickyProxy, toA: string) => Promise<void>): Promise<void> {
+  const other = await makeCluster({ nodes: 2 });
+  const loaded = await loadConfig(other.configPath);
+  const echo = echoServer('node-b', { count: 0 });
+  const portOf = (name: string) => other.nodes.find((n) => n.name === name)!.httpPort;
+  await new Promise<void>((resolve) => nodeA.listen(portOf('node-a'), '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => echo.listen(portOf('node-b'), '127.0.0.1', resolve));
+  const front = await StickyProxy.start({ config: loaded.config, secret: loaded.secret!.value, host: '127.0.0.1', port: 0 });
+  const cookie = new RouteCookie({ secret: loaded.secret!.value, cluster: loaded.config.name });
+  try {
+    await run(front, `${cookie.name}=${cookie.encode({ sessionId: newSessionId(), primary: 'node-a', backup: 'node-b', version: 1 })}`);
+  } finally {
+    await front.close();
+    await new Promise((resolve) => nodeA.close(resolve));
+    await new Promise((resolve) => echo.close(resolve));
+    other.cleanup();
+  }
+}
+
 describe('sticky proxy forwarding', { timeout: 60_000 }, () => {
   let cluster: TestCluster;
   let proxy: StickyProxy;
@@ -150,19 +173,9 @@ describe('sticky proxy forwarding', { timeout: 60_000 }, () => {
   });
 
   test('a node that fails after the request reached it: POST gets a clear 502, GET goes to the next node', async () => {
-    // A cluster of its own: node-a accepts connections, reads, and resets; node-b answers.
-    const other = await makeCluster({ nodes: 2 });
-    const loaded = await loadConfig(other.configPath);
-    const crasher = crashingServer(crashed);
-    const echo = echoServer('node-b', { count: 0 });
-    const portOf = (name: string) => other.nodes.find((n) => n.name === name)!.httpPort;
-    await new Promise<void>((resolve) => crasher.listen(portOf('node-a'), '127.0.0.1', resolve));
-    await new Promise<void>((resolve) => echo.listen(portOf('node-b'), '127.0.0.1', resolve));
-    const front = await StickyProxy.start({ config: loaded.config, secret: loaded.secret!.value, host: '127.0.0.1', port: 0 });
-    try {
-      const frontCookie = new RouteCookie({ secret: loaded.secret!.value, cluster: loaded.config.name });
-      const toA = { cookie: `${frontCookie.name}=${frontCookie.encode({ sessionId: newSessionId(), primary: 'node-a', backup: 'node-b', version: 3 })}` };
-      const post = await fetch(`${front.url}/cart/items`, { method: 'POST', body: '{"sku":"x"}', headers: { 'content-type': 'application/json', ...toA } });
+    // node-a accepts connections, reads, and resets.
+    await withFront(crashingServer(crashed), async (front, toA) => {
+      const post = await fetch(`${front.url}/cart/items`, { method: 'POST', body: '{"sku":"x"}', headers: { 'content-type': 'application/json', cookie: toA } });
       assert.equal(post.status, 502);
       const body = (await post.json()) as { error: string; message: string; node: string };
       assert.equal(body.error, 'CASTMIRROR_UPSTREAM_FAILED');
@@ -171,21 +184,14 @@ describe('sticky proxy forwarding', { timeout: 60_000 }, () => {
       assert.equal(crashed.requests, 1, 'the POST reached node-a once and was sent nowhere else');
       assert.equal(front.stats.failedAfterSend, 1);
 
-      const get = await fetch(`${front.url}/cart`, { headers: toA });
+      const get = await fetch(`${front.url}/cart`, { headers: { cookie: toA } });
       assert.equal(get.status, 200);
       assert.equal(((await get.json()) as Echo).node, 'node-b');
       assert.equal(crashed.requests, 2, 'the GET reached node-a first');
-    } finally {
-      await front.close();
-      await new Promise((resolve) => crasher.close(resolve));
-      await new Promise((resolve) => echo.close(resolve));
-      other.cleanup();
-    }
+    });
   });
 
   test('a node that answers "not applied" (it is leaving): the POST, body and all, goes to the next node', async () => {
-    const other = await makeCluster({ nodes: 2 });
-    const loaded = await loadConfig(other.configPath);
     const seenByLeaving: string[] = [];
     const leaving = http.createServer((req, res) => {
       let body = '';
@@ -196,14 +202,7 @@ describe('sticky proxy forwarding', { timeout: 60_000 }, () => {
         res.end('{"error":"CASTMIRROR_CLOSED"}');
       });
     });
-    const echo = echoServer('node-b', { count: 0 });
-    const portOf = (name: string) => other.nodes.find((n) => n.name === name)!.httpPort;
-    await new Promise<void>((resolve) => leaving.listen(portOf('node-a'), '127.0.0.1', resolve));
-    await new Promise<void>((resolve) => echo.listen(portOf('node-b'), '127.0.0.1', resolve));
-    const front = await StickyProxy.start({ config: loaded.config, secret: loaded.secret!.value, host: '127.0.0.1', port: 0 });
-    try {
-      const frontCookie = new RouteCookie({ secret: loaded.secret!.value, cluster: loaded.config.name });
-      const toA = `${frontCookie.name}=${frontCookie.encode({ sessionId: newSessionId(), primary: 'node-a', backup: 'node-b', version: 1 })}`;
+    await withFront(leaving, async (front, toA) => {
       const response = await fetch(`${front.url}/cart/items`, { method: 'POST', body: '{"sku":"sku-1","qty":2}', headers: { 'content-type': 'application/json', cookie: toA } });
       assert.equal(response.status, 200);
       const got = (await response.json()) as Echo;
@@ -211,12 +210,7 @@ describe('sticky proxy forwarding', { timeout: 60_000 }, () => {
       assert.equal(got.bytes, 23, 'the same body, replayed');
       assert.deepEqual(seenByLeaving, ['{"sku":"sku-1","qty":2}']);
       assert.equal(front.stats.notApplied, 1);
-    } finally {
-      await front.close();
-      await new Promise((resolve) => leaving.close(resolve));
-      await new Promise((resolve) => echo.close(resolve));
-      other.cleanup();
-    }
+    });
   });
 
   test('no node reachable: 503 with a clear error', async () => {
