@@ -67,6 +67,8 @@ describe('metrics', { timeout: 90_000 }, () => {
     assert.equal(sample(primaryMetrics, 'castmirror_session_outcomes_total', { outcome: 'created' }), 1);
     assert.equal(sample(primaryMetrics, 'castmirror_sync_commit_seconds_count'), 4, 'four sync commits waited for (the first was a full copy)');
     assert.equal(sample(primaryMetrics, 'castmirror_mirror_ack_seconds_count'), 5);
+    assert.ok(sample(primaryMetrics, 'castmirror_bytes_sent_total', { channel: 'replication' }) > 0);
+    assert.ok(sample(primaryMetrics, 'castmirror_bytes_sent_total', { channel: 'multicast' }) > 0);
     const backup = (await shopper.get<{ backup: string }>('/whoami')).body.backup;
     assert.equal(sample(await metrics(backup), 'castmirror_sessions', { role: 'backup' }), 1);
 

@@ -78,8 +78,6 @@ export function collectMetrics(node: CacheNode): MetricFamily[] {
   counter('castmirror_session_touches_total', 'Touches sent to keep backup copies alive.', [{ value: sessions.touches }]);
   const replication = status.replication;
   if (replication) {
-    counter('castmirror_replication_bytes_sent_total', 'Bytes sent on replication links.', [{ value: replication.bytesSent }]);
-    counter('castmirror_replication_bytes_received_total', 'Bytes received on replication links.', [{ value: replication.bytesReceived }]);
     counter('castmirror_replication_refused_total', 'Replication connections refused, by reason.', [
       { labels: { reason: 'handshake' }, value: replication.handshakeFailures },
       { labels: { reason: 'malformed' }, value: replication.malformedFrames },
@@ -122,8 +120,16 @@ export function collectMetrics(node: CacheNode): MetricFamily[] {
     const t = transport.stats;
     counter('castmirror_datagrams_sent_total', 'Multicast datagrams sent.', [{ value: t.datagramsSent }]);
     counter('castmirror_datagrams_received_total', 'Multicast datagrams received.', [{ value: t.datagramsReceived }]);
-    counter('castmirror_bytes_sent_total', 'Bytes sent, by channel.', [{ labels: { channel: 'multicast' }, value: t.bytesSent }]);
-    counter('castmirror_bytes_received_total', 'Bytes received, by channel.', [{ labels: { channel: 'multicast' }, value: t.bytesReceived }]);
+    // Per channel: the multicast group and the replication links (TCP).
+    const links = status.replication;
+    counter('castmirror_bytes_sent_total', 'Bytes sent, by channel.', [
+      { labels: { channel: 'multicast' }, value: t.bytesSent },
+      ...(links ? [{ labels: { channel: 'replication' }, value: links.bytesSent }] : []),
+    ]);
+    counter('castmirror_bytes_received_total', 'Bytes received, by channel.', [
+      { labels: { channel: 'multicast' }, value: t.bytesReceived },
+      ...(links ? [{ labels: { channel: 'replication' }, value: links.bytesReceived }] : []),
+    ]);
     counter('castmirror_datagrams_dropped_total', 'Datagrams dropped before decoding, by reason.', [
       { labels: { reason: 'queue-full' }, value: t.droppedQueueFull },
       { labels: { reason: 'injected' }, value: t.droppedInjected },
