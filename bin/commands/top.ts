@@ -46,7 +46,7 @@ the view refreshes in place until Ctrl-C; otherwise one block is printed per int
         const view = viewOf(loaded, previous, current);
         previous = current;
         if (values.json) printJson(io, view);
-        else io.out(`${inPlace ? '\x1b[H\x1b[2J' : ''}${render(view)}${inPlace ? '' : '\n'}`);
+        else io.out(`${inPlace ? '\x1b[H\x1b[2J' : ''}${render(view, live)}${inPlace ? '' : '\n'}`);
       } while (live && !stopped);
     } finally {
       process.off('SIGINT', stop);
@@ -128,8 +128,8 @@ function viewOf(loaded: LoadedConfig, before: Sample, after: Sample): TopView {
   return { cluster: loaded.config.name, at: new Date().toISOString(), intervalMs: Math.round(seconds * 1000), nodes: rows };
 }
 
-function render(view: TopView): string {
-  const header = `castmirror top: cluster "${view.cluster}", ${view.at}, rates over ${view.intervalMs} ms (Ctrl-C to quit)`;
+function render(view: TopView, live: boolean): string {
+  const header = `castmirror top: cluster "${view.cluster}", ${view.at}, rates over ${view.intervalMs} ms${live ? ' (Ctrl-C to quit)' : ''}`;
   const rows = view.nodes.map((r) => [
     r.node,
     r.state,
