@@ -21,9 +21,11 @@ export interface ChangeReport {
 }
 
 const RESEND_EVERY_MS = 200;
+const CORRECT_EVERY_MS = 1_000;
 
 export class ApplicationSync {
   private nextRequest = 1;
+  private lastCorrection = -Infinity;
   private readonly waiting = new Map<number, { name: string; version: number; acked: Set<string>; wake: () => void }>();
 
   constructor(
@@ -32,6 +34,8 @@ export class ApplicationSync {
     private readonly membership: Membership,
     private readonly deadlineMs = 2_000,
   ) {
+    // Every node sends its table when a member joins; a node that is behind is answered by
+    // whoever is ahead (see onApps), so one lost datagram does not leave it behind.
     membership.on('joined', () => this.announce());
     membership.on('restarted', () => this.announce());
   }
@@ -74,7 +78,17 @@ export class ApplicationSync {
   onApps(envelope: EnvelopeOf<'apps'>): void {
     const { request, apps } = envelope.payload;
     this.registry.merge(apps);
-    if (request === 0) return;
+    if (request === 0) {
+      // The sender holds an older state than this node (it missed a change, or an announce
+      // was lost): tell it, at most once a second.
+      const behind = apps.some((a) => (this.registry.get(a.name)?.version ?? 0) > a.version);
+      const now = performance.now();
+      if (behind && now - this.lastCorrection > CORRECT_EVERY_MS) {
+        this.lastCorrection = now;
+        this.announce();
+      }
+      return;
+    }
     // What this node holds now for those applications: the sender's version, or a newer one.
     const held = apps.map((a) => this.registry.get(a.name)).filter((a): a is AppRecord => a !== undefined);
     this.channel.send('apps-ack', { request, requester: envelope.sender, apps: held }).catch(() => {});
