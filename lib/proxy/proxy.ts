@@ -180,6 +180,9 @@ export class StickyProxy {
         return reply(res, 503, { error: 'CASTMIRROR_NO_NODE', message: 'no castmirror node could be reached; try again shortly' });
       }
       if (attempt > 1) this.stats.retried++;
+      // Counted when chosen, not when answered: a burst of new sessions then spreads out
+      // instead of all going to the node that was least loaded at its last heartbeat.
+      if (isNewSession) this.members.assigned(name);
       this.forward(name, req, res, headers, replay, {
         unreachable: () => {
           this.members.markRefused(name);
@@ -203,7 +206,6 @@ export class StickyProxy {
         },
         responded: () => {
           this.stats.byNode[name] = (this.stats.byNode[name] ?? 0) + 1;
-          if (isNewSession) this.members.assigned(name);
         },
       });
     };
