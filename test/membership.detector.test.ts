@@ -17,6 +17,20 @@ describe('membership (fake clock, in-memory network)', () => {
     assert.equal(cluster.get('a').core.membership.multicastVerified, true);
   });
 
+  test('heartbeats that never arrive are counted from the gap before the next one', async () => {
+    const cluster = makeCores(['a', 'b']);
+    for (const { core } of cluster.cores.values()) core.start();
+    await cluster.clock.advance(2 * HEARTBEAT.intervalMs);
+    const membership = cluster.get('a').core.membership;
+    assert.equal(membership.heartbeatsMissed, 0);
+    const { transport: fromB } = cluster.get('b');
+    cluster.network.drop = (_datagram, from) => from === fromB;
+    await cluster.clock.advance(3 * HEARTBEAT.intervalMs); // three of b's heartbeats lost
+    cluster.network.drop = () => false;
+    await cluster.clock.advance(HEARTBEAT.intervalMs);
+    assert.equal(membership.heartbeatsMissed, 3);
+  });
+
   test('a killed member goes suspect, then dead once the probe is refused, within deadAfterMs + one interval', async () => {
     const cluster = makeCores(['a', 'b']);
     for (const { core } of cluster.cores.values()) core.start();
