@@ -12,7 +12,7 @@
  *   npm run bench:http      (needs redis-server on PATH for the redis case; skipped if absent)
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { benchCluster, freePort, type BenchCluster } from './cluster-fixture.js';
@@ -91,7 +91,6 @@ async function setup(cluster: BenchCluster, file: string, xml: string, app: (nod
   const proxyPort = await freePort();
   let configPath = cluster.write(file, `<Proxy host="127.0.0.1" port="${proxyPort}"/>${xml}`);
   if (standalone) {
-    const { readFileSync, writeFileSync } = await import('node:fs');
     writeFileSync(configPath, readFileSync(configPath, 'utf8').replace('<Cluster>1</Cluster>', '<Cluster>0</Cluster>'));
   }
   const nodes = new Map(NODES.map((name) => [name, app(name, configPath)]));

@@ -236,7 +236,7 @@ export class CacheNode {
           host: config.node.host,
           port: config.node.replicationPort,
           identity: { cluster: config.cluster.name, node: node.name, incarnation: incarnation.id, key: deriveKey(options.secret!.value, config.cluster.name, 'replication') },
-          knownNodes: node.replicationPeersFor(config),
+          knownNodes: node.setReplicationPeers(config),
           stats: node.peers.stats,
           handle: (message, from) => node.sessions.handle(message, from),
         });
@@ -265,7 +265,7 @@ export class CacheNode {
     return this.currentConfig;
   }
 
-  private replicationPeersFor(config: NodeConfig): Set<string> {
+  private setReplicationPeers(config: NodeConfig): Set<string> {
     this.replicationPeers.clear();
     for (const n of config.cluster.nodes) this.replicationPeers.add(n.name);
     return this.replicationPeers;
@@ -289,7 +289,7 @@ export class CacheNode {
     const nodes = next.cluster.nodes;
     this.nodesByName.clear();
     for (const n of nodes) this.nodesByName.set(n.name, n);
-    this.replicationPeersFor(next);
+    this.setReplicationPeers(next);
     this.membership?.reconfigure({ knownNodes: nodes.map((n) => n.name), heartbeat: next.heartbeat });
     this.sessions.reconfigure(next.replication);
     this.caches.reconfigure(next.caches);

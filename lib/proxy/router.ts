@@ -33,11 +33,15 @@ export class Router {
 
   choose(hint: RouteHint | undefined): RouteChoice {
     const now = performance.now();
-    const all = [...this.members.members.values()];
-    const live = all.filter((m) => this.members.stateOf(m.node.name, now) === 'alive');
+    const live: WatchedMember[] = [];
     // Never heard from (the proxy just started), then known down: tried only after the live ones.
-    const unknown = all.filter((m) => this.members.stateOf(m.node.name, now) === 'unknown').map((m) => m.node.name);
-    const down = all.filter((m) => this.members.stateOf(m.node.name, now) === 'down').map((m) => m.node.name);
+    const unknown: string[] = [];
+    const down: string[] = [];
+    for (const member of this.members.members.values()) {
+      const state = this.members.stateOf(member.node.name, now);
+      if (state === 'alive') live.push(member);
+      else (state === 'unknown' ? unknown : down).push(member.node.name);
+    }
 
     if (this.mode === 'dumb') {
       return { order: [...this.shuffled(live.map((m) => m.node.name)), ...unknown, ...down], reason: 'random' };
