@@ -1,18 +1,31 @@
 /**
- * Every error castmirror throws across its public API, in one catalogue.
+ * Every error castmirror throws across its public API, or answers on an HTTP edge, in one
+ * catalogue.
  *
- * Each class carries a stable `code` (`CASTMIRROR_*`) that callers may switch on;
- * messages may change, codes do not. Errors raised by dependencies (cbor-x, the XML
- * parser, sockets) are wrapped and kept as `cause`, never thrown raw.
+ * Each class declares its stable, literal `code` (`CASTMIRROR_*`) and the HTTP status an
+ * edge answers with, side by side; `ErrorCodes` is derived from the classes, so the list
+ * cannot drift. Messages may change, codes do not. Errors raised by dependencies (cbor-x,
+ * the XML parser, lru-cache, sockets) are wrapped and kept as `cause`, never thrown raw.
  */
 
 export class CastmirrorError extends Error {
   readonly code: string;
+  /** What an HTTP edge answers when this error ends a request. */
+  static readonly httpStatus: number = 500;
 
   constructor(message: string, code: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = 'CastmirrorError';
+    this.name = new.target.name;
     this.code = code;
+  }
+
+  get httpStatus(): number {
+    return (this.constructor as typeof CastmirrorError).httpStatus;
+  }
+
+  /** Extra fields an HTTP edge puts beside `code` and `message` in the error body. */
+  details(): Record<string, unknown> {
+    return {};
   }
 }
 
@@ -28,33 +41,49 @@ export function formatDiagnostic(d: ConfigDiagnostic): string {
   return `${d.file}:${d.line}:${d.column}: ${d.message}`;
 }
 
+// ---- configuration ---------------------------------------------------------------------
+
 /** The config file has errors; `diagnostics` lists every one of them. */
 export class ConfigError extends CastmirrorError {
+  static readonly CODE = 'CASTMIRROR_CONFIG_INVALID' as const;
+  static override readonly httpStatus = 400;
+  declare readonly code: typeof ConfigError.CODE;
   readonly diagnostics: readonly ConfigDiagnostic[];
 
   constructor(diagnostics: readonly ConfigDiagnostic[], options?: { cause?: unknown }) {
-    super(diagnostics.map(formatDiagnostic).join('\n'), 'CASTMIRROR_CONFIG_INVALID', options);
-    this.name = 'ConfigError';
+    super(diagnostics.map(formatDiagnostic).join('\n'), ConfigError.CODE, options);
     this.diagnostics = diagnostics;
+  }
+
+  override details(): Record<string, unknown> {
+    return { diagnostics: this.diagnostics };
   }
 }
 
 /** The config file could not be read at all (missing, unreadable). */
 export class ConfigReadError extends CastmirrorError {
+  static readonly CODE = 'CASTMIRROR_CONFIG_READ' as const;
+  static override readonly httpStatus = 400;
+  declare readonly code: typeof ConfigReadError.CODE;
+
   constructor(file: string, options?: { cause?: unknown }) {
     const reason = options?.cause instanceof Error ? `: ${options.cause.message}` : '';
-    super(`cannot read config file ${file}${reason}`, 'CASTMIRROR_CONFIG_READ', options);
-    this.name = 'ConfigReadError';
+    super(`cannot read config file ${file}${reason}`, ConfigReadError.CODE, options);
   }
 }
 
 /** A node name that the config does not list under `<ClusterNodes>`. */
 export class UnknownNodeError extends CastmirrorError {
+  static readonly CODE = 'CASTMIRROR_UNKNOWN_NODE' as const;
+  static override readonly httpStatus = 400;
+  declare readonly code: typeof UnknownNodeError.CODE;
+
   constructor(node: string, known: readonly string[]) {
-    super(`node "${node}" is not listed in <ClusterNodes> (known: ${known.join(', ') || 'none'})`, 'CASTMIRROR_UNKNOWN_NODE');
-    this.name = 'UnknownNodeError';
+    super(`node "${node}" is not listed in <ClusterNodes> (known: ${known.join(', ') || 'none'})`, UnknownNodeError.CODE);
   }
 }
+
+// ---- wire and transport ----------------------------------------------------------------
 
 /** Why a received frame was rejected. Each reason is also a metrics label. */
 export const DecodeErrorCodes = {
@@ -70,111 +99,119 @@ export const DecodeErrorCodes = {
 } as const;
 
 export type DecodeFailure = keyof typeof DecodeErrorCodes;
+export const DECODE_FAILURES = Object.keys(DecodeErrorCodes) as readonly DecodeFailure[];
 
 /** A frame that cannot be trusted: malformed, oversize, unauthenticated or foreign. */
 export class DecodeError extends CastmirrorError {
+  static readonly CODES = Object.values(DecodeErrorCodes);
+  static override readonly httpStatus = 400;
+  declare readonly code: (typeof DecodeErrorCodes)[DecodeFailure];
   readonly reason: DecodeFailure;
 
   constructor(reason: DecodeFailure, message: string, options?: { cause?: unknown }) {
     super(message, DecodeErrorCodes[reason], options);
-    this.name = 'DecodeError';
     this.reason = reason;
   }
 }
 
 /** An outgoing message that cannot be encoded within the limits (too large, not encodable). */
 export class EncodeError extends CastmirrorError {
+  static readonly CODE = 'CASTMIRROR_ENCODE_FAILED' as const;
+  declare readonly code: typeof EncodeError.CODE;
+
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, 'CASTMIRROR_ENCODE_FAILED', options);
-    this.name = 'EncodeError';
+    super(message, EncodeError.CODE, options);
   }
 }
 
 /** A socket could not be opened, bound or joined to its group. */
 export class TransportError extends CastmirrorError {
+  static readonly CODE = 'CASTMIRROR_TRANSPORT_FAILED' as const;
+  declare readonly code: typeof TransportError.CODE;
+
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, 'CASTMIRROR_TRANSPORT_FAILED', options);
-    this.name = 'TransportError';
+    super(message, TransportError.CODE, options);
   }
 }
 
+// ---- the programmatic API --------------------------------------------------------------
+
 /** The operation was called on something already closed. */
 export class ClosedError extends CastmirrorError {
+  static readonly CODE = 'CASTMIRROR_CLOSED' as const;
+  static override readonly httpStatus = 503;
+  declare readonly code: typeof ClosedError.CODE;
+
   constructor(what: string) {
-    super(`${what} is closed`, 'CASTMIRROR_CLOSED');
-    this.name = 'ClosedError';
+    super(`${what} is closed`, ClosedError.CODE);
   }
 }
 
 /** A caller passed a value the API does not accept. */
 export class InvalidArgumentError extends CastmirrorError {
+  static readonly CODE = 'CASTMIRROR_INVALID_ARGUMENT' as const;
+  static override readonly httpStatus = 400;
+  declare readonly code: typeof InvalidArgumentError.CODE;
+
   constructor(message: string) {
-    super(message, 'CASTMIRROR_INVALID_ARGUMENT');
-    this.name = 'InvalidArgumentError';
+    super(message, InvalidArgumentError.CODE);
   }
 }
 
 /** No object cache of that type exists on this node. */
 export class UnknownCacheTypeError extends CastmirrorError {
+  static readonly CODE = 'CASTMIRROR_UNKNOWN_CACHE_TYPE' as const;
+  static override readonly httpStatus = 404;
+  declare readonly code: typeof UnknownCacheTypeError.CODE;
+
   constructor(type: string) {
-    super(`no cache of type "${type}" on this node`, 'CASTMIRROR_UNKNOWN_CACHE_TYPE');
-    this.name = 'UnknownCacheTypeError';
+    super(`no cache of type "${type}" on this node`, UnknownCacheTypeError.CODE);
   }
 }
 
 /** `caches.create(type)` for a type that already has a cache. */
 export class CacheExistsError extends CastmirrorError {
+  static readonly CODE = 'CASTMIRROR_CACHE_EXISTS' as const;
+  static override readonly httpStatus = 409;
+  declare readonly code: typeof CacheExistsError.CODE;
+
   constructor(type: string) {
-    super(`a cache of type "${type}" already exists on this node`, 'CASTMIRROR_CACHE_EXISTS');
-    this.name = 'CacheExistsError';
+    super(`a cache of type "${type}" already exists on this node`, CacheExistsError.CODE);
   }
 }
 
 /** The cache's loader threw or rejected; the original error is the cause. */
 export class LoaderError extends CastmirrorError {
+  static readonly CODE = 'CASTMIRROR_LOADER_FAILED' as const;
+  static override readonly httpStatus = 502;
+  declare readonly code: typeof LoaderError.CODE;
+
   constructor(type: string, key: string, options: { cause: unknown }) {
-    super(`loader for cache "${type}" failed on key "${key}"`, 'CASTMIRROR_LOADER_FAILED', options);
-    this.name = 'LoaderError';
+    super(`loader for cache "${type}" failed on key "${key}"`, LoaderError.CODE, options);
   }
 }
 
 /** `getOrLoad` on a cache that was created without a loader. */
 export class NoLoaderError extends CastmirrorError {
+  static readonly CODE = 'CASTMIRROR_NO_LOADER' as const;
+  static override readonly httpStatus = 409;
+  declare readonly code: typeof NoLoaderError.CODE;
+
   constructor(type: string) {
-    super(`cache "${type}" has no loader`, 'CASTMIRROR_NO_LOADER');
-    this.name = 'NoLoaderError';
-  }
-}
-
-/** The admin API answered with an error status; `status` and `body` are what it said. */
-export class AdminRequestError extends CastmirrorError {
-  readonly status: number;
-  readonly remoteCode: string | undefined;
-
-  constructor(status: number, message: string, remoteCode?: string) {
-    super(message, 'CASTMIRROR_ADMIN_REQUEST_FAILED');
-    this.name = 'AdminRequestError';
-    this.status = status;
-    this.remoteCode = remoteCode;
-  }
-}
-
-/** The admin API of a node could not be reached at all. */
-export class AdminUnreachableError extends CastmirrorError {
-  constructor(url: string, options?: { cause?: unknown }) {
-    super(`cannot reach the admin API at ${url}`, 'CASTMIRROR_ADMIN_UNREACHABLE', options);
-    this.name = 'AdminUnreachableError';
+    super(`cache "${type}" has no loader`, NoLoaderError.CODE);
   }
 }
 
 /** A session value that cannot be stored (and so could not be mirrored), named by pool and key. */
 export class SessionValueError extends CastmirrorError {
+  static readonly CODE = 'CASTMIRROR_SESSION_VALUE' as const;
+  static override readonly httpStatus = 400;
+  declare readonly code: typeof SessionValueError.CODE;
   readonly pool: string;
   readonly key: string;
 
   constructor(pool: string, key: string, problem: string) {
-    super(`cannot store "${key}" in session pool ${pool}: ${problem}`, 'CASTMIRROR_SESSION_VALUE');
-    this.name = 'SessionValueError';
+    super(`cannot store "${key}" in session pool ${pool}: ${problem}`, SessionValueError.CODE);
     this.pool = pool;
     this.key = key;
   }
@@ -182,37 +219,290 @@ export class SessionValueError extends CastmirrorError {
 
 /** A session used in a way its state does not allow (a reference not rebuilt, a closed session). */
 export class SessionStateError extends CastmirrorError {
+  static readonly CODE = 'CASTMIRROR_SESSION_STATE' as const;
+  static override readonly httpStatus = 409;
+  declare readonly code: typeof SessionStateError.CODE;
+
   constructor(message: string) {
-    super(message, 'CASTMIRROR_SESSION_STATE');
-    this.name = 'SessionStateError';
+    super(message, SessionStateError.CODE);
   }
 }
 
 /** A replication peer could not be reached, or went away before answering. */
 export class PeerUnavailableError extends CastmirrorError {
+  static readonly CODE = 'CASTMIRROR_PEER_UNAVAILABLE' as const;
+  static override readonly httpStatus = 503;
+  declare readonly code: typeof PeerUnavailableError.CODE;
+
   constructor(peer: string, reason: string, options?: { cause?: unknown }) {
-    super(`replication peer ${peer} is unavailable: ${reason}`, 'CASTMIRROR_PEER_UNAVAILABLE', options);
-    this.name = 'PeerUnavailableError';
+    super(`replication peer ${peer} is unavailable: ${reason}`, PeerUnavailableError.CODE, options);
   }
 }
 
-/** Every code above, for the documentation test and for callers that want the list. */
-export const ErrorCodes = [
-  'CASTMIRROR_CONFIG_INVALID',
-  'CASTMIRROR_CONFIG_READ',
-  'CASTMIRROR_UNKNOWN_NODE',
-  ...Object.values(DecodeErrorCodes),
-  'CASTMIRROR_ENCODE_FAILED',
-  'CASTMIRROR_TRANSPORT_FAILED',
-  'CASTMIRROR_CLOSED',
-  'CASTMIRROR_INVALID_ARGUMENT',
-  'CASTMIRROR_UNKNOWN_CACHE_TYPE',
-  'CASTMIRROR_CACHE_EXISTS',
-  'CASTMIRROR_LOADER_FAILED',
-  'CASTMIRROR_NO_LOADER',
-  'CASTMIRROR_ADMIN_REQUEST_FAILED',
-  'CASTMIRROR_ADMIN_UNREACHABLE',
-  'CASTMIRROR_SESSION_VALUE',
-  'CASTMIRROR_SESSION_STATE',
-  'CASTMIRROR_PEER_UNAVAILABLE',
+// ---- the admin API (answered by a node, raised by its client) --------------------------
+
+/** The admin API answered with an error status; `status` and `remoteCode` are what it said. */
+export class AdminRequestError extends CastmirrorError {
+  static readonly CODE = 'CASTMIRROR_ADMIN_REQUEST_FAILED' as const;
+  declare readonly code: typeof AdminRequestError.CODE;
+  readonly status: number;
+  readonly remoteCode: string | undefined;
+
+  constructor(status: number, message: string, remoteCode?: string) {
+    super(message, AdminRequestError.CODE);
+    this.status = status;
+    this.remoteCode = remoteCode;
+  }
+}
+
+/** The admin API of a node could not be reached at all. */
+export class AdminUnreachableError extends CastmirrorError {
+  static readonly CODE = 'CASTMIRROR_ADMIN_UNREACHABLE' as const;
+  declare readonly code: typeof AdminUnreachableError.CODE;
+
+  constructor(url: string, options?: { cause?: unknown }) {
+    super(`cannot reach the admin API at ${url}`, AdminUnreachableError.CODE, options);
+  }
+}
+
+/** Missing or wrong admin credentials. */
+export class AdminUnauthorizedError extends CastmirrorError {
+  static readonly CODE = 'CASTMIRROR_ADMIN_UNAUTHORIZED' as const;
+  static override readonly httpStatus = 401;
+  declare readonly code: typeof AdminUnauthorizedError.CODE;
+
+  constructor(message: string) {
+    super(message, AdminUnauthorizedError.CODE);
+  }
+}
+
+/** An action sent with the browser login but without the CSRF header. */
+export class AdminForbiddenError extends CastmirrorError {
+  static readonly CODE = 'CASTMIRROR_ADMIN_FORBIDDEN' as const;
+  static override readonly httpStatus = 403;
+  declare readonly code: typeof AdminForbiddenError.CODE;
+
+  constructor(message: string) {
+    super(message, AdminForbiddenError.CODE);
+  }
+}
+
+/** No such admin resource. */
+export class AdminNotFoundError extends CastmirrorError {
+  static readonly CODE = 'CASTMIRROR_ADMIN_NOT_FOUND' as const;
+  static override readonly httpStatus = 404;
+  declare readonly code: typeof AdminNotFoundError.CODE;
+
+  constructor(pathname: string) {
+    super(`no such resource: ${pathname}`, AdminNotFoundError.CODE);
+  }
+}
+
+/** An application that server.xml does not list. */
+export class AdminNoAppError extends CastmirrorError {
+  static readonly CODE = 'CASTMIRROR_ADMIN_NO_APP' as const;
+  static override readonly httpStatus = 404;
+  declare readonly code: typeof AdminNoAppError.CODE;
+
+  constructor(app: string) {
+    super(`no application "${app}"; applications are listed in <Applications>`, AdminNoAppError.CODE);
+  }
+}
+
+/** A session this node does not hold. */
+export class AdminNoSessionError extends CastmirrorError {
+  static readonly CODE = 'CASTMIRROR_ADMIN_NO_SESSION' as const;
+  static override readonly httpStatus = 404;
+  declare readonly code: typeof AdminNoSessionError.CODE;
+
+  constructor(node: string, id: string) {
+    super(`node ${node} holds no session "${id}"`, AdminNoSessionError.CODE);
+  }
+}
+
+/** A cache entry this node does not hold. */
+export class AdminNoEntryError extends CastmirrorError {
+  static readonly CODE = 'CASTMIRROR_ADMIN_NO_ENTRY' as const;
+  static override readonly httpStatus = 404;
+  declare readonly code: typeof AdminNoEntryError.CODE;
+
+  constructor(type: string, key: string) {
+    super(`no entry "${key}" in cache "${type}" on this node`, AdminNoEntryError.CODE);
+  }
+}
+
+/** A method the resource does not take; `allow` lists those it does. */
+export class AdminMethodNotAllowedError extends CastmirrorError {
+  static readonly CODE = 'CASTMIRROR_ADMIN_METHOD_NOT_ALLOWED' as const;
+  static override readonly httpStatus = 405;
+  declare readonly code: typeof AdminMethodNotAllowedError.CODE;
+  readonly allow: readonly string[];
+
+  constructor(method: string, pathname: string, allow: readonly string[]) {
+    super(`${method} is not allowed on ${pathname}`, AdminMethodNotAllowedError.CODE);
+    this.allow = allow;
+  }
+}
+
+/** A request body over the admin API's limit. */
+export class AdminBodyTooLargeError extends CastmirrorError {
+  static readonly CODE = 'CASTMIRROR_ADMIN_BODY_TOO_LARGE' as const;
+  static override readonly httpStatus = 413;
+  declare readonly code: typeof AdminBodyTooLargeError.CODE;
+
+  constructor(limit: number) {
+    super(`body exceeds ${limit} bytes`, AdminBodyTooLargeError.CODE);
+  }
+}
+
+/** A request body that is not JSON. */
+export class InvalidJsonError extends CastmirrorError {
+  static readonly CODE = 'CASTMIRROR_INVALID_JSON' as const;
+  static override readonly httpStatus = 400;
+  declare readonly code: typeof InvalidJsonError.CODE;
+
+  constructor(problem: string) {
+    super(`body is not valid JSON: ${problem}`, InvalidJsonError.CODE);
+  }
+}
+
+// ---- the HTTP edge: middleware and proxy -----------------------------------------------
+
+/** The application's request handler threw or rejected; the session changes it made are kept. */
+export class HandlerFailedError extends CastmirrorError {
+  static readonly CODE = 'CASTMIRROR_HANDLER_FAILED' as const;
+  static override readonly httpStatus = 500;
+  declare readonly code: typeof HandlerFailedError.CODE;
+
+  constructor(options?: { cause?: unknown }) {
+    super('the request handler failed; the session changes it made were kept', HandlerFailedError.CODE, options);
+  }
+}
+
+/** A request for an application that is disabled (or draining, for a session that never used it). */
+export class AppDisabledError extends CastmirrorError {
+  static readonly CODE = 'CASTMIRROR_APP_DISABLED' as const;
+  static override readonly httpStatus = 503;
+  declare readonly code: typeof AppDisabledError.CODE;
+  readonly app: string;
+  readonly state: 'disabled' | 'draining';
+
+  constructor(app: string, state: 'disabled' | 'draining') {
+    super(
+      state === 'disabled' ? `The application "${app}" is disabled.` : `The application "${app}" is being disabled: only sessions that already use it are served.`,
+      AppDisabledError.CODE,
+    );
+    this.app = app;
+    this.state = state;
+  }
+
+  override details(): Record<string, unknown> {
+    return { app: this.app, state: this.state };
+  }
+}
+
+/** The proxy could reach no node. */
+export class NoNodeError extends CastmirrorError {
+  static readonly CODE = 'CASTMIRROR_NO_NODE' as const;
+  static override readonly httpStatus = 503;
+  declare readonly code: typeof NoNodeError.CODE;
+
+  constructor() {
+    super('no castmirror node could be reached; try again shortly', NoNodeError.CODE);
+  }
+}
+
+/** A node failed after the request may have reached it: the outcome is unknown. */
+export class UpstreamFailedError extends CastmirrorError {
+  static readonly CODE = 'CASTMIRROR_UPSTREAM_FAILED' as const;
+  static override readonly httpStatus = 502;
+  declare readonly code: typeof UpstreamFailedError.CODE;
+  readonly node: string;
+
+  constructor(node: string, problem: string) {
+    super(`node ${node} failed while handling the request (${problem}); it may or may not have been applied`, UpstreamFailedError.CODE);
+    this.node = node;
+  }
+
+  override details(): Record<string, unknown> {
+    return { node: this.node };
+  }
+}
+
+/** A node did not answer the request's headers in time. */
+export class UpstreamTimeoutError extends CastmirrorError {
+  static readonly CODE = 'CASTMIRROR_UPSTREAM_TIMEOUT' as const;
+  static override readonly httpStatus = 504;
+  declare readonly code: typeof UpstreamTimeoutError.CODE;
+  readonly node: string;
+
+  constructor(node: string, timeoutMs: number) {
+    super(`node ${node} did not answer within ${timeoutMs} ms`, UpstreamTimeoutError.CODE);
+    this.node = node;
+  }
+
+  override details(): Record<string, unknown> {
+    return { node: this.node };
+  }
+}
+
+/** Anything that is not a CastmirrorError, as an HTTP edge reports it (the cause is logged, not sent). */
+export class InternalError extends CastmirrorError {
+  static readonly CODE = 'CASTMIRROR_INTERNAL' as const;
+  static override readonly httpStatus = 500;
+  declare readonly code: typeof InternalError.CODE;
+
+  constructor(options?: { cause?: unknown }) {
+    super('internal error', InternalError.CODE, options);
+  }
+}
+
+/** An error as an HTTP edge answers it: the catalogue's own, or an InternalError around anything else. */
+export function asCastmirrorError(error: unknown): CastmirrorError {
+  return error instanceof CastmirrorError ? error : new InternalError({ cause: error });
+}
+
+/** Every class of the catalogue; `ErrorCodes` is read from them. */
+const CATALOGUE = [
+  ConfigError,
+  ConfigReadError,
+  UnknownNodeError,
+  EncodeError,
+  TransportError,
+  ClosedError,
+  InvalidArgumentError,
+  UnknownCacheTypeError,
+  CacheExistsError,
+  LoaderError,
+  NoLoaderError,
+  SessionValueError,
+  SessionStateError,
+  PeerUnavailableError,
+  AdminRequestError,
+  AdminUnreachableError,
+  AdminUnauthorizedError,
+  AdminForbiddenError,
+  AdminNotFoundError,
+  AdminNoAppError,
+  AdminNoSessionError,
+  AdminNoEntryError,
+  AdminMethodNotAllowedError,
+  AdminBodyTooLargeError,
+  InvalidJsonError,
+  HandlerFailedError,
+  AppDisabledError,
+  NoNodeError,
+  UpstreamFailedError,
+  UpstreamTimeoutError,
+  InternalError,
 ] as const;
+
+export type ErrorCode = (typeof CATALOGUE)[number]['CODE'] | (typeof DecodeErrorCodes)[DecodeFailure];
+
+/** Every code of the catalogue, derived from its classes: for the documentation test and for callers. */
+export const ErrorCodes: readonly ErrorCode[] = [...CATALOGUE.map((c) => c.CODE), ...DecodeError.CODES];
+
+/** The HTTP status for each code, derived from the classes. */
+export const HTTP_STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = Object.freeze(
+  Object.fromEntries([...CATALOGUE.map((c) => [c.CODE, c.httpStatus] as const), ...DecodeError.CODES.map((code) => [code, DecodeError.httpStatus] as const)]),
+) as Record<ErrorCode, number>;

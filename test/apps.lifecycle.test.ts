@@ -48,9 +48,9 @@ describe('applications at run time', { timeout: 120_000 }, () => {
       const cart = await shopper.get<{ items: { sku: string; qty: number }[] }>('/cart');
       assert.equal(cart.status, 200, `the existing session is served on ${name}`);
       assert.deepEqual(cart.body.items.map((i) => [i.sku, i.qty]), [['sku-0001', 2]]);
-      const stranger = await new CookieClient(shop.nodeUrl(name)).post<{ error: string; app: string; state: string }>('/cart/items', { sku: 'sku-0002', qty: 1 });
+      const stranger = await new CookieClient(shop.nodeUrl(name)).post<{ error: { code: string; app: string; state: string } }>('/cart/items', { sku: 'sku-0002', qty: 1 });
       assert.equal(stranger.status, 503, `a new session is refused on ${name}`);
-      assert.deepEqual([stranger.body.error, stranger.body.app, stranger.body.state], ['CASTMIRROR_APP_DISABLED', 'shop', 'draining']);
+      assert.deepEqual([stranger.body.error.code, stranger.body.error.app, stranger.body.error.state], ['CASTMIRROR_APP_DISABLED', 'shop', 'draining']);
     }
     const page = await fetch(`${shop.proxyUrl}/`, { headers: { accept: 'text/html' } });
     assert.equal(page.status, 503);

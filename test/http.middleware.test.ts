@@ -81,9 +81,9 @@ describe('sessionMiddleware', () => {
     servers.push(server);
     const client = new CookieClient(await serve(server));
     assert.equal((await client.get<{ visits: number }>('/')).body.visits, 1);
-    const boom = await client.get<{ error: string }>('/boom');
+    const boom = await client.get<{ error: { code: string } }>('/boom');
     assert.equal(boom.status, 500);
-    assert.equal(boom.body.error, 'CASTMIRROR_HANDLER_FAILED');
+    assert.equal(boom.body.error.code, 'CASTMIRROR_HANDLER_FAILED');
     assert.equal((await client.get<{ visits: number }>('/')).body.visits, 3, "the failed request's change was kept");
 
     const closing = await startNode({ config: parseConfigText(CONFIG, 'inline.xml'), nodeName: 'a', admin: false });
@@ -91,8 +91,8 @@ describe('sessionMiddleware', () => {
     servers.push(closed);
     const url = await serve(closed);
     await closing.close();
-    const refused = await new CookieClient(url).get<{ error: string }>('/');
+    const refused = await new CookieClient(url).get<{ error: { code: string } }>('/');
     assert.equal(refused.status, 503);
-    assert.equal(refused.body.error, 'CASTMIRROR_CLOSED');
+    assert.equal(refused.body.error.code, 'CASTMIRROR_CLOSED');
   });
 });

@@ -177,10 +177,10 @@ describe('sticky proxy forwarding', { timeout: 60_000 }, () => {
     await withFront(crashingServer(crashed), async (front, toA) => {
       const post = await fetch(`${front.url}/cart/items`, { method: 'POST', body: '{"sku":"x"}', headers: { 'content-type': 'application/json', cookie: toA } });
       assert.equal(post.status, 502);
-      const body = (await post.json()) as { error: string; message: string; node: string };
-      assert.equal(body.error, 'CASTMIRROR_UPSTREAM_FAILED');
-      assert.equal(body.node, 'node-a');
-      assert.match(body.message, /may or may not have been applied/);
+      const { error } = (await post.json()) as { error: { code: string; message: string; node: string } };
+      assert.equal(error.code, 'CASTMIRROR_UPSTREAM_FAILED');
+      assert.equal(error.node, 'node-a');
+      assert.match(error.message, /may or may not have been applied/);
       assert.equal(crashed.requests, 1, 'the POST reached node-a once and was sent nowhere else');
       assert.equal(front.stats.failedAfterSend, 1);
 
@@ -199,7 +199,7 @@ describe('sticky proxy forwarding', { timeout: 60_000 }, () => {
       req.on('end', () => {
         seenByLeaving.push(body);
         res.writeHead(503, { 'content-type': 'application/json', 'x-castmirror-not-applied': '1', connection: 'close' });
-        res.end('{"error":"CASTMIRROR_CLOSED"}');
+        res.end('{"error":{"code":"CASTMIRROR_CLOSED","message":"node is closed"}}');
       });
     });
     await withFront(leaving, async (front, toA) => {
@@ -220,7 +220,7 @@ describe('sticky proxy forwarding', { timeout: 60_000 }, () => {
     try {
       const response = await fetch(`${alone.url}/`, { method: 'POST', body: 'x' });
       assert.equal(response.status, 503);
-      assert.equal(((await response.json()) as { error: string }).error, 'CASTMIRROR_NO_NODE');
+      assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'CASTMIRROR_NO_NODE');
     } finally {
       await alone.close();
       lonely.cleanup();

@@ -63,7 +63,7 @@ async function call(method, path, body) {
   entry.textContent = method + ' ' + path + ' → ' + response.status + ' on ' + node;
   $('log').prepend(entry);
   const data = await response.json();
-  $('error').textContent = response.ok ? '' : (data.message || data.error || 'HTTP ' + response.status);
+  $('error').textContent = response.ok ? '' : ((data.error && data.error.message) || data.message || data.error || 'HTTP ' + response.status);
   if (!response.ok) throw new Error($('error').textContent);
   return data;
 }

@@ -33,7 +33,7 @@ export class ClusterViewSource {
   private readonly clients = new Map<string, AdminClient>();
 
   constructor(
-    private readonly node: CacheNode,
+    private readonly node: Pick<CacheNode, 'name' | 'config' | 'status' | 'caches'>,
     private readonly secret: Buffer | undefined,
   ) {}
 

@@ -1,11 +1,26 @@
 /**
- * The admin HTTP API of one node (DESIGN.md §3): JSON in and out, bearer-secret auth,
- * every failure a 4xx/5xx with `{ error: { code, message } }`.
+ * The admin HTTP API of one node: JSON in and out, bearer-secret auth, every failure a
+ * 4xx/5xx in the one error shape of util/http-reply.ts. Attached to a started node from
+ * above (lib/start.ts); the node never imports it.
  */
 import http from 'node:http';
 import { timingSafeEqual, createHash } from 'node:crypto';
-import { CastmirrorError, TransportError } from '../errors.js';
+import {
+  AdminBodyTooLargeError,
+  AdminForbiddenError,
+  AdminMethodNotAllowedError,
+  AdminNoAppError,
+  AdminNoEntryError,
+  AdminNoSessionError,
+  AdminNotFoundError,
+  AdminUnauthorizedError,
+  InvalidArgumentError,
+  InvalidJsonError,
+  TransportError,
+  asCastmirrorError,
+} from '../errors.js';
 import type { CacheNode } from '../node/cache-node.js';
+import { sendError, sendJson, type HeaderMap } from '../util/http-reply.js';
 import { PROMETHEUS_CONTENT_TYPE } from '../metrics/prometheus.js';
 import { viewOf } from '../session/view.js';
 import { silentLogger, type Logger } from '../util/logger.js';
@@ -16,25 +31,19 @@ import { ADMIN_PAGE_HTML } from './page.js';
 const MAX_BODY_BYTES = 1024 * 1024;
 const EVENTS_INTERVAL_MS = 1000;
 
+/** What the admin API reads and drives on its node. */
+export type AdminTarget = Pick<
+  CacheNode,
+  'name' | 'config' | 'caches' | 'sessions' | 'apps' | 'status' | 'metrics' | 'applications' | 'reload' | 'close' | 'setApplicationState'
+>;
+
 export interface AdminServerOptions {
-  readonly node: CacheNode;
+  readonly node: AdminTarget;
   readonly host: string;
   readonly port: number;
   /** Bearer token required on every request; undefined only for a standalone node without <Secret>. */
   readonly secret: Buffer | undefined;
   readonly logger?: Logger;
-}
-
-/** An error that maps to one HTTP status. */
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly headers: Record<string, string | string[]> = {},
-  ) {
-    super(message);
-  }
 }
 
 type Handler = (request: AdminRequest) => Promise<unknown> | unknown;
@@ -93,7 +102,7 @@ export class AdminServer {
       // A browser login is sent by the browser on its own: actions need a header that a page
       // of another origin cannot add without the (never granted) CORS preflight.
       if (via === 'browser' && req.method !== 'GET' && req.headers['x-castmirror-admin'] !== '1') {
-        throw new HttpError(403, 'CASTMIRROR_ADMIN_FORBIDDEN', 'actions from a browser need the X-Castmirror-Admin: 1 header (the admin page sends it)');
+        throw new AdminForbiddenError('actions from a browser need the X-Castmirror-Admin: 1 header (the admin page sends it)');
       }
       const url = new URL(req.url ?? '/', 'http://admin');
       if (req.method === 'GET' && url.pathname === '/') {
@@ -111,9 +120,8 @@ export class AdminServer {
         sendJson(res, 200, result);
       }
     } catch (error) {
-      const { status, code, message, headers } = toHttpError(error);
-      if (status >= 500) this.logger.error({ err: error, url: req.url }, 'admin request failed');
-      sendJson(res, status, { error: { code, message } }, headers);
+      if (asCastmirrorError(error).httpStatus >= 500) this.logger.error({ err: error, url: req.url }, 'admin request failed');
+      sendError(res, error, headersFor(error));
     }
   }
 
@@ -134,9 +142,7 @@ export class AdminServer {
     }
     // Digests have equal length, so the comparison is constant-time whatever was sent.
     if (given === undefined || !timingSafeEqual(digest(Buffer.from(given, 'utf8')), this.tokenDigest)) {
-      throw new HttpError(401, 'CASTMIRROR_ADMIN_UNAUTHORIZED', 'missing or wrong credentials: the cluster secret as a bearer token, or as the password (any user name)', {
-        'www-authenticate': ['Basic realm="castmirror admin", charset="UTF-8"', 'Bearer realm="castmirror"'],
-      });
+      throw new AdminUnauthorizedError('missing or wrong credentials: the cluster secret as a bearer token, or as the password (any user name)');
     }
     return basic ? 'browser' : 'token';
   }
@@ -169,23 +175,21 @@ export class AdminServer {
       if (!found) continue;
       const handler = route.methods[method];
       if (!handler) {
-        throw new HttpError(405, 'CASTMIRROR_ADMIN_METHOD_NOT_ALLOWED', `${method} is not allowed on ${pathname}`, {
-          allow: Object.keys(route.methods).join(', '),
-        });
+        throw new AdminMethodNotAllowedError(method, pathname, Object.keys(route.methods));
       }
       let params: string[];
       try {
         params = found.slice(1).map((p) => decodeURIComponent(p));
       } catch {
-        throw new HttpError(400, 'CASTMIRROR_INVALID_ARGUMENT', 'malformed percent-encoding in the path');
+        throw new InvalidArgumentError('malformed percent-encoding in the path');
       }
       return { handler, params };
     }
-    throw new HttpError(404, 'CASTMIRROR_ADMIN_NOT_FOUND', `no such resource: ${pathname}`);
+    throw new AdminNotFoundError(pathname);
   }
 }
 
-function buildRoutes(node: CacheNode): Route[] {
+function buildRoutes(node: AdminTarget): Route[] {
   const cache = (type: string) => node.caches.require(type);
   return [
     { pattern: /^\/status$/, methods: { GET: () => node.status() } },
@@ -211,8 +215,8 @@ function buildRoutes(node: CacheNode): Route[] {
         POST: async ({ params: [name, action], body }) => {
           const raw = await body();
           const { graceful = false } = raw === undefined ? {} : requireObject(raw, ['graceful']);
-          if (typeof graceful !== 'boolean') throw new HttpError(400, 'CASTMIRROR_INVALID_ARGUMENT', 'body must be {"graceful": true|false}');
-          if (!node.apps.get(name!)) throw new HttpError(404, 'CASTMIRROR_ADMIN_NO_APP', `no application "${name}"; applications are listed in <Applications>`);
+          if (typeof graceful !== 'boolean') throw new InvalidArgumentError('body must be {"graceful": true|false}');
+          if (!node.apps.get(name!)) throw new AdminNoAppError(name!);
           const report = await node.setApplicationState(name!, action === 'enable' ? 'enabled' : graceful ? 'draining' : 'disabled');
           return { ...report, scope: 'cluster' };
         },
@@ -223,7 +227,7 @@ function buildRoutes(node: CacheNode): Route[] {
       methods: {
         GET: ({ params: [id] }) => {
           const held = node.sessions.inspect(id!);
-          if (!held) throw new HttpError(404, 'CASTMIRROR_ADMIN_NO_SESSION', `node ${node.name} holds no session "${id}"`);
+          if (!held) throw new AdminNoSessionError(node.name, id!);
           return viewOf(held.session, held.role);
         },
       },
@@ -234,12 +238,12 @@ function buildRoutes(node: CacheNode): Route[] {
       methods: {
         GET: ({ params: [type, key] }) => {
           const c = cache(type!);
-          if (!c.has(key!)) throw new HttpError(404, 'CASTMIRROR_ADMIN_NO_ENTRY', `no entry "${key}" in cache "${type}" on this node`);
+          if (!c.has(key!)) throw new AdminNoEntryError(type!, key!);
           return { type, key, value: c.get(key!) };
         },
         PUT: async ({ params: [type, key], body }) => {
           const value = await body();
-          if (value === undefined) throw new HttpError(400, 'CASTMIRROR_INVALID_ARGUMENT', 'PUT needs a JSON body: the value to store');
+          if (value === undefined) throw new InvalidArgumentError('PUT needs a JSON body: the value to store');
           cache(type!).set(key!, value);
           return { type, key, stored: true };
         },
@@ -251,7 +255,7 @@ function buildRoutes(node: CacheNode): Route[] {
       methods: {
         POST: async ({ params: [type], body }) => {
           const { key } = requireObject(await body(), ['key']);
-          if (typeof key !== 'string') throw new HttpError(400, 'CASTMIRROR_INVALID_ARGUMENT', 'body must be {"key": "<string>"}');
+          if (typeof key !== 'string') throw new InvalidArgumentError('body must be {"key": "<string>"}');
           await cache(type!).invalidate(key);
           return { type, key, invalidated: true, scope: 'cluster' };
         },
@@ -282,7 +286,7 @@ function buildRoutes(node: CacheNode): Route[] {
         GET: ({ params: [type] }) => ({ type, ttlSeconds: cache(type!).ttlSeconds, scope: 'node' }),
         PUT: async ({ params: [type], body }) => {
           const { ttlSeconds } = requireObject(await body(), ['ttlSeconds']);
-          if (typeof ttlSeconds !== 'number') throw new HttpError(400, 'CASTMIRROR_INVALID_ARGUMENT', 'body must be {"ttlSeconds": <whole number, 0 = no expiry>}');
+          if (typeof ttlSeconds !== 'number') throw new InvalidArgumentError('body must be {"ttlSeconds": <whole number, 0 = no expiry>}');
           const c = cache(type!);
           c.setTtl(ttlSeconds);
           return { type, ttlSeconds: c.ttlSeconds, scope: 'node' };
@@ -295,7 +299,7 @@ function buildRoutes(node: CacheNode): Route[] {
         GET: ({ params: [type] }) => ({ type, capacity: cache(type!).capacity, scope: 'node' }),
         PUT: async ({ params: [type], body }) => {
           const { capacity } = requireObject(await body(), ['capacity']);
-          if (typeof capacity !== 'number') throw new HttpError(400, 'CASTMIRROR_INVALID_ARGUMENT', 'body must be {"capacity": <positive integer>}');
+          if (typeof capacity !== 'number') throw new InvalidArgumentError('body must be {"capacity": <positive integer>}');
           const c = cache(type!);
           c.setCapacity(capacity);
           return { type, capacity: c.capacity, scope: 'node' };
@@ -307,7 +311,7 @@ function buildRoutes(node: CacheNode): Route[] {
 
 function requireObject(value: unknown, keys: readonly string[]): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new HttpError(400, 'CASTMIRROR_INVALID_ARGUMENT', `body must be a JSON object with ${keys.join(', ')}`);
+    throw new InvalidArgumentError(`body must be a JSON object with ${keys.join(', ')}`);
   }
   return value as Record<string, unknown>;
 }
@@ -317,7 +321,7 @@ async function readJson(req: http.IncomingMessage): Promise<unknown> {
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, 'CASTMIRROR_ADMIN_BODY_TOO_LARGE', `body exceeds ${MAX_BODY_BYTES} bytes`);
+    if (size > MAX_BODY_BYTES) throw new AdminBodyTooLargeError(MAX_BODY_BYTES);
     chunks.push(chunk);
   }
   const text = Buffer.concat(chunks).toString('utf8').trim();
@@ -325,30 +329,15 @@ async function readJson(req: http.IncomingMessage): Promise<unknown> {
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new HttpError(400, 'CASTMIRROR_INVALID_JSON', `body is not valid JSON: ${(error as Error).message}`);
+    throw new InvalidJsonError((error as Error).message);
   }
 }
 
-function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string | string[]> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
-}
-
-const STATUS_BY_CODE: Record<string, number> = {
-  CASTMIRROR_INVALID_ARGUMENT: 400,
-  CASTMIRROR_CONFIG_INVALID: 400,
-  CASTMIRROR_CONFIG_READ: 400,
-  CASTMIRROR_UNKNOWN_CACHE_TYPE: 404,
-  CASTMIRROR_NO_LOADER: 409,
-  CASTMIRROR_CLOSED: 503,
-  CASTMIRROR_LOADER_FAILED: 502,
-};
-
-function toHttpError(error: unknown): HttpError {
-  if (error instanceof HttpError) return error;
-  if (error instanceof CastmirrorError) return new HttpError(STATUS_BY_CODE[error.code] ?? 500, error.code, error.message);
-  return new HttpError(500, 'CASTMIRROR_INTERNAL', 'internal error');
+/** The headers an error's status calls for (RFC 9110: 401 names the schemes, 405 the methods). */
+function headersFor(error: unknown): HeaderMap {
+  if (error instanceof AdminUnauthorizedError) return { 'www-authenticate': ['Basic realm="castmirror admin", charset="UTF-8"', 'Bearer realm="castmirror"'] };
+  if (error instanceof AdminMethodNotAllowedError) return { allow: error.allow.join(', ') };
+  return {};
 }
 
 function digest(token: Buffer): Buffer {

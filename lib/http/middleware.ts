@@ -16,7 +16,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CacheNode } from '../node/cache-node.js';
 import type { Outcome, RouteHint } from '../replication/session-manager.js';
 import type { SessionObject } from '../session/session.js';
-import { CastmirrorError } from '../errors.js';
+import { AppDisabledError, HandlerFailedError } from '../errors.js';
+import { errorBody } from '../util/http-reply.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { sameRoute, type RouteCookieReading } from './route-cookie.js';
 import { admit, markUse } from '../apps/admission.js';
@@ -126,17 +127,17 @@ export function sessionMiddleware(options: SessionMiddlewareOptions): SessionMid
     // The client went away before the handler ended: commit what was done and move on.
     res.once('close', () => handlerDone());
 
-    const release = (hint: RouteHint | undefined, status?: number, body?: Record<string, unknown>): void => {
+    const release = (hint: RouteHint | undefined, failure?: { readonly status: number; readonly error: unknown }): void => {
       res.end = originalEnd;
       if (res.writableEnded || res.destroyed) return;
-      if (status !== undefined && !res.headersSent) {
+      if (failure !== undefined && !res.headersSent) {
         heldHead = undefined;
         // Whatever the handler meant to send is not what goes: its length must not either.
         res.removeHeader('Content-Length');
         sendHead(hint);
-        res.statusCode = status;
+        res.statusCode = failure.status;
         res.setHeader('Content-Type', 'application/json; charset=utf-8');
-        res.end(JSON.stringify(body));
+        res.end(JSON.stringify(errorBody(failure.error)));
         return;
       }
       if (refused && app) {
@@ -179,19 +180,19 @@ export function sessionMiddleware(options: SessionMiddlewareOptions): SessionMid
           if (invalidated && !res.headersSent) res.appendHeader('Set-Cookie', node.routeCookie.clearing());
           if (handlerFailure === undefined) return release(hint);
           logger.error({ err: handlerFailure, url: req.url }, 'request handler failed');
-          release(hint, 500, { error: 'CASTMIRROR_HANDLER_FAILED', message: 'the request handler failed; the session changes it made were kept' });
+          release(hint, { status: HandlerFailedError.httpStatus, error: new HandlerFailedError() });
         },
         (error: unknown) => {
           // The session could not be found or committed (the node is closing, say).
           logger.error({ err: error, url: req.url }, 'session middleware failed');
-          const code = error instanceof CastmirrorError ? error.code : 'CASTMIRROR_INTERNAL';
           // The handler never ran: the request may safely go to another node (the proxy does so).
           if (!session && !res.headersSent) {
             res.setHeader(NOT_APPLIED_HEADER, '1');
             // The node is going: its connections should not be kept for later requests.
             res.setHeader('Connection', 'close');
           }
-          release(undefined, 503, { error: code, message: error instanceof Error ? error.message : String(error) });
+          // 503 whatever the cause: the session could not be served here, another node may.
+          release(undefined, { status: 503, error });
         },
       );
 
@@ -204,9 +205,9 @@ export function sessionMiddleware(options: SessionMiddlewareOptions): SessionMid
 
 /** 503 naming the application: an HTML page for browsers, JSON for everyone else. */
 function refuse(req: IncomingMessage, res: ServerResponse, app: string, state: Exclude<AppState, 'enabled'>): void {
-  const message =
-    state === 'disabled' ? `The application "${app}" is disabled.` : `The application "${app}" is being disabled: only sessions that already use it are served.`;
-  res.statusCode = 503;
+  const refusal = new AppDisabledError(app, state);
+  const { message } = refusal;
+  res.statusCode = refusal.httpStatus;
   res.setHeader('Retry-After', '60');
   res.removeHeader('Content-Length');
   if ((req.headers.accept ?? '').includes('text/html')) {
@@ -216,5 +217,5 @@ function refuse(req: IncomingMessage, res: ServerResponse, app: string, state: E
     return;
   }
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
-  res.end(JSON.stringify({ error: 'CASTMIRROR_APP_DISABLED', app, state, message }));
+  res.end(JSON.stringify(errorBody(refusal)));
 }

@@ -15,6 +15,8 @@ import type { Socket } from 'node:net';
 import type { ClusterConfig, NodeEntry } from '../config/types.js';
 import { RouteCookie } from '../http/route-cookie.js';
 import { NOT_APPLIED_HEADER } from '../http/middleware.js';
+import { NoNodeError, TransportError, UpstreamFailedError, UpstreamTimeoutError } from '../errors.js';
+import { sendError, sendJson } from '../util/http-reply.js';
 import { listen } from '../util/listen.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { MemberWatch } from './member-watch.js';
@@ -140,7 +142,7 @@ export class StickyProxy {
 
   get address(): { host: string; port: number } {
     const address = this.server?.address();
-    if (!address || typeof address === 'string') throw new Error('the proxy is not listening');
+    if (!address || typeof address === 'string') throw new TransportError('the proxy is not listening');
     return { host: address.address, port: address.port };
   }
 
@@ -177,7 +179,7 @@ export class StickyProxy {
       const name = choice.order[attempt++];
       if (name === undefined) {
         this.stats.noNode++;
-        return reply(res, 503, { error: 'CASTMIRROR_NO_NODE', message: 'no castmirror node could be reached; try again shortly' });
+        return sendError(res, new NoNodeError());
       }
       if (attempt > 1) this.stats.retried++;
       // Counted when chosen, not when answered: a burst of new sessions then spreads out
@@ -198,11 +200,7 @@ export class StickyProxy {
           if (RETRYABLE_AFTER_SEND.has(req.method ?? '') && !hasBody(req)) return tryNext();
           this.stats.failedAfterSend++;
           this.logger.warn({ node: name, method: req.method, url: req.url, err: error }, 'node failed while handling a request');
-          reply(res, 502, {
-            error: 'CASTMIRROR_UPSTREAM_FAILED',
-            message: `node ${name} failed while handling ${req.method} ${req.url}; it may or may not have been applied, so it was not retried`,
-            node: name,
-          });
+          sendError(res, new UpstreamFailedError(name, `${req.method} ${req.url}: ${error.message}; not retried`));
         },
         responded: () => {
           this.stats.byNode[name] = (this.stats.byNode[name] ?? 0) + 1;
@@ -248,7 +246,7 @@ export class StickyProxy {
       upstream.destroy();
       settle(() => {
         this.stats.timeouts++;
-        reply(res, 504, { error: 'CASTMIRROR_UPSTREAM_TIMEOUT', message: `node ${name} did not answer within ${this.timeoutMs} ms`, node: name });
+        sendError(res, new UpstreamTimeoutError(name, this.timeoutMs));
       });
     });
     upstream.once('socket', (socket: Socket) => {
@@ -286,7 +284,7 @@ export class StickyProxy {
       sessions: m.load?.sessions ?? null,
       msSinceHeard: Number.isFinite(m.lastHeard) ? Math.round(now - m.lastHeard) : null,
     }));
-    reply(res, 200, { mode: this.mode, listening: this.members.listening, members, stats: this.stats });
+    sendJson(res, 200, { mode: this.mode, listening: this.members.listening, members, stats: this.stats });
   }
 }
 
@@ -350,14 +348,4 @@ function responseHeaders(response: IncomingMessage): http.OutgoingHttpHeaders {
 
 function hasBody(req: IncomingMessage): boolean {
   return req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
-}
-
-function reply(res: ServerResponse, status: number, body: Record<string, unknown>): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
-  res.end(text);
 }
