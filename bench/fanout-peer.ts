@@ -6,8 +6,8 @@
  * Times are process.hrtime (CLOCK_MONOTONIC), comparable across processes on one machine.
  */
 import dgram from 'node:dgram';
-import { startNode } from '../lib/node/start.js';
-import type { CacheNode } from '../lib/node/cache-node.js';
+import { startNode } from '../lib/start.js';
+import { CacheNode } from '../lib/node/cache-node.js';
 
 const now = () => Number(process.hrtime.bigint() / 1000n); // microseconds
 
@@ -61,7 +61,7 @@ process.on('message', async (message: { cmd: string; group?: string; port?: numb
       socket = undefined;
       reset();
       node = await startNode({ configPath: message.configPath!, nodeName: 'receiver', admin: false });
-      node.core!.bus.subscribe('bench', {
+      CacheNode.unsafeExposeInternals(node).core!.bus.subscribe('bench', {
         invalidate(keys) {
           count(keys.length);
           const t = now();
@@ -84,7 +84,7 @@ process.on('message', async (message: { cmd: string; group?: string; port?: numb
     case 'report': {
       await quiet();
       const recvBuffer = socket?.getRecvBufferSize();
-      process.send!({ received, firstAt, lastAt, clears, latencies, recvBuffer, drops: node?.core ? { ...node.core.channel.drops } : undefined });
+      process.send!({ received, firstAt, lastAt, clears, latencies, recvBuffer, drops: node ? { ...CacheNode.unsafeExposeInternals(node).core!.channel.drops } : undefined });
       break;
     }
     case 'exit':

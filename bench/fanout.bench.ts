@@ -13,7 +13,8 @@
  */
 import { fork } from 'node:child_process';
 import dgram from 'node:dgram';
-import { startNode } from '../lib/node/start.js';
+import { startNode } from '../lib/start.js';
+import { CacheNode } from '../lib/node/cache-node.js';
 import { FrameCodec } from '../lib/wire/frame.js';
 import { benchCluster } from './cluster-fixture.js';
 import { percentile, print, round, sibling, until } from './common.js';
@@ -89,7 +90,7 @@ try {
   }
   const coalesced = await ask<Report>({ cmd: 'report' });
   const coalescedRate = coalesced.received / ((coalesced.lastAt - coalescedStart) / 1e6);
-  const datagramsSent = sender.core!.bus.stats.datagramsSent;
+  const datagramsSent = CacheNode.unsafeExposeInternals(sender).core!.bus.stats.datagramsSent;
 
   // castmirror without coalescing: each invalidation awaited, so each has its own datagram.
   await ask({ cmd: 'reset' });

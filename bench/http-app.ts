@@ -15,7 +15,7 @@ import { createClient } from 'redis';
 import { loadConfig } from '../lib/config/load.js';
 import { resolveNodeConfig } from '../lib/config/resolve.js';
 import { CastmirrorStore } from '../lib/express-session/store.js';
-import { startNode } from '../lib/node/start.js';
+import { startNode } from '../lib/start.js';
 
 declare module 'express-session' {
   interface SessionData {

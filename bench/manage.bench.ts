@@ -8,7 +8,7 @@
  */
 import { AdminClient } from '../lib/admin/client.js';
 import { loadConfig } from '../lib/config/load.js';
-import { startNode } from '../lib/node/start.js';
+import { startNode } from '../lib/start.js';
 import type { CacheNode } from '../lib/node/cache-node.js';
 import { benchCluster } from './cluster-fixture.js';
 import { percentile, print, round, until } from './common.js';
@@ -53,14 +53,14 @@ try {
       await Promise.all(Array.from({ length: 32 }, () => other.sessions.run(undefined, (s) => s.application.set('cart', { sku: 'sku-1', qty: 1 }))));
     }
   }
-  const copiesOnB = b.sessions.store.copies.size;
-  const primariesOnB = b.sessions.store.primaries.size;
+  const copiesOnB = b.sessions.snapshotStats().backups;
+  const primariesOnB = b.sessions.snapshotStats().primaries;
 
   const drainStarted = performance.now();
   await b.close();
   const drainMs = performance.now() - drainStarted;
   const survivors = nodes.filter((n) => n !== b);
-  const primariesAfter = survivors.reduce((sum, n) => sum + n.sessions.store.primaries.size, 0);
+  const primariesAfter = survivors.reduce((sum, n) => sum + n.sessions.snapshotStats().primaries, 0);
   const expected = SESSIONS + 2 * Math.ceil(SESSIONS / 4 / 32) * 32;
   if (primariesAfter !== expected) throw new Error(`${expected - primariesAfter} sessions were not handed over`);
   const unmirrored = survivors.reduce((sum, n) => sum + n.sessions.snapshotStats().unmirrored, 0);

@@ -8,7 +8,7 @@
  *   { cmd: 'stop' }                 close the node (graceful)
  */
 import net from 'node:net';
-import { startNode } from '../lib/node/start.js';
+import { startNode } from '../lib/start.js';
 import type { CacheNode } from '../lib/node/cache-node.js';
 import { FrameSplitter, framed } from '../lib/transport/frame-stream.js';
 

@@ -9,9 +9,9 @@
  */
 import { fork } from 'node:child_process';
 import net from 'node:net';
-import { startNode } from '../lib/node/start.js';
+import { startNode } from '../lib/start.js';
 import type { CacheNode } from '../lib/node/cache-node.js';
-import type { RouteHint } from '../lib/replication/session-manager.js';
+import type { RouteHint } from '../lib/replication/route-hint.js';
 import { encodeMessage } from '../lib/replication/protocol.js';
 import { deltaOf } from '../lib/session/codec.js';
 import { newSessionId } from '../lib/session/id.js';
@@ -110,7 +110,7 @@ async function withNodes<T>(mode: string, run: (primary: CacheNode, hints: Route
 /** Updates round-robin over the sessions; rate = updates acknowledged by the backup per second. */
 async function throughput(mode: 'async' | 'batched') {
   return withNodes(mode, async (primary, hints) => {
-    const acksBefore = primary.sessions.stats.acks;
+    const acksBefore = primary.sessions.snapshotStats().acks;
     const started = performance.now();
     for (let i = 0; i < UPDATES; i++) {
       const slot = i % hints.length;
@@ -122,8 +122,8 @@ async function throughput(mode: 'async' | 'batched') {
     }
     // Every update is acknowledged, or the run says how far it got (never an endless wait).
     const deadline = performance.now() + 60_000;
-    while (primary.sessions.stats.acks - acksBefore < UPDATES) {
-      if (performance.now() > deadline) throw new Error(`${mode}: only ${primary.sessions.stats.acks - acksBefore} of ${UPDATES} updates acknowledged: ${JSON.stringify(primary.sessions.snapshotStats())}`);
+    while (primary.sessions.snapshotStats().acks - acksBefore < UPDATES) {
+      if (performance.now() > deadline) throw new Error(`${mode}: only ${primary.sessions.snapshotStats().acks - acksBefore} of ${UPDATES} updates acknowledged: ${JSON.stringify(primary.sessions.snapshotStats())}`);
       await new Promise((r) => setTimeout(r, 1));
     }
     return Math.round(UPDATES / ((performance.now() - started) / 1000));

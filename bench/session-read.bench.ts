@@ -9,7 +9,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { Redis } from 'ioredis';
-import { startNode } from '../lib/node/start.js';
+import { startNode } from '../lib/start.js';
 import { benchCluster, freePort } from './cluster-fixture.js';
 import { print, round, runMicro, until } from './common.js';
 

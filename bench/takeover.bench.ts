@@ -5,8 +5,8 @@
  * choose a new backup, copy the session there), for the first session and on average.
  */
 import { fork } from 'node:child_process';
-import { startNode } from '../lib/node/start.js';
-import type { RouteHint } from '../lib/replication/session-manager.js';
+import { startNode } from '../lib/start.js';
+import type { RouteHint } from '../lib/replication/route-hint.js';
 import { benchCluster } from './cluster-fixture.js';
 import { percentile, print, round, sibling, until } from './common.js';
 
@@ -26,7 +26,7 @@ try {
   await ask({ cmd: 'node', configPath, name: 'primary' });
   for (const node of survivors) await until(() => node.membership!.alive().length === 3, `${node.name} to see three members`);
   const { hints } = await ask<{ hints: RouteHint[] }>({ cmd: 'create', count: SESSIONS, members: 3 });
-  await until(() => survivors.reduce((n, s) => n + s.sessions.store.copies.size, 0) === SESSIONS, 'every session to have its backup copy');
+  await until(() => survivors.reduce((n, s) => n + s.sessions.snapshotStats().backups, 0) === SESSIONS, 'every session to have its backup copy');
 
   const dead = new Promise<number>((resolve) => survivors[0]!.membership!.once('dead', () => resolve(performance.now())));
   const killedAt = performance.now();

@@ -72,9 +72,9 @@ describe('applications at run time', { timeout: 120_000 }, () => {
     assert.equal((await cli(shop, 'disable', 'shop')).code, 0);
     for (const name of shop.nodes.keys()) {
       shopper.retarget(shop.nodeUrl(name));
-      const refused = await shopper.get<{ state: string }>('/cart');
+      const refused = await shopper.get<{ error: { state: string } }>('/cart');
       assert.equal(refused.status, 503, `refused on ${name}, existing session or not`);
-      assert.equal(refused.body.state, 'disabled');
+      assert.equal(refused.body.error.state, 'disabled');
     }
 
     // node-c restarts without its state file: it learns the state from the others.

@@ -13,8 +13,6 @@ function withSync(cluster: ReturnType<typeof makeCores>, name: string) {
   const { core } = cluster.get(name);
   const registry = new ApplicationRegistry({ self: name, initial: [{ name: 'shop', enabled: true }] });
   const sync = new ApplicationSync(registry, core.channel, core.membership, 50);
-  core.route('apps', (envelope) => sync.onApps(envelope));
-  core.route('apps-ack', (envelope) => sync.onAck(envelope));
   return { registry, sync };
 }
 

@@ -132,3 +132,25 @@ describe('ObjectCacheManager', () => {
     assert.equal(manager.totalEntries, 1);
   });
 });
+
+describe('cache options are checked at every door', () => {
+  test('create, configure, setCapacity and setTtl refuse what lru-cache would, with a coded error', () => {
+    const manager = new ObjectCacheManager([{ type: 'product', capacity: 5, ttlSeconds: 0 }], undefined);
+    const refused = (fn: () => unknown, option: RegExp) =>
+      assert.throws(fn, (error: unknown) => error instanceof InvalidArgumentError && error.code === 'CASTMIRROR_INVALID_ARGUMENT' && option.test(error.message));
+    refused(() => manager.create('x', { capacity: -1 }), /capacity/);
+    refused(() => manager.create('x', { capacity: 0 }), /capacity/);
+    refused(() => manager.create('x', { capacity: 1.5 }), /capacity/);
+    refused(() => manager.create('x', { ttlSeconds: -3 }), /ttlSeconds/);
+    refused(() => manager.create('x', { loader: 'no' as never }), /loader/);
+    assert.equal(manager.get('x'), undefined, 'a refused create makes no cache');
+    // A configured type that a refused create tried to adopt can still be adopted.
+    refused(() => manager.create('product', { capacity: -1 }), /capacity/);
+    const product = manager.create('product', { capacity: 7 });
+    assert.equal(product.capacity, 7);
+    refused(() => product.setCapacity(0), /capacity/);
+    refused(() => product.setTtl(-1), /ttlSeconds/);
+    refused(() => product.configure({ ttlSeconds: Number.NaN }), /ttlSeconds/);
+    assert.deepEqual([product.capacity, product.ttlSeconds], [7, 0], 'nothing refused was applied');
+  });
+});

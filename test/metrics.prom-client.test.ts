@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Registry } from 'prom-client';
-import { registerCastmirrorMetrics } from '../lib/metrics/prom-client.js';
+import { registerCastmirrorMetrics } from '../lib/admin/prom-client.js';
 import { parseConfigText, startNode } from '../lib/index.js';
 
 test('registerCastmirrorMetrics puts every family in a prom-client registry', async () => {

@@ -22,7 +22,6 @@ test(`fuzz: ${CASES} mutated and random replication frames; nothing escapes the 
   const references = makeReferences() as ReferenceRegistry<unknown>;
   const manager = new SessionManager({
     self: { name: 'b', incarnation: 'b-1', machine: 'm', pinnedBackup: undefined },
-    nodes: [],
     replication: { mode: 'sync', batchSize: 10, batchIntervalMs: 10, rehome: 'eager' },
     timeoutMs: 60_000,
     references,
@@ -67,7 +66,7 @@ test(`fuzz: ${CASES} mutated and random replication frames; nothing escapes the 
     }
     decoded++;
     // Whatever passed the checks must be safe to hand to the session layer.
-    const reply = manager.handle(message, { node: 'a', incarnation: 'a-1' });
+    const reply = manager.answer(message, { node: 'a', incarnation: 'a-1' });
     if (reply instanceof Promise) reply.catch((error: unknown) => assert.fail(`handler rejected: ${String(error)}`));
   }
   assert.equal(decoded + refused, CASES);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { NodeStatus } from '../lib/index.js';
-import type { RouteHint } from '../lib/replication/session-manager.js';
+import type { RouteHint } from '../lib/replication/route-hint.js';
 import { encodeMessage } from '../lib/replication/protocol.js';
 import type { SessionView } from '../lib/session/view.js';
 import { framed } from '../lib/transport/frame-stream.js';

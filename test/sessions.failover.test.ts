@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import type { RouteHint } from '../lib/replication/session-manager.js';
+import type { RouteHint } from '../lib/replication/route-hint.js';
 import type { NodeStatus } from '../lib/index.js';
 import { killAll, makeCluster, startNodes, type NodeProcess, type TestCluster } from './helpers/cluster.js';
 import { route, UnknownOutcomeError, type AppReply } from './helpers/session-client.js';

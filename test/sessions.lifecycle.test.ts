@@ -45,7 +45,7 @@ describe('session lifecycle (two in-process nodes, real sockets)', () => {
       await sleep(200);
     }
     assert.equal(b.sessions.inspect(hint.sessionId)?.role, 'backup', 'still held after 2.5 x the timeout');
-    assert.ok(a.sessions.stats.touches > 0);
+    assert.ok(a.sessions.snapshotStats().touches > 0);
     assert.equal(b.sessions.inspect(hint.sessionId)?.session.version, 1, 'touches sent no new version');
   });
 
@@ -66,18 +66,18 @@ describe('session lifecycle (two in-process nodes, real sockets)', () => {
     const { a, b } = pair;
     const { hint, session } = await a.sessions.run(undefined, (s) => s.global.set('n', 1));
     // As after a partition: node-b also came to serve the session, at the same version.
-    await b.sessions.handle({ t: 'handoff', id: 1, snapshot: snapshotOf(session) }, { node: 'node-a', incarnation: a.incarnation.id });
+    await b.sessions.answer({ t: 'handoff', id: 1, snapshot: snapshotOf(session) }, { node: 'node-a', incarnation: a.incarnation.id });
     assert.equal(b.sessions.inspect(hint.sessionId)?.role, 'primary');
     // node-a moves ahead (version 2) and mirrors to node-b: node-a wins, node-b drops its primary.
     const next = await a.sessions.run(hint, (s) => s.global.set('n', 2));
     assert.equal(next.mirrored, true);
     assert.equal(b.sessions.inspect(hint.sessionId)?.role, 'backup');
-    assert.equal(b.sessions.stats.conflicts, 1);
+    assert.equal(b.sessions.snapshotStats().conflicts, 1);
     // Now node-b is ahead: node-a's next mirror loses, and node-a stops serving the session.
-    await b.sessions.handle({ t: 'handoff', id: 2, snapshot: { ...snapshotOf(next.session), meta: { ...next.session.meta, version: 9 } } }, { node: 'node-a', incarnation: a.incarnation.id });
+    await b.sessions.answer({ t: 'handoff', id: 2, snapshot: { ...snapshotOf(next.session), meta: { ...next.session.meta, version: 9 } } }, { node: 'node-a', incarnation: a.incarnation.id });
     await assert.rejects(a.sessions.run(next.hint, (s) => s.global.set('n', 3)), SessionStateError);
     assert.equal(a.sessions.inspect(hint.sessionId), undefined);
-    assert.equal(a.sessions.stats.conflicts, 1);
+    assert.equal(a.sessions.snapshotStats().conflicts, 1);
     assert.match(a.metrics(), /^castmirror_session_conflicts_total\{node="node-a"\} 1$/m);
     assert.match(b.metrics(), /^castmirror_sessions\{node="node-b",role="primary"\} 1$/m);
   });

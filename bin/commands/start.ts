@@ -1,4 +1,4 @@
-import { startNode } from '../../lib/node/start.js';
+import { startNode } from '../../lib/start.js';
 import { EXIT, parse, requireConfigPath, UsageError, type Verb } from '../cli/common.js';
 import { foregroundLogger, LOG_LEVEL_OPTION, reloadOnSighup, runUntilSignal } from '../cli/foreground.js';
 import { loadConfig } from '../../lib/config/load.js';

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { LoadedConfig } from '../../lib/config/load.js';
 import { sessionMiddleware } from '../../lib/http/middleware.js';
 import type { CacheNode } from '../../lib/node/cache-node.js';
-import { startNode } from '../../lib/node/start.js';
+import { startNode } from '../../lib/start.js';
 import { listen } from '../../lib/util/listen.js';
 import { silentLogger, type Logger } from '../../lib/util/logger.js';
 import { Catalog, type Product } from './catalog.js';

@@ -6,7 +6,6 @@
  * follows it through takeovers. A graceful disable (draining) lets marked sessions go on
  * and refuses every other; an immediate disable refuses all.
  */
-import type { SessionManager } from '../replication/session-manager.js';
 import type { SessionObject } from '../session/session.js';
 import type { AppRecord, AppState } from '../wire/messages.js';
 
@@ -32,10 +31,10 @@ export function markUse(session: SessionObject, app: string): void {
 }
 
 /** Live primary sessions on this node that use `app`. */
-export function sessionsUsing(sessions: SessionManager, app: string): number {
+export function sessionsUsing(primaries: Iterable<SessionObject>, app: string): number {
   const now = Date.now();
   let count = 0;
-  for (const session of sessions.store.primaries.values()) if (!session.isExpired(now) && usesApp(session, app)) count++;
+  for (const session of primaries) if (!session.isExpired(now) && usesApp(session, app)) count++;
   return count;
 }
 

@@ -9,19 +9,25 @@
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ApplicationEntry } from '../config/types.js';
 import { InvalidArgumentError } from '../errors.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { APP_STATES, type AppRecord, type AppState } from '../wire/messages.js';
 
+/** `.castmirror/apps.<node>.json` beside server.xml, when the config came from a file (else undefined: memory only). */
+export function defaultStateFile(configFile: string, node: string): string | undefined {
+  const file = path.resolve(configFile);
+  return existsSync(file) ? path.join(path.dirname(file), '.castmirror', `apps.${node}.json`) : undefined;
+}
+
 export interface ApplicationRegistryOptions {
   readonly self: string;
   readonly initial: readonly ApplicationEntry[];
   /** Where states are persisted; absent: memory only. */
-  readonly stateFile?: string;
-  readonly logger?: Logger;
+  readonly stateFile?: string | undefined;
+  readonly logger?: Logger | undefined;
 }
 
 export interface ApplicationEventMap {

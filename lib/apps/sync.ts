@@ -38,6 +38,8 @@ export class ApplicationSync {
     // whoever is ahead (see onApps), so one lost datagram does not leave it behind.
     membership.on('joined', () => this.announce());
     membership.on('restarted', () => this.announce());
+    channel.on('apps', (envelope) => this.onApps(envelope));
+    channel.on('apps-ack', (envelope) => this.onAck(envelope));
   }
 
   /** Changes the state here and on every live member. */

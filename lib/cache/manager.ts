@@ -5,11 +5,9 @@
  */
 import { CacheExistsError, InvalidArgumentError, UnknownCacheTypeError } from '../errors.js';
 import type { CacheSettings } from '../config/types.js';
-import { DEFAULTS } from '../config/types.js';
+import { DEFAULTS, NAME_PATTERN } from '../config/types.js';
 import type { InvalidationBus } from '../messaging/invalidation-bus.js';
 import { ObjectCache, type ObjectCacheOptions, type ObjectCacheStats } from './object-cache.js';
-
-const TYPE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export class ObjectCacheManager {
   private readonly caches = new Map<string, ObjectCache<unknown>>();
@@ -32,11 +30,12 @@ export class ObjectCacheManager {
    * TTL apply unless `options` names them). A second create for one type throws.
    */
   create<V = unknown>(type: string, options: ObjectCacheOptions<V> = {}): ObjectCache<V> {
-    if (typeof type !== 'string' || !TYPE.test(type)) throw new InvalidArgumentError(`cache type must be a name of 1-64 letters, digits, ".", "_" or "-"`);
+    if (typeof type !== 'string' || !NAME_PATTERN.test(type)) throw new InvalidArgumentError(`cache type must be a name of 1-64 letters, digits, ".", "_" or "-"`);
     const existing = this.caches.get(type) as ObjectCache<V> | undefined;
     if (existing) {
-      if (!this.unclaimed.delete(type)) throw new CacheExistsError(type);
+      if (!this.unclaimed.has(type)) throw new CacheExistsError(type);
       existing.configure(options);
+      this.unclaimed.delete(type);
       return existing;
     }
     return this.add(type, {

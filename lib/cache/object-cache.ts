@@ -77,6 +77,7 @@ export class ObjectCache<V = unknown> {
     options: ObjectCacheOptions<V> & { capacity: number; ttlSeconds: number },
     private readonly publisher: InvalidationPublisher | undefined,
   ) {
+    checkOptions(options);
     this.type = type;
     this.loader = options.loader;
     this.ttl = options.ttlSeconds;
@@ -200,18 +201,19 @@ export class ObjectCache<V = unknown> {
 
   /** Changes this node's capacity; the least recently used entries go if it shrinks. */
   setCapacity(capacity: number): void {
-    if (!Number.isSafeInteger(capacity) || capacity < 1) throw new InvalidArgumentError(`capacity must be a positive integer, not ${capacity}`);
+    checkOptions({ capacity });
     this.rebuild(capacity, this.ttlSeconds);
   }
 
   /** Changes this node's time-to-live for entries stored from now on. */
   setTtl(ttlSeconds: number): void {
-    if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds < 0) throw new InvalidArgumentError(`ttlSeconds must be a whole number >= 0, not ${ttlSeconds}`);
+    checkOptions({ ttlSeconds });
     this.rebuild(this.capacity, ttlSeconds);
   }
 
   /** Adopts a loader (and explicit options) for a cache created from server.xml. */
   configure(options: ObjectCacheOptions<V>): void {
+    checkOptions(options);
     if (options.loader) this.loader = options.loader;
     if (options.capacity !== undefined || options.ttlSeconds !== undefined) {
       this.rebuild(options.capacity ?? this.capacity, options.ttlSeconds ?? this.ttlSeconds);
@@ -288,4 +290,19 @@ function checkKey(key: string): void {
   if (!isCacheKey(key)) {
     throw new InvalidArgumentError(`a cache key must be a non-empty string of at most ${LIMITS.cacheKeyBytes} bytes`);
   }
+}
+
+/**
+ * The one check of every cache option, at each door (create, configure, setCapacity,
+ * setTtl), so lru-cache never sees a value it would refuse with a raw TypeError.
+ */
+function checkOptions(options: { readonly capacity?: unknown; readonly ttlSeconds?: unknown; readonly loader?: unknown }): void {
+  const { capacity, ttlSeconds, loader } = options;
+  if (capacity !== undefined && (typeof capacity !== 'number' || !Number.isSafeInteger(capacity) || capacity < 1)) {
+    throw new InvalidArgumentError(`capacity must be a positive integer, not ${String(capacity)}`);
+  }
+  if (ttlSeconds !== undefined && (typeof ttlSeconds !== 'number' || !Number.isSafeInteger(ttlSeconds) || ttlSeconds < 0)) {
+    throw new InvalidArgumentError(`ttlSeconds must be a whole number >= 0 (0: no expiry), not ${String(ttlSeconds)}`);
+  }
+  if (loader !== undefined && typeof loader !== 'function') throw new InvalidArgumentError('loader must be a function (key) => value | undefined | Promise');
 }

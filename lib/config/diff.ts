@@ -29,7 +29,8 @@ export function diffConfig(current: NodeConfig, next: NodeConfig, secrets: { cur
   needsRestart('<Messaging>', current.messaging, next.messaging);
   needsRestart('<Secret>', secrets.current?.value.toString('base64'), secrets.next?.value.toString('base64'));
   needsRestart('<Admin host>', current.admin, next.admin);
-  needsRestart('<Sessions timeoutSeconds>', current.sessions, next.sessions);
+  needsRestart('<Sessions timeoutSeconds>', current.sessions.timeoutSeconds, next.sessions.timeoutSeconds);
+  needsRestart('<Sessions cookie>', current.sessions.cookie, next.sessions.cookie);
   needsRestart(`this node's <Node> entry (host, machine, ports, backup)`, current.node, next.node);
 
   const names = (list: readonly { name: string }[]) => list.map((x) => x.name);
@@ -60,4 +61,20 @@ export function diffConfig(current: NodeConfig, next: NodeConfig, secrets: { cur
     if (!n.applications.some((a) => a.name === app.name)) restart.push(`application ${app.name} removed: it stays until ${current.node.name} restarts`);
   }
   return { live, restart };
+}
+
+/**
+ * The config a node runs after a reload: what needs a restart keeps its running value (and
+ * removed cache types and applications stay until then); the rest is the new file's.
+ */
+export function mergeRunning(current: NodeConfig, next: NodeConfig): NodeConfig {
+  const caches = [...current.caches.filter((c) => !next.caches.some((x) => x.type === c.type)), ...next.caches];
+  const applications = [...current.cluster.applications.filter((a) => !next.cluster.applications.some((x) => x.name === a.name)), ...next.cluster.applications];
+  return Object.freeze({
+    ...current,
+    cluster: Object.freeze({ ...current.cluster, nodes: next.cluster.nodes, caches, applications, heartbeat: next.cluster.heartbeat, replication: next.cluster.replication }),
+    heartbeat: next.heartbeat,
+    replication: next.replication,
+    caches,
+  });
 }

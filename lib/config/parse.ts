@@ -8,7 +8,9 @@ import type { ConfigDiagnostic } from '../errors.js';
 import { Diagnostics, ElementReader, parseXml, type Position } from './xml-reader.js';
 import { resolveSecret } from './secret.js';
 import {
+  COOKIE_NAME_PATTERN,
   DEFAULTS,
+  NAME_PATTERN,
   REHOME_POLICIES,
   REPLICATION_MODES,
   type AdminSettings,
@@ -27,7 +29,7 @@ import {
 } from './types.js';
 
 const PORT = { min: 1, max: 65535 };
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const NAME = NAME_PATTERN;
 const NAME_WHAT = 'a name of 1-64 letters, digits, ".", "_" or "-"';
 const HOST = /^[A-Za-z0-9.:-]{1,253}$/;
 
@@ -214,9 +216,19 @@ function readReplication(element: ElementReader | undefined): Partial<Replicatio
 
 function readSessions(element: ElementReader | undefined): Partial<SessionSettings> {
   if (!element) return {};
-  const result = defined({ timeoutSeconds: element.intAttribute('timeoutSeconds', { min: 1, max: 30 * 24 * 3600 }) });
+  const result = defined({
+    timeoutSeconds: element.intAttribute('timeoutSeconds', { min: 1, max: 30 * 24 * 3600 }),
+    cookie: element.stringAttribute('cookie', { pattern: COOKIE_NAME_PATTERN, what: 'a cookie name (1-64 characters, an RFC 6265 token)' }),
+  });
   element.reportUnknown();
   return result;
+}
+
+/** `<Sessions>` inside `<NodeSetting>`: the cookie name is cluster-wide (the proxy reads one). */
+function readNodeSessions(element: ElementReader | undefined): Partial<SessionSettings> {
+  if (element?.hasAttribute('cookie')) element.error('cookie on <Sessions> cannot be set per node in <NodeSetting>: the proxy and every node read one route cookie');
+  const { cookie: _cluster, ...perNode } = readSessions(element);
+  return perNode;
 }
 
 function readAdmin(element: ElementReader | undefined): Partial<AdminSettings> {
@@ -363,7 +375,7 @@ function readNodeSettings(
       messaging: optionalSection(readMessaging(setting.child('Messaging'))),
       heartbeat: optionalSection(readHeartbeat(heartbeatElement)),
       replication: optionalSection(readReplication(setting.child('Replication'))),
-      sessions: optionalSection(readSessions(setting.child('Sessions'))),
+      sessions: optionalSection(readNodeSessions(setting.child('Sessions'))),
       admin: optionalSection(readAdmin(setting.child('Admin'))),
       caches: cacheList.length > 0 ? cacheList.map((c) => c.cache) : undefined,
     });

@@ -3,6 +3,9 @@
  * code below the config layer never re-checks these values.
  */
 
+/** Node, cache type and application names: 1-64 letters, digits, ".", "_" or "-", not starting with a punctuation mark. */
+export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
 export const REPLICATION_MODES = ['sync', 'async', 'batched'] as const;
 export type ReplicationMode = (typeof REPLICATION_MODES)[number];
 
@@ -42,7 +45,15 @@ export interface ReplicationSettings {
 
 export interface SessionSettings {
   readonly timeoutSeconds: number;
+  /** The route cookie's name, read by every node and the proxy alike (cluster-wide). */
+  readonly cookie: string;
 }
+
+/** The route cookie's name when `<Sessions cookie>` does not give one. */
+export const DEFAULT_ROUTE_COOKIE = 'castmirror.route';
+
+/** A cookie name (RFC 6265 token). */
+export const COOKIE_NAME_PATTERN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}$/;
 
 export interface AdminSettings {
   readonly host: string;
@@ -108,7 +119,7 @@ export interface NodeOverrides {
   readonly messaging?: Partial<MessagingSettings>;
   readonly heartbeat?: Partial<HeartbeatSettings>;
   readonly replication?: Partial<ReplicationSettings>;
-  readonly sessions?: Partial<SessionSettings>;
+  readonly sessions?: Partial<Omit<SessionSettings, 'cookie'>>;
   readonly admin?: Partial<AdminSettings>;
   readonly caches?: readonly (Partial<CacheSettings> & { readonly type: string })[];
 }
@@ -152,7 +163,7 @@ export const DEFAULTS = Object.freeze({
   }),
   heartbeat: Object.freeze({ intervalMs: 200, deadAfterMs: 1000 }),
   replication: Object.freeze({ mode: 'sync' as ReplicationMode, batchSize: 100, batchIntervalMs: 1000, rehome: 'eager' as RehomePolicy }),
-  sessions: Object.freeze({ timeoutSeconds: 1800 }),
+  sessions: Object.freeze({ timeoutSeconds: 1800, cookie: DEFAULT_ROUTE_COOKIE }),
   admin: Object.freeze({ host: '127.0.0.1' }),
   proxyHost: '127.0.0.1',
   cacheCapacity: 10_000,

@@ -20,15 +20,17 @@ import { isDeepStrictEqual } from 'node:util';
 import session from 'express-session';
 import type { SessionData } from 'express-session';
 import type { CacheNode } from '../node/cache-node.js';
-import type { RouteHint } from '../replication/session-manager.js';
+import { sameRoute, type RouteHint } from '../replication/route-hint.js';
 import type { SessionObject } from '../session/session.js';
-import { sameRoute } from '../http/route-cookie.js';
+import { RouteCookie, type RouteCookieAttributes } from '../http/route-cookie.js';
 
 const DATA_KEY = 'express-session';
 const COOKIE_KEY = 'express-session-cookie';
 
 export interface CastmirrorStoreOptions {
-  readonly node: Pick<CacheNode, 'sessions' | 'routeCookie'>;
+  readonly node: Pick<CacheNode, 'sessions' | 'routeToken' | 'config'>;
+  /** Attributes of the route cookie that `routing()` sets (its name is `<Sessions cookie>` in server.xml). */
+  readonly cookie?: RouteCookieAttributes;
 }
 
 /** What the store did, for tests and metrics. */
@@ -48,10 +50,12 @@ type StoredSession = SessionData & Record<string, unknown>;
 export class CastmirrorStore extends session.Store {
   readonly stats: CastmirrorStoreStats = { gets: 0, misses: 0, sets: 0, unchangedSets: 0, touches: 0, destroys: 0 };
   private readonly node: CastmirrorStoreOptions['node'];
+  private readonly routeCookie: RouteCookie;
 
   constructor(options: CastmirrorStoreOptions) {
     super();
     this.node = options.node;
+    this.routeCookie = RouteCookie.forNode(options.node, options.cookie);
   }
 
   override get(sid: string, callback: Callback<StoredSession | null>): void {
@@ -130,7 +134,8 @@ export class CastmirrorStore extends session.Store {
    * to its backup if the primary dies). Without it the proxy balances and nodes fetch.
    */
   routing(): (req: IncomingMessage, res: ServerResponse, next: () => void) => void {
-    const { sessions, routeCookie } = this.node;
+    const { sessions } = this.node;
+    const { routeCookie } = this;
     return (req, res, next) => {
       const reading = routeCookie.read(req.headers.cookie);
       const originalWriteHead = res.writeHead;
@@ -153,7 +158,7 @@ export class CastmirrorStore extends session.Store {
   /** Live primaries holding express-session data. */
   private primaries(): SessionObject[] {
     const now = Date.now();
-    return [...this.node.sessions.store.primaries.values()].filter((held) => !held.isExpired(now) && held.global.has(DATA_KEY));
+    return [...this.node.sessions.primaries()].filter((held) => !held.isExpired(now) && held.global.has(DATA_KEY));
   }
 }
 

@@ -14,18 +14,18 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CacheNode } from '../node/cache-node.js';
-import type { Outcome, RouteHint } from '../replication/session-manager.js';
+import { sameRoute, type Outcome, type RouteHint } from '../replication/route-hint.js';
 import type { SessionObject } from '../session/session.js';
 import { AppDisabledError, HandlerFailedError } from '../errors.js';
 import { errorBody } from '../util/http-reply.js';
 import { silentLogger, type Logger } from '../util/logger.js';
-import { sameRoute, type RouteCookieReading } from './route-cookie.js';
+import { RouteCookie, type RouteCookieAttributes, type RouteCookieReading } from './route-cookie.js';
 import { admit, markUse } from '../apps/admission.js';
 import type { AppState } from '../wire/messages.js';
 
-export const NODE_HEADER = 'X-Castmirror-Node';
-/** On a 503: the node did not run the request at all (it is leaving), so another node may. */
-export const NOT_APPLIED_HEADER = 'X-Castmirror-Not-Applied';
+import { NODE_HEADER, NOT_APPLIED_HEADER } from './headers.js';
+
+export { NODE_HEADER, NOT_APPLIED_HEADER };
 
 /** What the middleware puts on `req.castmirror`. */
 export interface RequestSession {
@@ -43,7 +43,9 @@ export interface RequestSession {
 export type SessionRequest = IncomingMessage & { castmirror?: RequestSession };
 
 export interface SessionMiddlewareOptions {
-  readonly node: Pick<CacheNode, 'name' | 'sessions' | 'routeCookie' | 'apps'>;
+  readonly node: Pick<CacheNode, 'name' | 'sessions' | 'routeToken' | 'config' | 'apps'>;
+  /** Attributes of the route cookie (its name is `<Sessions cookie>` in server.xml). */
+  readonly cookie?: RouteCookieAttributes;
   /** Set `X-Castmirror-Node` on every response (default true). */
   readonly nodeHeader?: boolean;
   /**
@@ -71,12 +73,13 @@ export function sessionMiddleware(options: SessionMiddlewareOptions): SessionMid
   const runOptions = { discardEmpty: !options.keepEmptySessions };
   const app = options.application;
   const logger = options.logger ?? silentLogger;
+  const routeCookie = RouteCookie.forNode(node, options.cookie);
 
   return function castmirrorSession(req, res, next) {
     if (nodeHeader) res.setHeader(NODE_HEADER, node.name);
     // Disabled outright: refused before any session work.
     if (app && node.apps.get(app)?.state === 'disabled') return refuse(req, res, app, 'disabled');
-    const reading = node.routeCookie.read(req.headers.cookie);
+    const reading = routeCookie.read(req.headers.cookie);
     const received = reading.status === 'valid' ? reading.hint : undefined;
 
     const originalEnd = res.end;
@@ -98,9 +101,9 @@ export function sessionMiddleware(options: SessionMiddlewareOptions): SessionMid
       res.write = originalWrite;
       res.flushHeaders = originalFlushHeaders;
       if (res.headersSent) return;
-      if (hint && !sameRoute(received, hint)) res.appendHeader('Set-Cookie', node.routeCookie.serialize(hint));
+      if (hint && !sameRoute(received, hint)) res.appendHeader('Set-Cookie', routeCookie.serialize(hint));
       // A cookie that did not verify is removed, so it is not sent (and counted) again.
-      else if (!hint && reading.status === 'forged') res.appendHeader('Set-Cookie', node.routeCookie.clearing());
+      else if (!hint && reading.status === 'forged') res.appendHeader('Set-Cookie', routeCookie.clearing());
       if (heldHead) originalWriteHead.apply(res, heldHead);
     };
     // Headers wait for the end (and the commit) unless the handler streams: then they go
@@ -177,7 +180,7 @@ export function sessionMiddleware(options: SessionMiddlewareOptions): SessionMid
       .then(
         (result) => {
           const hint = result.kept ? result.hint : undefined;
-          if (invalidated && !res.headersSent) res.appendHeader('Set-Cookie', node.routeCookie.clearing());
+          if (invalidated && !res.headersSent) res.appendHeader('Set-Cookie', routeCookie.clearing());
           if (handlerFailure === undefined) return release(hint);
           logger.error({ err: handlerFailure, url: req.url }, 'request handler failed');
           release(hint, { status: HandlerFailedError.httpStatus, error: new HandlerFailedError() });

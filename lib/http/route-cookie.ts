@@ -1,66 +1,76 @@
 /**
- * The route cookie: where a client's session lives (id, primary, backup, the primary's
- * incarnation and the version the client has seen), authenticated with an HMAC under a
- * key derived from the cluster secret. The proxy routes by it and the node uses it to find
- * the session; a client cannot steer either, because a forged or altered value fails the
- * HMAC and is ignored (and counted), as if there were no cookie.
- *
- * Value: `v1.<base64url JSON array>.<base64url 16-byte HMAC-SHA256 tag>`.
+ * The route cookie: the route token (replication/route-token.ts) of a client's session, as
+ * a cookie. Its name comes from server.xml (`<Sessions cookie>`), so every node and the
+ * proxy read the same one; its attributes are the HTTP edge's own.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { parse as parseCookieHeader, serialize } from 'cookie';
-import { isSessionId } from '../session/id.js';
-import type { RouteHint } from '../replication/session-manager.js';
-import { deriveKey } from '../wire/frame.js';
+import { DEFAULT_ROUTE_COOKIE, type SessionSettings } from '../config/types.js';
+import { InvalidArgumentError } from '../errors.js';
+import type { RouteHint } from '../replication/route-hint.js';
+import { RouteToken, type RouteTokenStats } from '../replication/route-token.js';
 
-export const DEFAULT_ROUTE_COOKIE = 'castmirror.route';
-const PREFIX = 'v1';
-const TAG_BYTES = 16;
-/** Node names and incarnations are short; a value beyond this is not ours. */
-const MAX_COOKIE_CHARS = 512;
+export { DEFAULT_ROUTE_COOKIE };
 
-export interface RouteCookieOptions {
-  /** The cluster secret (`<Secret>`); the signing key is derived from it and the cluster name. */
-  readonly secret: Buffer;
-  readonly cluster: string;
-  readonly name?: string;
-  /** Cookie attributes. Defaults: Path=/, HttpOnly, SameSite=Lax, no Max-Age (a browser-session cookie). */
+/** Cookie attributes. Defaults: Path=/, HttpOnly, SameSite=Lax, no Max-Age (a browser-session cookie). */
+export interface RouteCookieAttributes {
   readonly path?: string;
   readonly secure?: boolean;
   readonly sameSite?: 'lax' | 'strict' | 'none';
   readonly maxAgeSeconds?: number;
 }
 
+export interface RouteCookieOptions extends RouteCookieAttributes {
+  /** The node's token (`node.routeToken`); or give `secret` and `cluster` to make one. */
+  readonly token?: RouteToken;
+  /** The cluster secret (`<Secret>`); the signing key is derived from it and the cluster name. */
+  readonly secret?: Buffer;
+  readonly cluster?: string;
+  /** Default `castmirror.route`; nodes and the proxy take it from `<Sessions cookie>`. */
+  readonly name?: string;
+}
+
 /** What reading a request's cookie found. `forged` covers a bad tag and a malformed value. */
 export type RouteCookieReading = { readonly status: 'absent' } | { readonly status: 'forged' } | { readonly status: 'valid'; readonly hint: RouteHint };
 
-export interface RouteCookieStats {
-  valid: number;
-  forged: number;
-}
+export type RouteCookieStats = RouteTokenStats;
 
 export class RouteCookie {
   readonly name: string;
-  readonly stats: RouteCookieStats = { valid: 0, forged: 0 };
-  private readonly key: Buffer;
+  readonly token: RouteToken;
   private readonly attributes: Parameters<typeof serialize>[2];
 
   constructor(options: RouteCookieOptions) {
+    checkAttributes(options);
     this.name = options.name ?? DEFAULT_ROUTE_COOKIE;
-    this.key = deriveKey(options.secret, options.cluster, 'route-cookie');
+    // Standalone nodes may run without a secret: their cookies then hold for this process only.
+    this.token = options.token ?? new RouteToken(options.secret ?? randomBytes(32), options.cluster ?? '');
     this.attributes = {
       path: options.path ?? '/',
       httpOnly: true,
       sameSite: options.sameSite ?? 'lax',
-      ...(options.secure ? { secure: true } : {}),
-      ...(options.maxAgeSeconds !== undefined ? { maxAge: options.maxAgeSeconds } : {}),
+      secure: options.secure === true,
+      maxAge: options.maxAgeSeconds,
     };
+  }
+
+  /** The cookie a node's HTTP edge reads and writes: the node's token, the name in server.xml. */
+  static forNode(node: { readonly routeToken: RouteToken; readonly config: { readonly sessions: SessionSettings } }, attributes: RouteCookieAttributes = {}): RouteCookie {
+    return new RouteCookie({ ...attributes, token: node.routeToken, name: node.config.sessions.cookie });
+  }
+
+  get stats(): RouteCookieStats {
+    return this.token.stats;
   }
 
   /** The signed cookie value for a hint. */
   encode(hint: RouteHint): string {
-    const body = Buffer.from(JSON.stringify([hint.sessionId, hint.primary ?? '', hint.backup ?? '', hint.primaryIncarnation ?? '', hint.version ?? 0])).toString('base64url');
-    return `${PREFIX}.${body}.${this.tag(body)}`;
+    return this.token.encode(hint);
+  }
+
+  /** Verifies a cookie value: the hint, or undefined for anything forged or malformed. */
+  decode(value: string): RouteHint | undefined {
+    return this.token.decode(value);
   }
 
   /** A `Set-Cookie` header value carrying the hint. */
@@ -73,44 +83,12 @@ export class RouteCookie {
     return serialize(this.name, '', { ...this.attributes, maxAge: 0 });
   }
 
-  /** Verifies a cookie value: the hint, or undefined for anything forged or malformed. */
-  decode(value: string): RouteHint | undefined {
-    if (value.length > MAX_COOKIE_CHARS) return undefined;
-    const [prefix, body, tag, extra] = value.split('.');
-    if (prefix !== PREFIX || !body || !tag || extra !== undefined) return undefined;
-    // Compared as text: base64url decoding ignores spare bits, so two spellings of one tag exist.
-    const expected = Buffer.from(this.tag(body), 'latin1');
-    const given = Buffer.from(tag, 'latin1');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
-    let fields: unknown;
-    try {
-      fields = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
-    } catch {
-      return undefined;
-    }
-    // Signed by us, so well-formed unless the secret leaked; checked anyway, once, here.
-    if (!Array.isArray(fields) || fields.length !== 5) return undefined;
-    const [sessionId, primary, backup, incarnation, version] = fields as unknown[];
-    if (!isSessionId(sessionId) || typeof primary !== 'string' || typeof backup !== 'string' || typeof incarnation !== 'string') return undefined;
-    if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 0) return undefined;
-    return { sessionId, primary: primary || undefined, backup: backup || undefined, primaryIncarnation: incarnation || undefined, version };
-  }
-
   /** Reads the route cookie from a `Cookie` request header, counting what it finds. */
   read(cookieHeader: string | undefined): RouteCookieReading {
     const value = cookieHeader ? cookieValue(cookieHeader, this.name) : undefined;
     if (!value) return { status: 'absent' };
-    const hint = this.decode(value);
-    if (!hint) {
-      this.stats.forged++;
-      return { status: 'forged' };
-    }
-    this.stats.valid++;
-    return { status: 'valid', hint };
-  }
-
-  private tag(body: string): string {
-    return createHmac('sha256', this.key).update(PREFIX).update('.').update(body).digest().subarray(0, TAG_BYTES).toString('base64url');
+    const hint = this.token.verify(value);
+    return hint ? { status: 'valid', hint } : { status: 'forged' };
   }
 }
 
@@ -121,14 +99,12 @@ export function cookieValue(cookieHeader: string, name: string): string | undefi
   return parseCookieHeader(cookieHeader)[name];
 }
 
-/** Whether a client holding `known` already has the cookie `next` would set. */
-export function sameRoute(known: RouteHint | undefined, next: RouteHint): boolean {
-  return (
-    known !== undefined &&
-    known.sessionId === next.sessionId &&
-    known.primary === next.primary &&
-    known.backup === next.backup &&
-    known.primaryIncarnation === next.primaryIncarnation &&
-    known.version === next.version
-  );
+const SAME_SITE = ['lax', 'strict', 'none'];
+
+function checkAttributes(options: RouteCookieOptions): void {
+  const { path, secure, sameSite, maxAgeSeconds } = options;
+  if (path !== undefined && (typeof path !== 'string' || !path.startsWith('/') || /[;\s]/.test(path))) throw new InvalidArgumentError(`route cookie path must start with "/" and hold no ";" or space, not ${JSON.stringify(path)}`);
+  if (secure !== undefined && typeof secure !== 'boolean') throw new InvalidArgumentError('route cookie secure must be true or false');
+  if (sameSite !== undefined && !SAME_SITE.includes(sameSite)) throw new InvalidArgumentError(`route cookie sameSite must be one of ${SAME_SITE.join(', ')}, not ${JSON.stringify(sameSite)}`);
+  if (maxAgeSeconds !== undefined && (!Number.isSafeInteger(maxAgeSeconds) || maxAgeSeconds < 0)) throw new InvalidArgumentError(`route cookie maxAgeSeconds must be a whole number >= 0, not ${String(maxAgeSeconds)}`);
 }

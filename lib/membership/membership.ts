@@ -4,7 +4,7 @@
  *   alive --(2 heartbeats missed)--> suspect --(deadAfterMs, probe refused or timed out)--> dead
  *   suspect --(heard again)--> alive;  any --(goodbye)--> left;  new incarnation --> restarted
  *
- * A suspect whose port still answers the probe is alive but silent (a stalled event loop,
+ * A suspect whose replication port still answers the probe is alive but silent (a stalled event loop,
  * a multicast problem); it stays suspect until it speaks again, or is declared dead after
  * SILENT_LIMIT x deadAfterMs.
  */
@@ -12,7 +12,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { EventEmitter } from 'node:events';
 import type { HeartbeatSettings } from '../config/types.js';
 import type { Envelope, HeartbeatPayload, MemberLoad, PublishedState } from '../wire/messages.js';
-import type { ClusterChannel, DropReason } from '../transport/cluster-channel.js';
+import type { AdmitVerdict, ClusterChannel } from '../transport/cluster-channel.js';
 import { systemClock, type Clock, type Timer } from '../util/clock.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { tcpProbe, type Probe } from './probe.js';
@@ -75,7 +75,7 @@ export interface MembershipOptions {
   readonly logger?: Logger;
 }
 
-export type Verdict = 'accepted' | Extract<DropReason, 'unknown-member' | 'stale-incarnation' | 'name-clash'>;
+export type Verdict = AdmitVerdict;
 
 export class Membership extends EventEmitter<MemberEventMap> {
   readonly self: Member;
@@ -93,11 +93,10 @@ export class Membership extends EventEmitter<MemberEventMap> {
   private selfTestTimer: Timer | undefined;
   private heardSelf = false;
   private warnedNameClash = false;
-  heartbeatsSent = 0;
-  /** Heartbeats of other members that never arrived (from the gaps between those that did). */
-  heartbeatsMissed = 0;
+  #heartbeatsSent = 0;
+  #heartbeatsMissed = 0;
+  #heartbeatSendErrors = 0;
   private readonly lastHeartbeatAt = new Map<Member, number>();
-  heartbeatSendErrors = 0;
 
   constructor(private readonly options: MembershipOptions) {
     super();
@@ -124,7 +123,6 @@ export class Membership extends EventEmitter<MemberEventMap> {
     this.members.set(this.self.name, this.self);
   }
 
-  /** Starts heartbeating and failure detection; sends the first heartbeat at once. */
   /** Takes a reloaded config: the nodes allowed on the wire, and heartbeat timing (timers restart). */
   reconfigure(settings: { readonly knownNodes: readonly string[]; readonly heartbeat: HeartbeatSettings }): void {
     this.knownNodes = new Set(settings.knownNodes);
@@ -135,6 +133,7 @@ export class Membership extends EventEmitter<MemberEventMap> {
     this.start();
   }
 
+  /** Starts heartbeating and failure detection; sends the first heartbeat at once. */
   start(): void {
     const { intervalMs } = this.heartbeat;
     this.sendHeartbeat();
@@ -144,7 +143,6 @@ export class Membership extends EventEmitter<MemberEventMap> {
     for (const timer of [this.heartbeatTimer, this.checkTimer, this.selfTestTimer]) timer.unref?.();
   }
 
-  /** Stops timers and, when `goodbye` is set, tells the others this node is leaving. */
   private stopTimers(): void {
     if (this.heartbeatTimer) this.clock.clearInterval(this.heartbeatTimer);
     if (this.checkTimer) this.clock.clearInterval(this.checkTimer);
@@ -152,6 +150,7 @@ export class Membership extends EventEmitter<MemberEventMap> {
     this.heartbeatTimer = this.checkTimer = this.selfTestTimer = undefined;
   }
 
+  /** Stops timers and, when `goodbye` is set, tells the others this node is leaving. */
   async stop(goodbye: boolean): Promise<void> {
     this.stopTimers();
     if (goodbye) {
@@ -159,6 +158,19 @@ export class Membership extends EventEmitter<MemberEventMap> {
       const published = this.options.published();
       await Promise.allSettled([this.options.channel.send('goodbye', { published }), this.options.channel.send('goodbye', { published })]);
     }
+  }
+
+  get heartbeatsSent(): number {
+    return this.#heartbeatsSent;
+  }
+
+  /** Heartbeats of other members that never arrived (from the gaps between those that did). */
+  get heartbeatsMissed(): number {
+    return this.#heartbeatsMissed;
+  }
+
+  get heartbeatSendErrors(): number {
+    return this.#heartbeatSendErrors;
   }
 
   get multicastVerified(): boolean {
@@ -263,7 +275,7 @@ export class Membership extends EventEmitter<MemberEventMap> {
     member.lastHeardAt = now;
     if (envelope.kind !== 'heartbeat') return;
     const previous = this.lastHeartbeatAt.get(member);
-    if (previous !== undefined) this.heartbeatsMissed += Math.max(0, Math.round((now - previous) / this.heartbeat.intervalMs) - 1);
+    if (previous !== undefined) this.#heartbeatsMissed += Math.max(0, Math.round((now - previous) / this.heartbeat.intervalMs) - 1);
     this.lastHeartbeatAt.set(member, now);
     const p = envelope.payload;
     member.machine = p.machine;
@@ -304,8 +316,8 @@ export class Membership extends EventEmitter<MemberEventMap> {
       published: self.published,
     };
     this.options.channel.send('heartbeat', payload).then(
-      () => this.heartbeatsSent++,
-      () => this.heartbeatSendErrors++,
+      () => this.#heartbeatsSent++,
+      () => this.#heartbeatSendErrors++,
     );
   }
 
@@ -323,7 +335,7 @@ export class Membership extends EventEmitter<MemberEventMap> {
       if (member.state !== 'suspect' || silentFor < deadAfterMs) continue;
       if (silentFor >= SILENT_LIMIT * deadAfterMs) {
         this.declareDead(member, 'silent');
-      } else if (member.adminPort === 0 || member.host === '') {
+      } else if (member.replicationPort === 0 || member.host === '') {
         this.declareDead(member, 'no-probe');
       } else if (!this.probing.has(member.name)) {
         this.probeSuspect(member, Math.max(10, Math.floor(intervalMs / 2)));
@@ -334,7 +346,9 @@ export class Membership extends EventEmitter<MemberEventMap> {
   private probeSuspect(member: Member, timeoutMs: number): void {
     const { name, incarnation } = member;
     this.probing.add(name);
-    this.probe(member.host, member.adminPort, timeoutMs).then((result) => {
+    // The replication port: owned by the node itself and open whenever it is clustered,
+    // whether or not its admin API runs.
+    this.probe(member.host, member.replicationPort, timeoutMs).then((result) => {
       this.probing.delete(name);
       // The member may have spoken, left or restarted while the probe was out.
       if (member.state !== 'suspect' || member.incarnation !== incarnation) return;

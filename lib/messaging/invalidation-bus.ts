@@ -12,6 +12,7 @@
  * only T: every other type is proven unaffected. A sender that dies or restarts may have
  * lost its last datagrams with nobody able to tell, so its peers clear every type.
  */
+import { Coalescer } from '../util/coalescer.js';
 import { publish } from '../diagnostics.js';
 import type { Membership, Member } from '../membership/membership.js';
 import type { ClusterChannel } from '../transport/cluster-channel.js';
@@ -84,7 +85,7 @@ export class InvalidationBus {
   private pending = new Map<string, PendingType>();
   private pendingBytes = 0;
   private waiters: Waiter[] = [];
-  private flushTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  private readonly flushTimer = new Coalescer(() => void this.flush().catch(() => {}));
   private lastSendAt = -Infinity;
   private seq = 0;
   private readonly typeSeq = new Map<string, number>();
@@ -93,6 +94,7 @@ export class InvalidationBus {
     this.logger = options.logger ?? silentLogger;
     // The bytes every invalidation datagram spends before its first entry.
     this.envelopeOverhead = options.channel.measure('invalidate', { seq: Number.MAX_SAFE_INTEGER, entries: [] }) + 3;
+    options.channel.on('invalidate', (envelope) => this.receive(envelope));
     const { membership } = options;
     membership.on('heartbeat', (member, payload) => this.reconcile(member, payload.published));
     membership.on('left', (member, published) => {
@@ -140,11 +142,7 @@ export class InvalidationBus {
 
   /** Sends whatever is pending now. */
   flush(): Promise<void> {
-    if (this.flushTimer) {
-      clearTimeout(this.flushTimer as NodeJS.Timeout);
-      clearImmediate(this.flushTimer as NodeJS.Immediate);
-      this.flushTimer = undefined;
-    }
+    this.flushTimer.cancel();
     const pending = this.pending;
     const waiters = this.waiters;
     this.pending = new Map();
@@ -237,12 +235,10 @@ export class InvalidationBus {
     const promise = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
     if (this.envelopeOverhead + this.pendingBytes >= this.options.channel.maxFrameBytes) {
       void this.flush().catch(() => {});
-    } else if (!this.flushTimer) {
+    } else if (!this.flushTimer.pending) {
       // Idle channel: send at the next turn (everything published in this turn shares the
-      // datagram). Busy channel: wait out the window so that more can share. A timer cannot
-      // wait less than 1 ms, so a shorter remainder goes at the next turn instead.
-      const wait = this.lastSendAt + this.options.coalesceMs - performance.now();
-      this.flushTimer = wait >= 1 ? setTimeout(() => void this.flush().catch(() => {}), wait) : setImmediate(() => void this.flush().catch(() => {}));
+      // datagram). Busy channel: wait out the window so that more can share.
+      this.flushTimer.schedule(this.lastSendAt + this.options.coalesceMs - performance.now());
     }
     return promise;
   }

@@ -1,146 +1,88 @@
 /**
  * CacheNode: one castmirror node. Composes the layers (transport, membership, messaging,
- * caches, admin API) and owns their lifecycle. `close()` is graceful and idempotent:
- * pending invalidations go out, a goodbye tells the others, then sockets close.
+ * caches, sessions, applications) and owns their lifecycle. `close()` is graceful and
+ * idempotent: sessions are handed over, pending invalidations go out, a goodbye tells the
+ * others, then what was attached (the admin API) and the sockets close.
+ *
+ * Edges (the admin API, the HTTP middleware, the proxy) sit above and are attached from
+ * there (lib/start.ts); nothing here imports them.
  */
-import { InvalidArgumentError } from '../errors.js';
-import type { NodeConfig, NodeEntry, ResolvedSecret } from '../config/types.js';
-import { loadConfig } from '../config/load.js';
-import { resolveNodeConfig } from '../config/resolve.js';
-import { diffConfig } from '../config/diff.js';
-import { ObjectCacheManager } from '../cache/manager.js';
-import type { Membership, Member } from '../membership/membership.js';
-import type { Probe } from '../membership/probe.js';
-import { MulticastChannel } from '../transport/multicast.js';
-import type { DropReason } from '../transport/cluster-channel.js';
-import { ClusterCore } from './cluster-core.js';
-import { AdminServer } from '../admin/server.js';
-import { silentLogger, type Logger } from '../util/logger.js';
-import { newIncarnation, type Incarnation } from './incarnation.js';
-import { collectMetrics } from './metrics.js';
-import { ReferenceRegistry } from '../session/reference.js';
-import { SessionManager, type SessionStats } from '../replication/session-manager.js';
-import { PeerPool } from '../replication/peers.js';
-import { Locator } from '../replication/locator.js';
-import { newLinkStats, ReplicationServer, type LinkStats } from '../replication/link.js';
-import { deriveKey } from '../wire/frame.js';
-import type { MemberLoad } from '../wire/messages.js';
-import { renderPrometheus } from '../metrics/prometheus.js';
-import { RouteCookie, type RouteCookieOptions, type RouteCookieStats } from '../http/route-cookie.js';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { ApplicationRegistry } from '../apps/registry.js';
+import { defaultStateFile, ApplicationRegistry } from '../apps/registry.js';
 import { ApplicationSync, type ChangeReport } from '../apps/sync.js';
 import { effectiveState, sessionsUsing } from '../apps/admission.js';
+import { ObjectCacheManager } from '../cache/manager.js';
+import { diffConfig, mergeRunning } from '../config/diff.js';
+import { loadConfig } from '../config/load.js';
+import { resolveNodeConfig } from '../config/resolve.js';
+import type { NodeConfig, NodeEntry, ResolvedSecret } from '../config/types.js';
 import { publish } from '../diagnostics.js';
-import type { AppState } from '../wire/messages.js';
+import { InvalidArgumentError } from '../errors.js';
+import type { Membership, Member } from '../membership/membership.js';
+import type { Probe } from '../membership/probe.js';
+import { renderPrometheus } from '../metrics/prometheus.js';
+import { newLinkStats, ReplicationServer } from '../replication/link.js';
+import { PeerPool } from '../replication/peers.js';
+import { RouteToken } from '../replication/route-token.js';
+import { SessionManager } from '../replication/session-manager.js';
+import { ReferenceRegistry } from '../session/reference.js';
+import { MulticastChannel } from '../transport/multicast.js';
+import { silentLogger, type Logger } from '../util/logger.js';
+import { deriveKey } from '../wire/frame.js';
+import type { AppState, MemberLoad } from '../wire/messages.js';
+import { ClusterCore } from './cluster-core.js';
+import { newIncarnation, type Incarnation } from './incarnation.js';
+import { collectMetrics, type MetricSources } from './metrics.js';
+import { memberStatus, type ApplicationStatus, type NodeStatus, type ReloadReport } from './status.js';
+
+export type { ApplicationStatus, MemberStatus, NodeStatus, ReloadReport } from './status.js';
 
 export interface CacheNodeOptions {
   readonly config: NodeConfig;
   /** Required when the config is clustered. */
   readonly secret: ResolvedSecret | undefined;
-  readonly logger?: Logger;
-  /** Serve the admin API on the node's adminPort (default true). */
-  readonly admin?: boolean;
-  /** Fault injection for tests and drills. */
-  readonly faults?: { readonly dropEveryNthDatagram?: number };
-  readonly probe?: Probe;
+  /** A pino-compatible logger; silent by default. */
+  readonly logger?: Logger | undefined;
+  /** The port this node's admin API serves on, advertised in heartbeats (absent or 0: none). */
+  readonly adminPort?: number | undefined;
+  /** Fault injection for tests and drills: drop every Nth received datagram. */
+  readonly faults?: { readonly dropEveryNthDatagram?: number } | undefined;
+  /** Replaces the TCP liveness probe (tests). */
+  readonly probe?: Probe | undefined;
   /** Logical reference kinds for session values; every node must define the same ones. */
-  readonly references?: ReferenceRegistry<unknown>;
+  readonly references?: ReferenceRegistry<any> | undefined;
   /** Passed to each reference's `fromRef` (a database handle, say). */
   readonly referenceContext?: unknown;
-  /** Name and attributes of the route cookie (the HTTP middleware sets it; the proxy reads it). */
-  readonly routeCookie?: RouteCookieAttributes;
   /**
    * Where application states are persisted. Default: `.castmirror/apps.<node>.json` beside
    * server.xml when the config was read from a file; `false`: memory only.
    */
-  readonly stateFile?: string | false;
+  readonly stateFile?: string | false | undefined;
 }
 
-/** What a config reload did on one node. */
-export interface ReloadReport {
-  readonly node: string;
-  readonly applied: string[];
-  readonly needsRestart: string[];
-}
-
-/** One application as this node sees it. */
-export interface ApplicationStatus {
-  readonly name: string;
-  /** The state the cluster agreed on. */
-  readonly state: AppState;
-  /** On this node: a draining application with no session left here is disabled. */
-  readonly effective: AppState;
-  /** Live primary sessions on this node that use it. */
-  readonly sessions: number;
-  readonly version: number;
-  readonly origin: string;
-}
-
-export type RouteCookieAttributes = Omit<RouteCookieOptions, 'secret' | 'cluster'>;
-
-export interface MemberStatus {
-  readonly name: string;
-  readonly self: boolean;
-  readonly state: Member['state'];
-  readonly incarnation: string;
-  readonly startedAt: string;
-  readonly machine: string;
-  readonly host: string;
-  readonly adminPort: number;
-  /** ISO time of the last heartbeat heard (for this node: sent), if any. */
-  readonly lastHeartbeat: string | null;
-  readonly msSinceHeard: number;
-  readonly stateSince: string;
-  readonly load: MemberLoad;
-}
-
-export interface NodeStatus {
-  readonly node: string;
-  readonly cluster: string;
-  readonly clustered: boolean;
-  readonly incarnation: string;
-  readonly startedAt: string;
-  readonly uptimeMs: number;
-  /** False until this node hears its own heartbeat: multicast is not proven to work. */
-  readonly multicastVerified: boolean;
-  readonly members: readonly MemberStatus[];
-  readonly dropped: Readonly<Record<DropReason, number>> | null;
-  readonly sessions: SessionStats & { readonly mode: string; readonly backlogBytes: number };
-  readonly replication: LinkStats | null;
-  /** Route cookies read by the HTTP middleware: valid, and forged or malformed (ignored). */
-  readonly routeCookies: RouteCookieStats;
-  readonly applications: readonly ApplicationStatus[];
-  /** True while the node hands its sessions over before leaving (drain, or a graceful close). */
-  readonly leaving: boolean;
-}
-
-/** `.castmirror/apps.<node>.json` beside server.xml, when the config came from a file. */
-function defaultStateFile(config: NodeConfig): string | undefined {
-  const file = path.resolve(config.cluster.file);
-  return existsSync(file) ? path.join(path.dirname(file), '.castmirror', `apps.${config.node.name}.json`) : undefined;
+/** Something that closes with the node: after its sessions are handed over, before its sockets. */
+export interface Closeable {
+  close(): Promise<void>;
 }
 
 export class CacheNode {
   readonly name: string;
   readonly incarnation: Incarnation;
   readonly caches: ObjectCacheManager;
-  /** @internal the clustered core (absent when standalone), for metrics and tests */
-  readonly core: ClusterCore | undefined;
-  /** @internal */
-  readonly transport: MulticastChannel | undefined;
   /** Sessions this node serves and backs up. */
   readonly sessions: SessionManager;
-  /** Signs and verifies the route cookie that tells the proxy and the nodes where a session lives. */
-  readonly routeCookie: RouteCookie;
+  /** Signs and verifies the route token that tells the proxy and the nodes where a session lives. */
+  readonly routeToken: RouteToken;
   /** Application states (enabled, draining, disabled), agreed across the cluster. */
   readonly apps: ApplicationRegistry;
+  private readonly core: ClusterCore | undefined;
+  private readonly transport: MulticastChannel | undefined;
   private readonly appSync: ApplicationSync | undefined;
   private readonly peers: PeerPool | undefined;
   private replicationServer: ReplicationServer | undefined;
-  private admin: AdminServer | undefined;
+  private readonly attached: Closeable[] = [];
+  /** Where this node's admin API listens (0: none), as heartbeats and status say. */
+  private readonly adminPort: number;
   private readonly logger: Logger;
   private closing: Promise<void> | undefined;
   private currentConfig: NodeConfig;
@@ -157,70 +99,60 @@ export class CacheNode {
   private eluBaseline = performance.eventLoopUtilization();
 
   private constructor(options: CacheNodeOptions, incarnation: Incarnation, transport: MulticastChannel | undefined) {
-    this.currentConfig = options.config;
+    const { config } = options;
+    this.currentConfig = config;
     this.secret = options.secret;
-    this.name = options.config.node.name;
+    this.name = config.node.name;
     this.incarnation = incarnation;
     this.logger = options.logger ?? silentLogger;
     this.transport = transport;
-    // Standalone nodes may run without a secret: their cookies then hold for this process only.
-    this.routeCookie = new RouteCookie({ ...options.routeCookie, secret: options.secret?.value ?? randomBytes(32), cluster: options.config.cluster.name });
-    const stateFile = options.stateFile ?? defaultStateFile(options.config);
-    this.apps = new ApplicationRegistry({ self: this.name, initial: options.config.cluster.applications, ...(stateFile ? { stateFile } : {}), ...(options.logger ? { logger: options.logger } : {}) });
+    this.adminPort = options.adminPort ?? 0;
+    // Standalone nodes may run without a secret: their route tokens then hold for this process only.
+    this.routeToken = new RouteToken(options.secret?.value ?? randomBytes(32), config.cluster.name);
+    const stateFile = options.stateFile === false ? undefined : (options.stateFile ?? defaultStateFile(config.cluster.file, this.name));
+    this.apps = new ApplicationRegistry({ self: this.name, initial: config.cluster.applications, stateFile, logger: options.logger });
     this.apps.on('changed', (record) => {
       this.logger.info({ app: record.name, state: record.state, version: record.version, origin: record.origin }, 'application state');
       publish('app', () => ({ node: this.name, app: record.name, state: record.state, version: record.version, origin: record.origin }));
     });
     if (transport) {
-      const { config } = options;
       this.core = new ClusterCore({
         transport,
         identity: { cluster: config.cluster.name, name: this.name, incarnation: incarnation.id, startedAt: incarnation.startedAt },
         secret: options.secret!.value,
         maxDatagramBytes: config.messaging.maxDatagramBytes,
         coalesceMs: config.messaging.coalesceMs,
-        self: { machine: config.node.machine, host: config.node.host, adminPort: options.admin === false ? 0 : config.node.adminPort, replicationPort: config.node.replicationPort },
+        self: { machine: config.node.machine, host: config.node.host, adminPort: this.adminPort, replicationPort: config.node.replicationPort },
         heartbeat: config.heartbeat,
         knownNodes: config.cluster.nodes.map((n) => n.name),
+        // Called only once heartbeats start, when every field below is set.
         load: () => this.load(),
         logger: this.logger,
-        ...(options.probe ? { probe: options.probe } : {}),
+        probe: options.probe,
       });
       this.logMembership(this.core.membership);
-    }
-    this.caches = new ObjectCacheManager(options.config.caches, this.core?.bus);
-    const { config } = options;
-    const references = options.references ?? new ReferenceRegistry();
-    const manager = {
-      self: { name: this.name, incarnation: incarnation.id, machine: config.node.machine, pinnedBackup: config.node.backup },
-      nodes: config.cluster.nodes,
-      replication: config.replication,
-      timeoutMs: config.sessions.timeoutSeconds * 1000,
-      references,
-      referenceContext: options.referenceContext,
-      logger: this.logger,
-    };
-    if (this.core) {
-      const identity = { cluster: config.cluster.name, node: this.name, incarnation: incarnation.id, key: deriveKey(options.secret!.value, config.cluster.name, 'replication') };
       for (const n of config.cluster.nodes) this.nodesByName.set(n.name, n);
-      this.peers = new PeerPool(identity, (name) => {
+      this.peers = new PeerPool(this.replicationIdentity(), (name) => {
         const node = this.nodesByName.get(name);
         return node ? { name, host: node.host, port: node.replicationPort } : undefined;
       }, newLinkStats());
-      const locator = new Locator(this.core.channel, this.core.membership, { roleOf: (id) => this.sessions.store.roleOf(id), versionOf: (id) => this.sessions.store.versionOf(id) });
-      this.core.route('locate', (envelope) => locator.onLocate(envelope));
-      this.core.route('located', (envelope) => locator.onLocated(envelope));
-      const appSync = new ApplicationSync(this.apps, this.core.channel, this.core.membership);
-      this.core.route('apps', (envelope) => appSync.onApps(envelope));
-      this.core.route('apps-ack', (envelope) => appSync.onAck(envelope));
-      this.appSync = appSync;
-      this.sessions = new SessionManager({ ...manager, membership: this.core.membership, peers: this.peers, locator });
-    } else {
-      this.sessions = new SessionManager(manager);
+      this.appSync = new ApplicationSync(this.apps, this.core.channel, this.core.membership);
     }
+    this.caches = new ObjectCacheManager(config.caches, this.core?.bus);
+    this.sessions = new SessionManager({
+      self: { name: this.name, incarnation: incarnation.id, machine: config.node.machine, pinnedBackup: config.node.backup },
+      replication: config.replication,
+      timeoutMs: config.sessions.timeoutSeconds * 1000,
+      references: options.references ?? new ReferenceRegistry(),
+      referenceContext: options.referenceContext,
+      logger: this.logger,
+      membership: this.core?.membership,
+      peers: this.peers,
+      channel: this.core?.channel,
+    });
   }
 
-  /** Joins the cluster (if clustered), starts the admin API and the heartbeats. */
+  /** Joins the cluster (if clustered): opens the multicast group and the replication port, starts the heartbeats. */
   static async start(options: CacheNodeOptions): Promise<CacheNode> {
     const { config } = options;
     const incarnation = newIncarnation();
@@ -235,14 +167,11 @@ export class CacheNode {
         node.replicationServer = await ReplicationServer.listen({
           host: config.node.host,
           port: config.node.replicationPort,
-          identity: { cluster: config.cluster.name, node: node.name, incarnation: incarnation.id, key: deriveKey(options.secret!.value, config.cluster.name, 'replication') },
+          identity: node.replicationIdentity(),
           knownNodes: node.setReplicationPeers(config),
           stats: node.peers.stats,
-          handle: (message, from) => node.sessions.handle(message, from),
+          handle: (message, from) => node.sessions.answer(message, from),
         });
-      }
-      if (options.admin !== false) {
-        node.admin = await AdminServer.listen({ node, host: config.admin.host, port: config.node.adminPort, secret: options.secret?.value, logger: node.logger });
       }
     } catch (error) {
       await node.close();
@@ -255,9 +184,26 @@ export class CacheNode {
       );
     }
     node.core?.start();
-    node.logger.info({ incarnation: incarnation.id, clustered: config.cluster.clustered, admin: node.adminAddress }, 'node started');
     publish('node', () => ({ node: node.name, incarnation: incarnation.id, event: 'started' }));
     return node;
+  }
+
+  /**
+   * Closes `closeable` with this node, after the sessions are handed over (so an attached
+   * admin API stays up to show a drain's progress) and before the sockets; in reverse order
+   * of attachment.
+   */
+  attach(closeable: Closeable): void {
+    this.attached.unshift(closeable);
+  }
+
+  /**
+   * @internal For tests and benchmarks only: the clustered core (channel, membership, bus)
+   * and the multicast transport. These fields are private for a reason: nothing else may
+   * depend on them.
+   */
+  static unsafeExposeInternals(node: CacheNode): { readonly core: ClusterCore | undefined; readonly transport: MulticastChannel | undefined } {
+    return { core: node.core, transport: node.transport };
   }
 
   /** The config this node runs: the one it started with, plus what reloads applied. */
@@ -265,10 +211,12 @@ export class CacheNode {
     return this.currentConfig;
   }
 
-  private setReplicationPeers(config: NodeConfig): Set<string> {
-    this.replicationPeers.clear();
-    for (const n of config.cluster.nodes) this.replicationPeers.add(n.name);
-    return this.replicationPeers;
+  get membership(): Membership | undefined {
+    return this.core?.membership;
+  }
+
+  get closed(): boolean {
+    return this.closing !== undefined;
   }
 
   /**
@@ -284,42 +232,18 @@ export class CacheNode {
       return { node: this.name, applied: [], needsRestart: [`${this.name} is no longer listed in <ClusterNodes>: drain it (castmirror drain --node ${this.name}) to take it out`] };
     }
     const next = resolveNodeConfig(loaded.config, this.name);
-    const current = this.currentConfig;
-    const diff = diffConfig(current, next, { current: this.secret, next: loaded.secret });
-    const nodes = next.cluster.nodes;
+    const diff = diffConfig(this.currentConfig, next, { current: this.secret, next: loaded.secret });
     this.nodesByName.clear();
-    for (const n of nodes) this.nodesByName.set(n.name, n);
+    for (const n of next.cluster.nodes) this.nodesByName.set(n.name, n);
     this.setReplicationPeers(next);
-    this.membership?.reconfigure({ knownNodes: nodes.map((n) => n.name), heartbeat: next.heartbeat });
+    this.membership?.reconfigure({ knownNodes: next.cluster.nodes.map((n) => n.name), heartbeat: next.heartbeat });
     this.sessions.reconfigure(next.replication);
     this.caches.reconfigure(next.caches);
     this.apps.declare(next.cluster.applications);
-    // What needs a restart keeps its running value; the rest is the new file's.
-    const caches = [...current.caches.filter((c) => !next.caches.some((x) => x.type === c.type)), ...next.caches];
-    const applications = [...current.cluster.applications.filter((a) => !next.cluster.applications.some((x) => x.name === a.name)), ...next.cluster.applications];
-    this.currentConfig = Object.freeze({
-      ...current,
-      cluster: Object.freeze({ ...current.cluster, nodes, caches, applications, heartbeat: next.cluster.heartbeat, replication: next.cluster.replication }),
-      heartbeat: next.heartbeat,
-      replication: next.replication,
-      caches,
-    });
+    this.currentConfig = mergeRunning(this.currentConfig, next);
     this.logger.info({ applied: diff.live, needsRestart: diff.restart }, 'config reloaded');
     publish('node', () => ({ node: this.name, incarnation: this.incarnation.id, event: 'reloaded', applied: diff.live, needsRestart: diff.restart }));
     return { node: this.name, applied: [...diff.live], needsRestart: [...diff.restart] };
-  }
-
-  get membership(): Membership | undefined {
-    return this.core?.membership;
-  }
-
-  get closed(): boolean {
-    return this.closing !== undefined;
-  }
-
-  /** Where the admin API listens, if it does. */
-  get adminAddress(): { host: string; port: number } | undefined {
-    return this.admin?.address;
   }
 
   status(): NodeStatus {
@@ -334,24 +258,11 @@ export class CacheNode {
       startedAt: new Date(this.incarnation.startedAt).toISOString(),
       uptimeMs: Math.round(now - this.startedAtMonotonic),
       multicastVerified: this.membership?.multicastVerified ?? false,
-      members: members.map((m) => ({
-        name: m.name,
-        self: m.isSelf,
-        state: m.state,
-        incarnation: m.incarnation,
-        startedAt: new Date(m.startedAt).toISOString(),
-        machine: m.machine,
-        host: m.host,
-        adminPort: m.adminPort,
-        lastHeartbeat: m.lastHeartbeatWallTime === undefined ? null : new Date(m.lastHeartbeatWallTime).toISOString(),
-        msSinceHeard: m.isSelf ? 0 : Math.round(now - m.lastHeardAt),
-        stateSince: new Date(m.stateSince).toISOString(),
-        load: m.load,
-      })),
+      members: members.map((m) => memberStatus(m, now)),
       dropped: this.core ? { ...this.core.channel.drops } : null,
       sessions: { ...this.sessions.snapshotStats(), mode: this.config.replication.mode, backlogBytes: this.peers?.backlog ?? 0 },
       replication: this.peers ? { ...this.peers.stats } : null,
-      routeCookies: { ...this.routeCookie.stats },
+      routeCookies: this.routeToken.stats,
       applications: this.applications(),
       leaving: this.closing !== undefined,
     };
@@ -360,7 +271,7 @@ export class CacheNode {
   /** Every application's state, cluster-wide and on this node. */
   applications(): ApplicationStatus[] {
     return this.apps.list().map((record) => {
-      const sessions = sessionsUsing(this.sessions, record.name);
+      const sessions = sessionsUsing(this.sessions.primaries(), record.name);
       return { name: record.name, state: record.state, effective: effectiveState(record, sessions), sessions, version: record.version, origin: record.origin };
     });
   }
@@ -376,13 +287,27 @@ export class CacheNode {
 
   /** Prometheus text exposition of this node's counters and gauges. */
   metrics(): string {
-    return renderPrometheus(collectMetrics(this), { node: this.name });
+    return renderPrometheus(collectMetrics(this.metricSources()), { node: this.name });
+  }
+
+  /** What this node's metric families are read from, now (for `collectMetrics`). */
+  metricSources(): MetricSources {
+    return {
+      status: this.status(),
+      caches: this.caches.stats(),
+      latency: this.sessions.latency,
+      membership: this.membership,
+      bus: this.core?.bus,
+      channel: this.core?.channel,
+      transport: this.transport,
+    };
   }
 
   /**
    * Graceful: hands every primary session to another node and has every backup copy held
-   * here re-homed, flushes invalidations, says goodbye, closes sockets. Idempotent. The
-   * admin API stays up until the sessions are handed over, so progress can be watched.
+   * here re-homed, flushes invalidations, says goodbye, closes sockets. Idempotent. What is
+   * attached (the admin API) stays up until the sessions are handed over, so progress can
+   * be watched.
    */
   close(): Promise<void> {
     this.closing ??= this.shutdown();
@@ -406,17 +331,37 @@ export class CacheNode {
     } catch (error) {
       this.logger.warn({ err: error }, 'could not hand every session over');
     }
-    await this.replicationServer?.close();
+    // The goodbye goes before the replication port closes: a peer that probes this node
+    // meanwhile finds it alive, never "dead".
     try {
       await this.core?.stop();
     } catch (error) {
       this.logger.warn({ err: error }, 'could not send the last invalidations');
     }
-    await this.admin?.close();
+    await this.replicationServer?.close();
+    for (const closeable of this.attached) {
+      try {
+        await closeable.close();
+      } catch (error) {
+        this.logger.warn({ err: error }, 'an attached server did not close cleanly');
+      }
+    }
     await this.transport?.close();
     this.caches.close();
     this.logger.info({ incarnation: this.incarnation.id }, 'node closed');
     publish('node', () => ({ node: this.name, incarnation: this.incarnation.id, event: 'closed' }));
+  }
+
+  private replicationIdentity() {
+    const { config } = this;
+    return { cluster: config.cluster.name, node: this.name, incarnation: this.incarnation.id, key: deriveKey(this.secret!.value, config.cluster.name, 'replication') };
+  }
+
+  /** The node names the replication server accepts: the config's, kept in one live set. */
+  private setReplicationPeers(config: NodeConfig): Set<string> {
+    this.replicationPeers.clear();
+    for (const n of config.cluster.nodes) this.replicationPeers.add(n.name);
+    return this.replicationPeers;
   }
 
   private standaloneSelf(): Member {
@@ -429,7 +374,7 @@ export class CacheNode {
       state: 'alive',
       machine: node.machine,
       host: node.host,
-      adminPort: this.admin ? node.adminPort : 0,
+      adminPort: this.adminPort,
       replicationPort: node.replicationPort,
       load: this.load(),
       published: { seq: 0, types: [] },
@@ -444,9 +389,8 @@ export class CacheNode {
     this.eluBaseline = performance.eventLoopUtilization();
     return {
       elu: Math.min(1, Math.max(0, Math.round(elu.utilization * 1000) / 1000)),
-      // Fields are still being set while the membership is wired up.
-      items: this.caches?.totalEntries ?? 0,
-      sessions: this.sessions?.count ?? 0,
+      items: this.caches.totalEntries,
+      sessions: this.sessions.count,
     };
   }
 

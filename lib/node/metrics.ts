@@ -2,13 +2,31 @@
  * The node's metric families, read from its components at scrape time. Names follow the
  * Prometheus conventions: `castmirror_` prefix, `_total` for counters, base units.
  */
+import type { ObjectCacheStats } from '../cache/object-cache.js';
+import type { Membership } from '../membership/membership.js';
+import type { InvalidationBus } from '../messaging/invalidation-bus.js';
 import type { MetricFamily } from '../metrics/prometheus.js';
-import type { CacheNode } from './cache-node.js';
 import type { Histogram } from '../metrics/histogram.js';
+import type { MirrorLatency } from '../replication/stats.js';
+import type { ClusterChannel } from '../transport/cluster-channel.js';
+import type { MulticastChannel } from '../transport/multicast.js';
+import type { NodeStatus } from './status.js';
 
 const MEMBER_STATES = ['alive', 'suspect', 'dead', 'left'] as const;
 
-export function collectMetrics(node: CacheNode): MetricFamily[] {
+/** What the metrics are read from: plain figures and the few components that keep their own. */
+export interface MetricSources {
+  readonly status: NodeStatus;
+  readonly caches: readonly ObjectCacheStats[];
+  readonly latency: MirrorLatency;
+  /** Absent on a standalone node. */
+  readonly membership?: Pick<Membership, 'list' | 'heartbeatsSent' | 'heartbeatsMissed' | 'multicastVerified'> | undefined;
+  readonly bus?: Pick<InvalidationBus, 'stats'> | undefined;
+  readonly channel?: Pick<ClusterChannel, 'drops' | 'framesDelivered'> | undefined;
+  readonly transport?: Pick<MulticastChannel, 'stats' | 'queueDepth'> | undefined;
+}
+
+export function collectMetrics(sources: MetricSources): MetricFamily[] {
   const families: MetricFamily[] = [];
   const counter = (name: string, help: string, samples: MetricFamily['samples']): void => {
     families.push({ name, help, type: 'counter', samples });
@@ -20,10 +38,10 @@ export function collectMetrics(node: CacheNode): MetricFamily[] {
     families.push({ name, help, type: 'histogram', samples: [], histograms: [{ histogram: value }] });
   };
 
-  const status = node.status();
+  const { status, membership, bus, channel, transport } = sources;
   gauge('castmirror_up_seconds', 'Seconds since this node started.', [{ value: status.uptimeMs / 1000 }]);
 
-  const caches = node.caches.stats();
+  const caches = sources.caches;
   const perType = (pick: (s: (typeof caches)[number]) => number) => caches.map((s) => ({ labels: { type: s.type }, value: pick(s) }));
   gauge('castmirror_cache_entries', 'Entries held, per cache type.', perType((s) => s.size));
   gauge('castmirror_cache_capacity', 'Capacity on this node, per cache type.', perType((s) => s.capacity));
@@ -47,8 +65,8 @@ export function collectMetrics(node: CacheNode): MetricFamily[] {
   gauge('castmirror_sessions_unmirrored', 'Primary sessions whose latest change is on no backup.', [{ value: sessions.unmirrored }]);
   gauge('castmirror_mirror_in_flight', 'Mirror requests sent and not yet acknowledged.', [{ value: sessions.inFlight }]);
   gauge('castmirror_mirror_queue_bytes', 'Bytes queued on replication links, not yet written to the socket.', [{ value: sessions.backlogBytes }]);
-  histogram('castmirror_mirror_ack_seconds', 'From sending a mirror request to its acknowledgement.', node.sessions.latency.ack);
-  histogram('castmirror_sync_commit_seconds', 'sync mode: from a commit to its acknowledgement by the backup (what a request waits for).', node.sessions.latency.syncCommit);
+  histogram('castmirror_mirror_ack_seconds', 'From sending a mirror request to its acknowledgement.', sources.latency.ack);
+  histogram('castmirror_sync_commit_seconds', 'sync mode: from a commit to its acknowledgement by the backup (what a request waits for).', sources.latency.syncCommit);
   gauge('castmirror_mirror_last_ack_lag_seconds', 'Time from sending the last acknowledged mirror to its ack.', [{ value: sessions.lastAckLagMs / 1000 }]);
   counter('castmirror_session_outcomes_total', 'Requests by how their session was found.', [
     { labels: { outcome: 'created' }, value: sessions.created },
@@ -84,9 +102,6 @@ export function collectMetrics(node: CacheNode): MetricFamily[] {
     ]);
   }
 
-  const { membership, transport } = node;
-  const bus = node.core?.bus;
-  const channel = node.core?.channel;
   if (membership) {
     const members = membership.list().filter((m) => !m.isSelf);
     gauge(

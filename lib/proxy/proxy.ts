@@ -14,7 +14,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ClusterConfig, NodeEntry } from '../config/types.js';
 import { RouteCookie } from '../http/route-cookie.js';
-import { NOT_APPLIED_HEADER } from '../http/middleware.js';
+import { NOT_APPLIED_HEADER } from '../http/headers.js';
 import { NoNodeError, TransportError, UpstreamFailedError, UpstreamTimeoutError } from '../errors.js';
 import { sendError, sendJson } from '../util/http-reply.js';
 import { listen } from '../util/listen.js';
@@ -83,7 +83,8 @@ export class StickyProxy {
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 1_000;
     this.nodes = new Map(options.config.nodes.map((n) => [n.name, n]));
-    this.cookie = options.secret ? new RouteCookie({ secret: options.secret, cluster: options.config.name }) : undefined;
+    // The name every node writes: <Sessions cookie> of the same server.xml.
+    this.cookie = options.secret ? new RouteCookie({ secret: options.secret, cluster: options.config.name, name: options.config.sessions.cookie }) : undefined;
     this.router = new Router(members, this.mode);
     this.stats = { requests: 0, retried: 0, failedAfterSend: 0, noNode: 0, notApplied: 0, timeouts: 0, forgedCookies: 0, byNode: {}, byReason: {} };
     for (const node of options.config.nodes) {

@@ -9,7 +9,7 @@
  * dumb: a random live node for every request, as a balancer that ignores cookies would;
  *   the nodes then fetch and locate sessions themselves.
  */
-import type { RouteHint } from '../replication/session-manager.js';
+import type { RouteHint } from '../replication/route-hint.js';
 import type { MemberWatch, WatchedMember } from './member-watch.js';
 
 export const PROXY_MODES = ['sticky', 'dumb'] as const;

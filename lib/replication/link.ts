@@ -45,7 +45,7 @@ function proof(key: Buffer, role: 'S' | 'C', clientNonce: Uint8Array, serverNonc
   return createHmac('sha256', key).update(role).update(clientNonce).update(serverNonce).update(`${client}\u0000${server}`).digest();
 }
 
-type Sendable = Extract<ReplicationMessage, { id: number }> extends infer M ? (M extends unknown ? Omit<M, 'id'> : never) : never;
+export type Sendable = Extract<ReplicationMessage, { id: number }> extends infer M ? (M extends unknown ? Omit<M, 'id'> : never) : never;
 
 /** One authenticated connection: frames in and out, requests matched to replies by id. */
 export class Connection {

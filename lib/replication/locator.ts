@@ -27,7 +27,10 @@ export class Locator {
     private readonly membership: Membership,
     private readonly holdings: Holdings,
     private readonly deadlineMs = 250,
-  ) {}
+  ) {
+    channel.on('locate', (envelope) => this.onLocate(envelope));
+    channel.on('located', (envelope) => this.onLocated(envelope));
+  }
 
   async locate(session: string): Promise<LocateAnswer[]> {
     const request = this.nextRequest++;

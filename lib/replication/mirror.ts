@@ -3,20 +3,23 @@
  * deltas in batch frames (a group commit in sync mode, one frame per event-loop turn in
  * async mode, every batchSize changes or batchIntervalMs in batched mode); a backup that
  * cannot apply a delta, or is gone, gets the whole session; touches keep copies alive.
+ * Who the backup is, is the Backups' to say.
  */
-import type { Membership } from '../membership/membership.js';
 import type { ReplicationSettings } from '../config/types.js';
-import { PeerUnavailableError, SessionStateError } from '../errors.js';
+import { SessionStateError } from '../errors.js';
+import { Histogram, LATENCY_BUCKETS_SECONDS } from '../metrics/histogram.js';
 import { deltaOf, snapshotOf, type SessionDelta } from '../session/codec.js';
 import type { SessionObject } from '../session/session.js';
+import { Coalescer } from '../util/coalescer.js';
 import type { Logger } from '../util/logger.js';
-import type { Histogram } from '../metrics/histogram.js';
-import { chooseBackup } from './backup-selector.js';
-import type { Connection } from './link.js';
+import type { Backups } from './backups.js';
+import type { Sendable } from './link.js';
 import type { PeerPool } from './peers.js';
 import type { ReplicationMessage } from './protocol.js';
 import type { SessionStore } from './session-store.js';
-import type { SessionCounters } from './session-manager.js';
+import { tally, type MirrorLatency, type Tally } from './stats.js';
+
+type MirrorCounts = Tally<'mirrorsSent' | 'acks' | 'resyncs' | 'fullCopies' | 'touches' | 'inFlight' | 'lastAckLagMs' | 'conflicts'>;
 
 const ignore = (): void => {};
 
@@ -32,48 +35,51 @@ interface Pending {
 }
 
 export interface MirrorOptions {
-  readonly self: { readonly name: string; readonly machine: string; readonly pinnedBackup: string | undefined };
+  readonly self: string;
   readonly replication: ReplicationSettings;
   readonly timeoutMs: number;
   readonly store: SessionStore;
-  readonly stats: SessionCounters;
-  readonly latency: MirrorLatency;
+  readonly backups: Backups;
   readonly logger: Logger;
-  readonly membership?: Membership;
-  readonly peers?: PeerPool;
-}
-
-/** Latency histograms, in seconds. */
-export interface MirrorLatency {
-  /** From sending a mirror request to its answer. */
-  readonly ack: Histogram;
-  /** sync mode: from a commit to its acknowledgement (what a request waits for). */
-  readonly syncCommit: Histogram;
+  /** Absent on a standalone node: commits then only move the version. */
+  readonly peers?: PeerPool | undefined;
 }
 
 export class Mirror {
-  /** Primary sessions whose latest change is on no backup. */
-  readonly unmirrored = new Set<string>();
-  /** Backups this node has given each peer, for spreading them. */
-  private readonly assigned = new Map<string, number>();
-  private readonly lastTouchSent = new Map<string, number>();
+  /** Mirror ack and sync-commit latency, for metrics. */
+  readonly latency: MirrorLatency = { ack: new Histogram(LATENCY_BUCKETS_SECONDS), syncCommit: new Histogram(LATENCY_BUCKETS_SECONDS) };
+  private readonly counts: MirrorCounts = tally('mirrorsSent', 'acks', 'resyncs', 'fullCopies', 'touches', 'inFlight', 'lastAckLagMs', 'conflicts');
   private batch: Pending[] = [];
-  private batchTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  private readonly batchTimer = new Coalescer(() => this.flush());
   private readonly store: SessionStore;
-  private readonly stats: SessionCounters;
+  private readonly backups: Backups;
   private readonly logger: Logger;
-  /** The mode and batch limits, replaced when the config is reloaded. */
-  replication: ReplicationSettings;
+  private replication: ReplicationSettings;
 
   constructor(private readonly options: MirrorOptions) {
     this.replication = options.replication;
     this.store = options.store;
-    this.stats = options.stats;
+    this.backups = options.backups;
     this.logger = options.logger;
   }
 
-  private get self(): string {
-    return this.options.self.name;
+  /** What this side counted: copies sent and acknowledged, resyncs, touches, conflicts lost. */
+  get stats(): Readonly<MirrorCounts> {
+    return this.counts;
+  }
+
+  get mode(): ReplicationSettings['mode'] {
+    return this.replication.mode;
+  }
+
+  get rehome(): ReplicationSettings['rehome'] {
+    return this.replication.rehome;
+  }
+
+  /** Takes reloaded `<Replication>` settings: what is batched goes now, the next commit uses them. */
+  reconfigure(replication: ReplicationSettings): void {
+    this.flush();
+    this.replication = replication;
   }
 
   /** Sends what changed to the backup, as the replication mode says. Returns false if no backup has it. */
@@ -88,7 +94,7 @@ export class Mirror {
       return false;
     }
     // A new session, or one whose backup was lost (lazy re-homing), needs a full copy.
-    const needsFull = forceFull || this.unmirrored.has(session.id);
+    const needsFull = forceFull || this.backups.isUnmirrored(session.id);
     if (!delta && !needsFull) {
       this.touch(session);
       return true;
@@ -103,7 +109,7 @@ export class Mirror {
     let acknowledged: Promise<boolean> | true = true;
     if (mode === 'sync') {
       const started = performance.now();
-      const histogram = this.options.latency.syncCommit;
+      const histogram = this.latency.syncCommit;
       acknowledged = new Promise<boolean>((resolve, reject) =>
         this.batch.push({
           session,
@@ -115,11 +121,10 @@ export class Mirror {
           reject,
         }),
       );
-    }
-    else this.batch.push({ session, delta: delta!, resolve: ignore, reject: this.logFailure });
-    if (mode !== 'batched') this.batchTimer ??= setImmediate(() => this.flush());
+    } else this.batch.push({ session, delta: delta!, resolve: ignore, reject: this.logFailure });
+    if (mode !== 'batched') this.batchTimer.schedule();
     else if (this.batch.length >= this.replication.batchSize) this.flush();
-    else this.batchTimer ??= setTimeout(() => this.flush(), this.replication.batchIntervalMs);
+    else this.batchTimer.schedule(this.replication.batchIntervalMs);
     return acknowledged;
   }
 
@@ -127,21 +132,18 @@ export class Mirror {
 
   /** Lets an unawaited mirror finish on its own; its failure is logged, never thrown. */
   background(mirroring: Promise<boolean>): true {
-    mirroring.catch((error: unknown) => this.logger.warn({ err: error }, 'mirroring failed'));
+    mirroring.catch(this.logFailure);
     return true;
   }
 
+  /** Sends every batched delta now. */
   flush(): void {
-    if (this.batchTimer) {
-      clearTimeout(this.batchTimer as NodeJS.Timeout);
-      clearImmediate(this.batchTimer as NodeJS.Immediate);
-    }
-    this.batchTimer = undefined;
+    this.batchTimer.cancel();
     const byBackup = new Map<string, Pending[]>();
     for (const item of this.batch) {
       const backup = item.session.meta.backup;
       if (!backup) {
-        item.resolve(this.markUnmirrored(item.session));
+        item.resolve(this.backups.markUnmirrored(item.session));
         continue;
       }
       const list = byBackup.get(backup) ?? [];
@@ -163,18 +165,18 @@ export class Mirror {
       for (const item of items) item.reject(error);
       return;
     }
-    const unavailable = !reply || reply.t !== 'batch-ack' || reply.versions.length !== items.length;
+    const versions = reply?.t === 'batch-ack' && reply.versions.length === items.length ? reply.versions : undefined;
     items.forEach((item, i) => {
-      const version = unavailable ? undefined : (reply as Extract<ReplicationMessage, { t: 'batch-ack' }>).versions[i]!;
+      const version = versions?.[i];
       if (version !== undefined && version >= 0) {
-        this.stats.acks++;
-        this.unmirrored.delete(item.session.id);
+        this.counts.acks++;
+        this.backups.markMirrored(item.session.id);
         item.resolve(true);
         return;
       }
       // The backup could not apply it (a gap, a conflict) or is gone: the full session follows.
-      if (version === -1) this.stats.resyncs++;
-      this.mirrorFull(item.session, unavailable ? new Set([backup]) : new Set()).then(item.resolve, item.reject);
+      if (version === -1) this.counts.resyncs++;
+      this.mirrorFull(item.session, versions ? new Set() : new Set([backup])).then(item.resolve, item.reject);
     });
   }
 
@@ -185,10 +187,10 @@ export class Mirror {
   async mirrorFull(session: SessionObject, exclude: ReadonlySet<string> = new Set()): Promise<boolean> {
     const failed = new Set(exclude);
     for (;;) {
-      const backup = session.meta.backup && !failed.has(session.meta.backup) ? session.meta.backup : this.pickBackup(new Set([this.self, ...failed]));
-      this.setBackup(session, backup);
-      if (!backup) return this.markUnmirrored(session);
-      this.stats.fullCopies++;
+      const backup = session.meta.backup && !failed.has(session.meta.backup) ? session.meta.backup : this.backups.choose(new Set([this.options.self, ...failed]));
+      this.backups.assign(session, backup);
+      if (!backup) return this.backups.markUnmirrored(session);
+      this.counts.fullCopies++;
       const reply = await this.request(backup, { t: 'mirror', snapshot: snapshotOf(session) });
       if (reply) return this.settle(session, reply);
       failed.add(backup);
@@ -197,96 +199,42 @@ export class Mirror {
 
   private settle(session: SessionObject, reply: ReplicationMessage): boolean {
     if (reply.t === 'ack') {
-      this.stats.acks++;
-      this.unmirrored.delete(session.id);
+      this.counts.acks++;
+      this.backups.markMirrored(session.id);
       return true;
     }
     if (reply.t === 'conflict') {
       // Another node is primary at a version that wins: this copy must not be served again.
-      this.stats.conflicts++;
-      this.store.primaries.delete(session.id);
-      this.forget(session);
+      this.counts.conflicts++;
+      this.backups.drop(session);
       this.logger.warn({ session: session.id, theirs: reply.version, ours: session.version }, 'session conflict: another primary wins');
       throw new SessionStateError(`session ${session.id} is now served by another node`);
     }
-    return this.markUnmirrored(session);
+    return this.backups.markUnmirrored(session);
   }
 
-  markUnmirrored(session: SessionObject): false {
-    this.unmirrored.add(session.id);
-    return false;
-  }
-
-  /** A request to a peer; undefined if the peer is unavailable. */
-  private async request(
-    node: string,
-    message: Omit<Extract<ReplicationMessage, { t: 'mirror' }>, 'id'> | Omit<Extract<ReplicationMessage, { t: 'batch' }>, 'id'>,
-  ): Promise<ReplicationMessage | undefined> {
+  /** A copy to a peer, timed; undefined if the peer is unavailable. */
+  private async request(node: string, message: Extract<Sendable, { t: 'mirror' | 'batch' }>): Promise<ReplicationMessage | undefined> {
     const started = performance.now();
-    this.stats.mirrorsSent++;
-    this.stats.inFlight++;
+    this.counts.mirrorsSent++;
+    this.counts.inFlight++;
     try {
-      // The hot path takes an open, uncongested link without waiting for anything.
-      let connection = this.options.peers?.ready(node);
-      if (!connection || connection.congested) {
-        connection = await this.peer(node);
-        await connection.drained();
+      const reply = await this.options.peers!.tryRequest(node, message);
+      if (reply) {
+        const elapsed = performance.now() - started;
+        this.counts.lastAckLagMs = Math.round(elapsed * 1000) / 1000;
+        this.latency.ack.observe(elapsed / 1000);
       }
-      const reply = await connection.request(message);
-      const elapsed = performance.now() - started;
-      this.stats.lastAckLagMs = Math.round(elapsed * 1000) / 1000;
-      this.options.latency.ack.observe(elapsed / 1000);
       return reply;
-    } catch (error) {
-      if (error instanceof PeerUnavailableError) return undefined;
-      throw error;
     } finally {
-      this.stats.inFlight--;
+      this.counts.inFlight--;
     }
   }
 
   /** Keeps the backup copy from expiring; sent at most every 1/20 of the timeout. */
   touch(session: SessionObject): void {
-    const backup = session.meta.backup;
-    const now = Date.now();
-    if (!backup || now - (this.lastTouchSent.get(session.id) ?? 0) < this.options.timeoutMs / 20) return;
-    this.lastTouchSent.set(session.id, now);
-    this.stats.touches++;
-    void this.send(backup, { t: 'touch', session: session.id, at: session.meta.lastAccessAt });
-  }
-
-  async send(node: string, message: ReplicationMessage): Promise<void> {
-    try {
-      (await this.peer(node)).send(message);
-    } catch (error) {
-      if (!(error instanceof PeerUnavailableError)) throw error;
-    }
-  }
-
-  peer(node: string): Promise<Connection> {
-    if (!this.options.peers) return Promise.reject(new PeerUnavailableError(node, 'this node is standalone'));
-    return this.options.peers.get(node);
-  }
-
-  pickBackup(exclude: ReadonlySet<string>): string | undefined {
-    const membership = this.options.membership;
-    if (!membership) return undefined;
-    const alive = membership.alive().map((m) => ({ name: m.name, machine: m.machine, sessions: m.load.sessions }));
-    return chooseBackup({ self: this.options.self, alive, exclude, assigned: this.assigned });
-  }
-
-  setBackup(session: SessionObject, backup: string | undefined): void {
-    const previous = session.meta.backup;
-    if (previous === backup) return;
-    if (previous) this.assigned.set(previous, Math.max(0, (this.assigned.get(previous) ?? 1) - 1));
-    if (backup) this.assigned.set(backup, (this.assigned.get(backup) ?? 0) + 1);
-    session.meta.backup = backup;
-  }
-
-  /** Drops bookkeeping for a session this node no longer serves. */
-  forget(session: SessionObject): void {
-    this.setBackup(session, undefined);
-    this.unmirrored.delete(session.id);
-    this.lastTouchSent.delete(session.id);
+    if (!this.options.peers || !this.backups.touchDue(session, Date.now(), this.options.timeoutMs / 20)) return;
+    this.counts.touches++;
+    void this.options.peers.trySend(session.meta.backup!, { t: 'touch', session: session.id, at: session.meta.lastAccessAt });
   }
 }

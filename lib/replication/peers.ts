@@ -4,7 +4,8 @@
  * backup costs one refused connect, not one per request.
  */
 import { PeerUnavailableError } from '../errors.js';
-import { connect, type Connection, type LinkIdentity, type LinkStats } from './link.js';
+import { connect, type Connection, type LinkIdentity, type LinkStats, type Sendable } from './link.js';
+import type { ReplicationMessage } from './protocol.js';
 
 const FIRST_BACKOFF_MS = 50;
 const MAX_BACKOFF_MS = 2000;
@@ -62,6 +63,34 @@ export class PeerPool {
       },
     );
     return state.connecting;
+  }
+
+  /**
+   * A request to `name`: its reply, or undefined when the peer is unavailable (refused, gone,
+   * backing off). The hot path takes an open, uncongested link without waiting for anything;
+   * otherwise it connects, and waits for a congested link to drain.
+   */
+  async tryRequest(name: string, message: Sendable): Promise<ReplicationMessage | undefined> {
+    try {
+      let connection = this.ready(name);
+      if (!connection || connection.congested) {
+        connection = await this.get(name);
+        await connection.drained();
+      }
+      return await connection.request(message);
+    } catch (error) {
+      if (error instanceof PeerUnavailableError) return undefined;
+      throw error;
+    }
+  }
+
+  /** A message that needs no answer; dropped if the peer is unavailable. */
+  async trySend(name: string, message: ReplicationMessage): Promise<void> {
+    try {
+      (await this.get(name)).send(message);
+    } catch (error) {
+      if (!(error instanceof PeerUnavailableError)) throw error;
+    }
   }
 
   /** Forgets a peer's connection and backoff (it died, or restarted with a new incarnation). */

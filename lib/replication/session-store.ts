@@ -66,7 +66,7 @@ export class SessionStore {
     return (this.primaries.get(id) ?? this.copies.get(id))?.version ?? 0;
   }
 
-  buried(id: string): void {
+  bury(id: string): void {
     this.tombstones.set(id, Date.now());
   }
 
@@ -78,7 +78,7 @@ export class SessionStore {
   sweep(now: number): { primaries: SessionObject[]; copies: SessionObject[] } {
     const primaries = this.primaries.sweep(now);
     const copies = this.copies.sweep(now);
-    for (const session of [...primaries, ...copies]) this.buried(session.id);
+    for (const session of [...primaries, ...copies]) this.bury(session.id);
     return { primaries, copies };
   }
 }

@@ -2,31 +2,21 @@
  * The cluster's authenticated multicast channel: frames out, trusted envelopes in.
  *
  * Outgoing: stamps sender, incarnation and a per-frame sequence number, encodes and signs.
- * Incoming: verifies, decodes, shape-checks and drops duplicates and replays; every
- * datagram is either delivered or counted under a drop reason, and none can throw.
+ * Incoming: verifies, decodes, shape-checks and drops duplicates and replays, then asks the
+ * `admit` filter (the membership's verdict) and hands the envelope to the handler of its
+ * kind; every datagram is either delivered or counted under a drop reason, and none can throw.
  */
-import { DecodeError, type DecodeFailure } from '../errors.js';
+import { DECODE_FAILURES, DecodeError, type DecodeFailure } from '../errors.js';
 import { FrameCodec, ReplayFilter, type Envelope, type EnvelopeOf } from '../wire/index.js';
 import type { DatagramTransport } from './multicast.js';
 
 /** Why a received datagram was not delivered; each is a metrics label. */
 export type DropReason = DecodeFailure | 'replay' | 'unknown-member' | 'stale-incarnation' | 'name-clash';
 
-export const DROP_REASONS: readonly DropReason[] = [
-  'truncated',
-  'bad-magic',
-  'bad-version',
-  'oversize',
-  'bad-length',
-  'bad-tag',
-  'bad-cbor',
-  'bad-shape',
-  'wrong-cluster',
-  'replay',
-  'unknown-member',
-  'stale-incarnation',
-  'name-clash',
-];
+/** Reasons an admit filter may give for refusing a verified frame. */
+export type AdmitVerdict = 'accepted' | 'unknown-member' | 'stale-incarnation' | 'name-clash';
+
+export const DROP_REASONS: readonly DropReason[] = [...DECODE_FAILURES, 'replay', 'unknown-member', 'stale-incarnation', 'name-clash'];
 
 export interface Identity {
   readonly cluster: string;
@@ -36,15 +26,17 @@ export interface Identity {
 }
 
 type PayloadOf<K extends Envelope['kind']> = EnvelopeOf<K>['payload'];
+type KindHandlers = { [K in Envelope['kind']]?: (envelope: EnvelopeOf<K>) => void };
 
 export class ClusterChannel {
   readonly drops: Record<DropReason, number>;
-  framesDelivered = 0;
-  /** Envelopes whose handler threw: a bug above, logged through `onHandlerError`. */
-  handlerErrors = 0;
   onHandlerError: (error: unknown, envelope: Envelope) => void = () => {};
+  #framesDelivered = 0;
+  #handlerErrors = 0;
   private seq = 0;
-  private handler: (envelope: Envelope) => void = () => {};
+  private everyEnvelope: (envelope: Envelope) => void = () => {};
+  private readonly byKind: KindHandlers = {};
+  private admitFilter: (envelope: Envelope) => AdmitVerdict = () => 'accepted';
   private readonly replay = new ReplayFilter();
 
   constructor(
@@ -60,8 +52,29 @@ export class ClusterChannel {
     return this.codec.maxFrameBytes;
   }
 
+  /** Received frames that passed every check of the frame (before the admit filter). */
+  get framesDelivered(): number {
+    return this.#framesDelivered;
+  }
+
+  /** Envelopes whose handler threw: a bug above, logged through `onHandlerError`. */
+  get handlerErrors(): number {
+    return this.#handlerErrors;
+  }
+
+  /** Every admitted envelope, this node's own included (listeners such as the proxy). */
   onEnvelope(handler: (envelope: Envelope) => void): void {
-    this.handler = handler;
+    this.everyEnvelope = handler;
+  }
+
+  /** Admitted envelopes of one kind from other nodes (this node's own looped-back frames only prove multicast works). */
+  on<K extends Envelope['kind']>(kind: K, handler: (envelope: EnvelopeOf<K>) => void): void {
+    (this.byKind as Record<K, (envelope: EnvelopeOf<K>) => void>)[kind] = handler;
+  }
+
+  /** Decides for every verified frame whether it is delivered; a refusal is counted under its reason. */
+  admit(filter: (envelope: Envelope) => AdmitVerdict): void {
+    this.admitFilter = filter;
   }
 
   /** The envelope this channel sends next. */
@@ -107,11 +120,17 @@ export class ClusterChannel {
       this.drops.replay++;
       return;
     }
-    this.framesDelivered++;
+    this.#framesDelivered++;
     try {
-      this.handler(envelope);
+      const verdict = this.admitFilter(envelope);
+      if (verdict !== 'accepted') {
+        this.drops[verdict]++;
+        return;
+      }
+      this.everyEnvelope(envelope);
+      if (envelope.sender !== this.identity.name) (this.byKind[envelope.kind] as ((envelope: Envelope) => void) | undefined)?.(envelope);
     } catch (error) {
-      this.handlerErrors++;
+      this.#handlerErrors++;
       this.onHandlerError(error, envelope);
     }
   }

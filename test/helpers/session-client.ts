@@ -3,7 +3,7 @@
  * primary the hint names, and to its backup when the primary refuses the connection.
  */
 import http from 'node:http';
-import type { RouteHint } from '../../lib/replication/session-manager.js';
+import type { RouteHint } from '../../lib/replication/route-hint.js';
 import type { TestCluster } from './cluster.js';
 
 export interface AppReply {

@@ -9,23 +9,23 @@
  */
 import type { CacheNode } from '../node/cache-node.js';
 import { collectMetrics } from '../node/metrics.js';
-import type { MetricFamily } from './prometheus.js';
+import type { MetricFamily } from '../metrics/prometheus.js';
 
 export interface PromRegistryLike {
   registerMetric(metric: object): void;
 }
 
-export function registerCastmirrorMetrics(registry: PromRegistryLike, node: CacheNode): void {
+export function registerCastmirrorMetrics(registry: PromRegistryLike, node: Pick<CacheNode, 'metricSources' | 'name'>): void {
   // prom-client asks every metric in the same turn of the event loop: one scrape reads the node once.
   let snapshot: Map<string, MetricFamily> | undefined;
   const families = (): Map<string, MetricFamily> => {
     if (!snapshot) {
-      snapshot = new Map(collectMetrics(node).map((f) => [f.name, f]));
+      snapshot = new Map(collectMetrics(node.metricSources()).map((f) => [f.name, f]));
       setImmediate(() => (snapshot = undefined));
     }
     return snapshot;
   };
-  for (const family of collectMetrics(node)) {
+  for (const family of collectMetrics(node.metricSources())) {
     const { name, help, type } = family;
     registry.registerMetric({
       name,

@@ -1,0 +1,172 @@
+/**
+ * SessionFinder: the client role of failover. A request names a session this node does not
+ * serve (or serves at an older version than the client has seen): find the newest copy,
+ * here as backup, on the primary, on the backup, or wherever a multicast locate finds one,
+ * and become its primary. Never serves a copy older than what the client has seen, unless
+ * no newer one exists anywhere (then the loss is logged: the async loss window).
+ *
+ * `becomePrimary` is the one sequence by which a session becomes primary here, shared with
+ * the hand-off that the backup side accepts.
+ */
+import { publish } from '../diagnostics.js';
+import type { Membership } from '../membership/membership.js';
+import { sessionFromSnapshot } from '../session/codec.js';
+import type { ReferenceRegistry } from '../session/reference.js';
+import type { SessionObject } from '../session/session.js';
+import type { Logger } from '../util/logger.js';
+import type { Backups } from './backups.js';
+import type { Locator } from './locator.js';
+import type { Mirror } from './mirror.js';
+import type { PeerPool } from './peers.js';
+import type { Outcome, RouteHint } from './route-hint.js';
+import type { SessionStore } from './session-store.js';
+import { tally, type Tally } from './stats.js';
+
+/** What looking for a session found: the session (now primary here), or why there is none. */
+export interface Found {
+  readonly session?: SessionObject;
+  readonly outcome: Outcome;
+}
+
+/** A session fetched from another node; `backupAt` names the node if it holds it as backup. */
+interface Fetched {
+  readonly session: SessionObject;
+  readonly backupAt?: string;
+}
+
+export interface SessionFinderOptions {
+  readonly self: string;
+  readonly store: SessionStore;
+  readonly backups: Backups;
+  readonly mirror: Mirror;
+  readonly references: ReferenceRegistry<unknown>;
+  readonly referenceContext?: unknown;
+  readonly logger: Logger;
+  /** All three absent on a standalone node: only what is held here can be found. */
+  readonly membership?: Membership | undefined;
+  readonly peers?: PeerPool | undefined;
+  readonly locator?: Locator | undefined;
+}
+
+type FinderCounts = Tally<'served' | 'takeovers' | 'fetches' | 'locates' | 'expired' | 'lost'>;
+
+export class SessionFinder {
+  private readonly counts: FinderCounts = tally('served', 'takeovers', 'fetches', 'locates', 'expired', 'lost');
+
+  constructor(private readonly options: SessionFinderOptions) {}
+
+  get stats(): Readonly<FinderCounts> {
+    return this.counts;
+  }
+
+  /** Finds the session a hint names; the caller holds the session's queue. */
+  async open(hint: RouteHint): Promise<Found> {
+    const { store, backups, self } = this.options;
+    const id = hint.sessionId;
+    const seen = hint.version ?? 0;
+    const now = Date.now();
+    const local = store.primaries.get(id);
+    if (local && !local.isExpired(now) && local.version >= seen) {
+      this.counts.served++;
+      return { session: local, outcome: 'served' };
+    }
+    if (local) {
+      // Expired here, or older than what the client has seen: this copy must not be served.
+      backups.drop(local);
+      if (local.isExpired(now)) return this.expire(local);
+    }
+    const copy = store.copies.get(id);
+    if (copy?.isExpired(now)) {
+      store.copies.delete(id);
+      return this.expire(copy);
+    }
+    // Without a hint, our copy knows who was primary when it was last mirrored.
+    const primary = hint.primary ?? copy?.meta.primary;
+    // A live primary may hold newer changes than any copy (async modes): take it from there.
+    if (primary !== undefined && primary !== self && this.isAlive(primary)) {
+      const fetched = await this.fetchFrom(primary, id);
+      if (fetched) return this.promote(fetched.session, 'fetched', primary, fetched.backupAt);
+    }
+    if (copy && copy.version >= seen) return this.promote(copy, 'took-over', copy.meta.primary);
+    // No copy here, or an older one than the client saw: look for a newer one elsewhere.
+    if (hint.backup && hint.backup !== self && this.isAlive(hint.backup)) {
+      const fetched = await this.fetchFrom(hint.backup, id);
+      if (fetched && fetched.session.version >= Math.max(seen, copy ? copy.version + 1 : 0)) return this.promote(fetched.session, 'fetched', primary, fetched.backupAt);
+    }
+    const located = await this.locate(id, copy?.version ?? -1);
+    if (located.fetched) return this.promote(located.fetched.session, 'fetched', primary, located.fetched.backupAt);
+    if (copy) {
+      // The newest copy left: what the client saw beyond it was in the async loss window.
+      this.options.logger.warn({ session: id, seen, have: copy.version }, 'taking over an older copy than the client saw');
+      return this.promote(copy, 'took-over', copy.meta.primary);
+    }
+    if (located.expired || store.wasExpired(id) || hint.primary === undefined) {
+      this.counts.expired++;
+      return { outcome: 'expired' };
+    }
+    this.counts.lost++;
+    this.options.logger.warn({ session: id, primary: hint.primary, backup: hint.backup }, 'session lost: no copy anywhere');
+    publish('session', () => ({ node: self, session: id, event: 'lost', version: seen }));
+    return { outcome: 'lost' };
+  }
+
+  /**
+   * This node becomes the session's primary: a backup is chosen (`keepBackup` if it is
+   * alive, else none of `exclude`), references are rebuilt, the session is stored as primary
+   * and copied whole to its backup. The caller holds the session's queue, so no request
+   * sees it before its references are rebuilt.
+   */
+  async becomePrimary(session: SessionObject, exclude: ReadonlySet<string>, keepBackup?: string): Promise<boolean> {
+    const { store, backups } = this.options;
+    session.meta.primary = this.options.self;
+    backups.assign(session, keepBackup && this.isAlive(keepBackup) ? keepBackup : backups.choose(exclude));
+    await session.materialize(this.options.referenceContext);
+    store.primaries.put(session);
+    store.copies.delete(session.id);
+    return this.options.mirror.mirrorFull(session, exclude);
+  }
+
+  /** Whether `node` is alive or only suspected (its copies are worth asking for). */
+  isAlive(node: string): boolean {
+    const state = this.options.membership?.get(node)?.state;
+    return state === 'alive' || state === 'suspect';
+  }
+
+  private async promote(session: SessionObject, outcome: 'took-over' | 'fetched', previousPrimary: string | undefined, keepBackup?: string): Promise<Found> {
+    if (outcome === 'took-over') this.counts.takeovers++;
+    else this.counts.fetches++;
+    const exclude = new Set([this.options.self, ...(previousPrimary ? [previousPrimary] : [])]);
+    await this.becomePrimary(session, exclude, keepBackup);
+    this.options.logger.info({ session: session.id, outcome, version: session.version, backup: session.meta.backup }, 'session moved here');
+    publish('session', () => ({ node: this.options.self, session: session.id, event: outcome, version: session.version }));
+    return { session, outcome };
+  }
+
+  /** Asks the cluster who holds `id` and fetches the newest copy above version `newerThan`. */
+  private async locate(id: string, newerThan: number): Promise<{ fetched?: Fetched; expired: boolean }> {
+    const { locator, self } = this.options;
+    if (!locator) return { expired: false };
+    this.counts.locates++;
+    const answers = await locator.locate(id);
+    const holders = answers.filter((a) => (a.role === 'primary' || a.role === 'backup') && a.node !== self && a.version > newerThan);
+    holders.sort((a, b) => b.version - a.version || (a.role === 'primary' ? -1 : 1));
+    for (const holder of holders) {
+      const fetched = await this.fetchFrom(holder.node, id);
+      if (fetched) return { fetched, expired: false };
+    }
+    return { expired: answers.some((a) => a.role === 'expired') };
+  }
+
+  /** The session from `node`, which steps down if it was primary (and stays backup if it was backup). */
+  private async fetchFrom(node: string, id: string): Promise<Fetched | undefined> {
+    const reply = await this.options.peers?.tryRequest(node, { t: 'fetch', session: id });
+    if (reply?.t !== 'fetched' || !reply.snapshot || reply.snapshot.meta.id !== id) return undefined;
+    return { session: sessionFromSnapshot(reply.snapshot, this.options.references), ...(reply.role === 'backup' ? { backupAt: node } : {}) };
+  }
+
+  private expire(session: SessionObject): Found {
+    this.options.store.bury(session.id);
+    this.counts.expired++;
+    return { outcome: 'expired' };
+  }
+}

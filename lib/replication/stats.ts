@@ -1,0 +1,51 @@
+/**
+ * What the session roles count, and the figures status and metrics read. Each role owns
+ * its own counters (the manager, the finder, the mirror, the backup side);
+ * `SessionManager.snapshotStats()` adds them up into one `SessionStats`.
+ */
+import type { Histogram } from '../metrics/histogram.js';
+
+/** Counters and live figures, as they happen. */
+export interface SessionCounters {
+  readonly created: number;
+  /** New sessions left empty and not kept (`discardEmpty`). */
+  readonly discarded: number;
+  readonly served: number;
+  readonly takeovers: number;
+  readonly fetches: number;
+  readonly locates: number;
+  readonly expired: number;
+  readonly lost: number;
+  readonly conflicts: number;
+  readonly mirrorsSent: number;
+  readonly acks: number;
+  readonly resyncs: number;
+  readonly fullCopies: number;
+  readonly touches: number;
+  /** Mirrors sent and not yet acknowledged. */
+  readonly inFlight: number;
+  readonly lastAckLagMs: number;
+}
+
+/** The counters plus what is derived from the sessions held, for status and metrics. */
+export interface SessionStats extends SessionCounters {
+  readonly primaries: number;
+  readonly backups: number;
+  /** Primaries whose latest change is on no backup. */
+  readonly unmirrored: number;
+}
+
+/** Latency histograms, in seconds. */
+export interface MirrorLatency {
+  /** From sending a mirror request to its answer. */
+  readonly ack: Histogram;
+  /** sync mode: from a commit to its acknowledgement (what a request waits for). */
+  readonly syncCommit: Histogram;
+}
+
+/** A role's own counters: named numbers only it increments. */
+export type Tally<K extends keyof SessionCounters> = { -readonly [P in K]: number };
+
+export function tally<K extends keyof SessionCounters>(...names: K[]): Tally<K> {
+  return Object.fromEntries(names.map((name) => [name, 0])) as Tally<K>;
+}

@@ -1,0 +1,49 @@
+/**
+ * startNode: the in-process entry point. Reads server.xml (or takes a loaded config),
+ * resolves this node's view, starts it, and attaches the admin API on the node's adminPort.
+ * The edge floor: it may use every layer, and no layer uses it.
+ */
+import { AdminServer } from './admin/server.js';
+import { loadConfig, type LoadedConfig } from './config/load.js';
+import { resolveNodeConfig } from './config/resolve.js';
+import { InvalidArgumentError } from './errors.js';
+import { CacheNode, type CacheNodeOptions } from './node/cache-node.js';
+import { silentLogger } from './util/logger.js';
+
+export interface StartNodeOptions extends Omit<CacheNodeOptions, 'config' | 'secret' | 'adminPort'> {
+  /** Path of server.xml; or pass `config` already loaded. */
+  readonly configPath?: string;
+  readonly config?: LoadedConfig;
+  /** A name listed in <ClusterNodes>. */
+  readonly nodeName: string;
+  /** Where `<Secret env=...>` is looked up; defaults to process.env. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Serve the admin API on the node's adminPort (default true). */
+  readonly admin?: boolean;
+}
+
+export async function startNode(options: StartNodeOptions): Promise<CacheNode> {
+  const { configPath, config, nodeName, env, admin = true, ...nodeOptions } = options;
+  let loaded = config;
+  if (!loaded) {
+    if (!configPath) throw new InvalidArgumentError('startNode needs configPath or config');
+    loaded = await loadConfig(configPath, env ? { env } : {});
+  }
+  const logger = nodeOptions.logger ?? silentLogger;
+  for (const warning of loaded.warnings) logger.warn({}, warning);
+  const resolved = resolveNodeConfig(loaded.config, nodeName);
+  const node = await CacheNode.start({ ...nodeOptions, logger, config: resolved, secret: loaded.secret, adminPort: admin ? resolved.node.adminPort : 0 });
+  let address: { host: string; port: number } | undefined;
+  if (admin) {
+    try {
+      const server = await AdminServer.listen({ node, host: resolved.admin.host, port: resolved.node.adminPort, secret: loaded.secret?.value, logger });
+      node.attach(server);
+      address = server.address;
+    } catch (error) {
+      await node.close();
+      throw error;
+    }
+  }
+  logger.info({ incarnation: node.incarnation.id, clustered: resolved.cluster.clustered, admin: address }, 'node started');
+  return node;
+}
