@@ -41,13 +41,22 @@ export function formatDiagnostic(d: ConfigDiagnostic): string {
   return `${d.file}:${d.line}:${d.column}: ${d.message}`;
 }
 
+/**
+ * The base of a catalogue class: its literal code and the HTTP status an edge answers with,
+ * declared once, side by side (fastify's createError, as a class).
+ */
+function coded<const C extends string>(code: C, httpStatus: number) {
+  return class extends CastmirrorError {
+    static readonly CODE: C = code;
+    static override readonly httpStatus: number = httpStatus;
+    declare readonly code: C;
+  };
+}
+
 // ---- configuration ---------------------------------------------------------------------
 
 /** The config file has errors; `diagnostics` lists every one of them. */
-export class ConfigError extends CastmirrorError {
-  static readonly CODE = 'CASTMIRROR_CONFIG_INVALID' as const;
-  static override readonly httpStatus = 400;
-  declare readonly code: typeof ConfigError.CODE;
+export class ConfigError extends coded('CASTMIRROR_CONFIG_INVALID', 400) {
   readonly diagnostics: readonly ConfigDiagnostic[];
 
   constructor(diagnostics: readonly ConfigDiagnostic[], options?: { cause?: unknown }) {
@@ -61,11 +70,7 @@ export class ConfigError extends CastmirrorError {
 }
 
 /** The config file could not be read at all (missing, unreadable). */
-export class ConfigReadError extends CastmirrorError {
-  static readonly CODE = 'CASTMIRROR_CONFIG_READ' as const;
-  static override readonly httpStatus = 400;
-  declare readonly code: typeof ConfigReadError.CODE;
-
+export class ConfigReadError extends coded('CASTMIRROR_CONFIG_READ', 400) {
   constructor(file: string, options?: { cause?: unknown }) {
     const reason = options?.cause instanceof Error ? `: ${options.cause.message}` : '';
     super(`cannot read config file ${file}${reason}`, ConfigReadError.CODE, options);
@@ -73,11 +78,7 @@ export class ConfigReadError extends CastmirrorError {
 }
 
 /** A node name that the config does not list under `<ClusterNodes>`. */
-export class UnknownNodeError extends CastmirrorError {
-  static readonly CODE = 'CASTMIRROR_UNKNOWN_NODE' as const;
-  static override readonly httpStatus = 400;
-  declare readonly code: typeof UnknownNodeError.CODE;
-
+export class UnknownNodeError extends coded('CASTMIRROR_UNKNOWN_NODE', 400) {
   constructor(node: string, known: readonly string[]) {
     super(`node "${node}" is not listed in <ClusterNodes> (known: ${known.join(', ') || 'none'})`, UnknownNodeError.CODE);
   }
@@ -115,20 +116,14 @@ export class DecodeError extends CastmirrorError {
 }
 
 /** An outgoing message that cannot be encoded within the limits (too large, not encodable). */
-export class EncodeError extends CastmirrorError {
-  static readonly CODE = 'CASTMIRROR_ENCODE_FAILED' as const;
-  declare readonly code: typeof EncodeError.CODE;
-
+export class EncodeError extends coded('CASTMIRROR_ENCODE_FAILED', 500) {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, EncodeError.CODE, options);
   }
 }
 
 /** A socket could not be opened, bound or joined to its group. */
-export class TransportError extends CastmirrorError {
-  static readonly CODE = 'CASTMIRROR_TRANSPORT_FAILED' as const;
-  declare readonly code: typeof TransportError.CODE;
-
+export class TransportError extends coded('CASTMIRROR_TRANSPORT_FAILED', 500) {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, TransportError.CODE, options);
   }
@@ -137,76 +132,49 @@ export class TransportError extends CastmirrorError {
 // ---- the programmatic API --------------------------------------------------------------
 
 /** The operation was called on something already closed. */
-export class ClosedError extends CastmirrorError {
-  static readonly CODE = 'CASTMIRROR_CLOSED' as const;
-  static override readonly httpStatus = 503;
-  declare readonly code: typeof ClosedError.CODE;
-
+export class ClosedError extends coded('CASTMIRROR_CLOSED', 503) {
   constructor(what: string) {
     super(`${what} is closed`, ClosedError.CODE);
   }
 }
 
 /** A caller passed a value the API does not accept. */
-export class InvalidArgumentError extends CastmirrorError {
-  static readonly CODE = 'CASTMIRROR_INVALID_ARGUMENT' as const;
-  static override readonly httpStatus = 400;
-  declare readonly code: typeof InvalidArgumentError.CODE;
-
+export class InvalidArgumentError extends coded('CASTMIRROR_INVALID_ARGUMENT', 400) {
   constructor(message: string) {
     super(message, InvalidArgumentError.CODE);
   }
 }
 
 /** No object cache of that type exists on this node. */
-export class UnknownCacheTypeError extends CastmirrorError {
-  static readonly CODE = 'CASTMIRROR_UNKNOWN_CACHE_TYPE' as const;
-  static override readonly httpStatus = 404;
-  declare readonly code: typeof UnknownCacheTypeError.CODE;
-
+export class UnknownCacheTypeError extends coded('CASTMIRROR_UNKNOWN_CACHE_TYPE', 404) {
   constructor(type: string) {
     super(`no cache of type "${type}" on this node`, UnknownCacheTypeError.CODE);
   }
 }
 
 /** `caches.create(type)` for a type that already has a cache. */
-export class CacheExistsError extends CastmirrorError {
-  static readonly CODE = 'CASTMIRROR_CACHE_EXISTS' as const;
-  static override readonly httpStatus = 409;
-  declare readonly code: typeof CacheExistsError.CODE;
-
+export class CacheExistsError extends coded('CASTMIRROR_CACHE_EXISTS', 409) {
   constructor(type: string) {
     super(`a cache of type "${type}" already exists on this node`, CacheExistsError.CODE);
   }
 }
 
 /** The cache's loader threw or rejected; the original error is the cause. */
-export class LoaderError extends CastmirrorError {
-  static readonly CODE = 'CASTMIRROR_LOADER_FAILED' as const;
-  static override readonly httpStatus = 502;
-  declare readonly code: typeof LoaderError.CODE;
-
+export class LoaderError extends coded('CASTMIRROR_LOADER_FAILED', 502) {
   constructor(type: string, key: string, options: { cause: unknown }) {
     super(`loader for cache "${type}" failed on key "${key}"`, LoaderError.CODE, options);
   }
 }
 
 /** `getOrLoad` on a cache that was created without a loader. */
-export class NoLoaderError extends CastmirrorError {
-  static readonly CODE = 'CASTMIRROR_NO_LOADER' as const;
-  static override readonly httpStatus = 409;
-  declare readonly code: typeof NoLoaderError.CODE;
-
+export class NoLoaderError extends coded('CASTMIRROR_NO_LOADER', 409) {
   constructor(type: string) {
     super(`cache "${type}" has no loader`, NoLoaderError.CODE);
   }
 }
 
 /** A session value that cannot be stored (and so could not be mirrored), named by pool and key. */
-export class SessionValueError extends CastmirrorError {
-  static readonly CODE = 'CASTMIRROR_SESSION_VALUE' as const;
-  static override readonly httpStatus = 400;
-  declare readonly code: typeof SessionValueError.CODE;
+export class SessionValueError extends coded('CASTMIRROR_SESSION_VALUE', 400) {
   readonly pool: string;
   readonly key: string;
 
@@ -218,22 +186,14 @@ export class SessionValueError extends CastmirrorError {
 }
 
 /** A session used in a way its state does not allow (a reference not rebuilt, a closed session). */
-export class SessionStateError extends CastmirrorError {
-  static readonly CODE = 'CASTMIRROR_SESSION_STATE' as const;
-  static override readonly httpStatus = 409;
-  declare readonly code: typeof SessionStateError.CODE;
-
+export class SessionStateError extends coded('CASTMIRROR_SESSION_STATE', 409) {
   constructor(message: string) {
     super(message, SessionStateError.CODE);
   }
 }
 
 /** A replication peer could not be reached, or went away before answering. */
-export class PeerUnavailableError extends CastmirrorError {
-  static readonly CODE = 'CASTMIRROR_PEER_UNAVAILABLE' as const;
-  static override readonly httpStatus = 503;
-  declare readonly code: typeof PeerUnavailableError.CODE;
-
+export class PeerUnavailableError extends coded('CASTMIRROR_PEER_UNAVAILABLE', 503) {
   constructor(peer: string, reason: string, options?: { cause?: unknown }) {
     super(`replication peer ${peer} is unavailable: ${reason}`, PeerUnavailableError.CODE, options);
   }
@@ -242,9 +202,7 @@ export class PeerUnavailableError extends CastmirrorError {
 // ---- the admin API (answered by a node, raised by its client) --------------------------
 
 /** The admin API answered with an error status; `status` and `remoteCode` are what it said. */
-export class AdminRequestError extends CastmirrorError {
-  static readonly CODE = 'CASTMIRROR_ADMIN_REQUEST_FAILED' as const;
-  declare readonly code: typeof AdminRequestError.CODE;
+export class AdminRequestError extends coded('CASTMIRROR_ADMIN_REQUEST_FAILED', 500) {
   readonly status: number;
   readonly remoteCode: string | undefined;
 
@@ -256,86 +214,56 @@ export class AdminRequestError extends CastmirrorError {
 }
 
 /** The admin API of a node could not be reached at all. */
-export class AdminUnreachableError extends CastmirrorError {
-  static readonly CODE = 'CASTMIRROR_ADMIN_UNREACHABLE' as const;
-  declare readonly code: typeof AdminUnreachableError.CODE;
-
+export class AdminUnreachableError extends coded('CASTMIRROR_ADMIN_UNREACHABLE', 500) {
   constructor(url: string, options?: { cause?: unknown }) {
     super(`cannot reach the admin API at ${url}`, AdminUnreachableError.CODE, options);
   }
 }
 
 /** Missing or wrong admin credentials. */
-export class AdminUnauthorizedError extends CastmirrorError {
-  static readonly CODE = 'CASTMIRROR_ADMIN_UNAUTHORIZED' as const;
-  static override readonly httpStatus = 401;
-  declare readonly code: typeof AdminUnauthorizedError.CODE;
-
+export class AdminUnauthorizedError extends coded('CASTMIRROR_ADMIN_UNAUTHORIZED', 401) {
   constructor(message: string) {
     super(message, AdminUnauthorizedError.CODE);
   }
 }
 
 /** An action sent with the browser login but without the CSRF header. */
-export class AdminForbiddenError extends CastmirrorError {
-  static readonly CODE = 'CASTMIRROR_ADMIN_FORBIDDEN' as const;
-  static override readonly httpStatus = 403;
-  declare readonly code: typeof AdminForbiddenError.CODE;
-
+export class AdminForbiddenError extends coded('CASTMIRROR_ADMIN_FORBIDDEN', 403) {
   constructor(message: string) {
     super(message, AdminForbiddenError.CODE);
   }
 }
 
 /** No such admin resource. */
-export class AdminNotFoundError extends CastmirrorError {
-  static readonly CODE = 'CASTMIRROR_ADMIN_NOT_FOUND' as const;
-  static override readonly httpStatus = 404;
-  declare readonly code: typeof AdminNotFoundError.CODE;
-
+export class AdminNotFoundError extends coded('CASTMIRROR_ADMIN_NOT_FOUND', 404) {
   constructor(pathname: string) {
     super(`no such resource: ${pathname}`, AdminNotFoundError.CODE);
   }
 }
 
 /** An application that server.xml does not list. */
-export class AdminNoAppError extends CastmirrorError {
-  static readonly CODE = 'CASTMIRROR_ADMIN_NO_APP' as const;
-  static override readonly httpStatus = 404;
-  declare readonly code: typeof AdminNoAppError.CODE;
-
+export class AdminNoAppError extends coded('CASTMIRROR_ADMIN_NO_APP', 404) {
   constructor(app: string) {
     super(`no application "${app}"; applications are listed in <Applications>`, AdminNoAppError.CODE);
   }
 }
 
 /** A session this node does not hold. */
-export class AdminNoSessionError extends CastmirrorError {
-  static readonly CODE = 'CASTMIRROR_ADMIN_NO_SESSION' as const;
-  static override readonly httpStatus = 404;
-  declare readonly code: typeof AdminNoSessionError.CODE;
-
+export class AdminNoSessionError extends coded('CASTMIRROR_ADMIN_NO_SESSION', 404) {
   constructor(node: string, id: string) {
     super(`node ${node} holds no session "${id}"`, AdminNoSessionError.CODE);
   }
 }
 
 /** A cache entry this node does not hold. */
-export class AdminNoEntryError extends CastmirrorError {
-  static readonly CODE = 'CASTMIRROR_ADMIN_NO_ENTRY' as const;
-  static override readonly httpStatus = 404;
-  declare readonly code: typeof AdminNoEntryError.CODE;
-
+export class AdminNoEntryError extends coded('CASTMIRROR_ADMIN_NO_ENTRY', 404) {
   constructor(type: string, key: string) {
     super(`no entry "${key}" in cache "${type}" on this node`, AdminNoEntryError.CODE);
   }
 }
 
 /** A method the resource does not take; `allow` lists those it does. */
-export class AdminMethodNotAllowedError extends CastmirrorError {
-  static readonly CODE = 'CASTMIRROR_ADMIN_METHOD_NOT_ALLOWED' as const;
-  static override readonly httpStatus = 405;
-  declare readonly code: typeof AdminMethodNotAllowedError.CODE;
+export class AdminMethodNotAllowedError extends coded('CASTMIRROR_ADMIN_METHOD_NOT_ALLOWED', 405) {
   readonly allow: readonly string[];
 
   constructor(method: string, pathname: string, allow: readonly string[]) {
@@ -345,22 +273,14 @@ export class AdminMethodNotAllowedError extends CastmirrorError {
 }
 
 /** A request body over the admin API's limit. */
-export class AdminBodyTooLargeError extends CastmirrorError {
-  static readonly CODE = 'CASTMIRROR_ADMIN_BODY_TOO_LARGE' as const;
-  static override readonly httpStatus = 413;
-  declare readonly code: typeof AdminBodyTooLargeError.CODE;
-
+export class AdminBodyTooLargeError extends coded('CASTMIRROR_ADMIN_BODY_TOO_LARGE', 413) {
   constructor(limit: number) {
     super(`body exceeds ${limit} bytes`, AdminBodyTooLargeError.CODE);
   }
 }
 
 /** A request body that is not JSON. */
-export class InvalidJsonError extends CastmirrorError {
-  static readonly CODE = 'CASTMIRROR_INVALID_JSON' as const;
-  static override readonly httpStatus = 400;
-  declare readonly code: typeof InvalidJsonError.CODE;
-
+export class InvalidJsonError extends coded('CASTMIRROR_INVALID_JSON', 400) {
   constructor(problem: string) {
     super(`body is not valid JSON: ${problem}`, InvalidJsonError.CODE);
   }
@@ -369,21 +289,14 @@ export class InvalidJsonError extends CastmirrorError {
 // ---- the HTTP edge: middleware and proxy -----------------------------------------------
 
 /** The application's request handler threw or rejected; the session changes it made are kept. */
-export class HandlerFailedError extends CastmirrorError {
-  static readonly CODE = 'CASTMIRROR_HANDLER_FAILED' as const;
-  static override readonly httpStatus = 500;
-  declare readonly code: typeof HandlerFailedError.CODE;
-
+export class HandlerFailedError extends coded('CASTMIRROR_HANDLER_FAILED', 500) {
   constructor(options?: { cause?: unknown }) {
     super('the request handler failed; the session changes it made were kept', HandlerFailedError.CODE, options);
   }
 }
 
 /** A request for an application that is disabled (or draining, for a session that never used it). */
-export class AppDisabledError extends CastmirrorError {
-  static readonly CODE = 'CASTMIRROR_APP_DISABLED' as const;
-  static override readonly httpStatus = 503;
-  declare readonly code: typeof AppDisabledError.CODE;
+export class AppDisabledError extends coded('CASTMIRROR_APP_DISABLED', 503) {
   readonly app: string;
   readonly state: 'disabled' | 'draining';
 
@@ -402,21 +315,14 @@ export class AppDisabledError extends CastmirrorError {
 }
 
 /** The proxy could reach no node. */
-export class NoNodeError extends CastmirrorError {
-  static readonly CODE = 'CASTMIRROR_NO_NODE' as const;
-  static override readonly httpStatus = 503;
-  declare readonly code: typeof NoNodeError.CODE;
-
+export class NoNodeError extends coded('CASTMIRROR_NO_NODE', 503) {
   constructor() {
     super('no castmirror node could be reached; try again shortly', NoNodeError.CODE);
   }
 }
 
 /** A node failed after the request may have reached it: the outcome is unknown. */
-export class UpstreamFailedError extends CastmirrorError {
-  static readonly CODE = 'CASTMIRROR_UPSTREAM_FAILED' as const;
-  static override readonly httpStatus = 502;
-  declare readonly code: typeof UpstreamFailedError.CODE;
+export class UpstreamFailedError extends coded('CASTMIRROR_UPSTREAM_FAILED', 502) {
   readonly node: string;
 
   constructor(node: string, problem: string) {
@@ -430,10 +336,7 @@ export class UpstreamFailedError extends CastmirrorError {
 }
 
 /** A node did not answer the request's headers in time. */
-export class UpstreamTimeoutError extends CastmirrorError {
-  static readonly CODE = 'CASTMIRROR_UPSTREAM_TIMEOUT' as const;
-  static override readonly httpStatus = 504;
-  declare readonly code: typeof UpstreamTimeoutError.CODE;
+export class UpstreamTimeoutError extends coded('CASTMIRROR_UPSTREAM_TIMEOUT', 504) {
   readonly node: string;
 
   constructor(node: string, timeoutMs: number) {
@@ -447,11 +350,7 @@ export class UpstreamTimeoutError extends CastmirrorError {
 }
 
 /** Anything that is not a CastmirrorError, as an HTTP edge reports it (the cause is logged, not sent). */
-export class InternalError extends CastmirrorError {
-  static readonly CODE = 'CASTMIRROR_INTERNAL' as const;
-  static override readonly httpStatus = 500;
-  declare readonly code: typeof InternalError.CODE;
-
+export class InternalError extends coded('CASTMIRROR_INTERNAL', 500) {
   constructor(options?: { cause?: unknown }) {
     super('internal error', InternalError.CODE, options);
   }

@@ -212,3 +212,20 @@ describe('the cluster secret', () => {
     await assert.rejects(loadConfig(path.join(dir, 'missing.xml')), { code: 'CASTMIRROR_CONFIG_READ' });
   });
 });
+
+describe('the route cookie name', () => {
+  test('<Sessions cookie> names it cluster-wide; the default is castmirror.route', () => {
+    const named = parseClusterConfig(xml('  <Sessions timeoutSeconds="60" cookie="shop.route"/>'), 'server.xml', { env: SECRET_ENV });
+    assert.deepEqual(named.diagnostics, []);
+    assert.equal(named.config!.sessions.cookie, 'shop.route');
+    assert.equal(resolveNodeConfig(named.config!, 'b').sessions.cookie, 'shop.route');
+    assert.equal(parseClusterConfig(xml(''), 'server.xml', { env: SECRET_ENV }).config!.sessions.cookie, 'castmirror.route');
+  });
+
+  test('a name that is not a cookie token, or a per-node name, is refused at its position', () => {
+    assert.deepEqual(diagnostics(xml('  <Sessions cookie="shop route;"/>')), ['server.xml:6:13: cookie="shop route;" on <Sessions> is not a cookie name (1-64 characters, an RFC 6265 token)']);
+    assert.deepEqual(diagnostics(xml('  <NodeSetting node="b"><Sessions timeoutSeconds="60" cookie="b.route"/></NodeSetting>')), [
+      'server.xml:6:55: cookie on <Sessions> cannot be set per node in <NodeSetting>: the proxy and every node read one route cookie',
+    ]);
+  });
+});

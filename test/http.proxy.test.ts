@@ -17,7 +17,9 @@ import { loadConfig } from '../lib/config/load.js';
 import { RouteCookie } from '../lib/http/route-cookie.js';
 import { StickyProxy } from '../lib/proxy/proxy.js';
 import { newSessionId } from '../lib/session/id.js';
-import { makeCluster, type TestCluster } from './helpers/cluster.js';
+import { killAll, makeCluster, type TestCluster } from './helpers/cluster.js';
+import { CookieClient } from './helpers/cookie-client.js';
+import { startShopCluster } from './helpers/shop.js';
 
 interface Echo {
   node: string;
@@ -224,6 +226,25 @@ describe('sticky proxy forwarding', { timeout: 60_000 }, () => {
     } finally {
       await alone.close();
       lonely.cleanup();
+    }
+  });
+});
+
+describe('the route cookie named in server.xml', { timeout: 60_000 }, () => {
+  test('<Sessions cookie> renames it for the nodes and the proxy alike: sticky routing keeps working', async () => {
+    const shop = await startShopCluster({ extraXml: '  <Sessions cookie="shop.route"/>' });
+    try {
+      const shopper = new CookieClient(shop.proxyUrl);
+      assert.equal((await shopper.post('/cart/items', { sku: 'sku-0001', qty: 1 })).status, 200);
+      assert.ok(shopper.cookies.has('shop.route'), `the node sets the configured name: ${[...shopper.cookies.keys()].join(', ')}`);
+      assert.ok(!shopper.cookies.has('castmirror.route'), 'and not the default one');
+      const before = (await shop.proxyStatus()).stats.byReason.primary ?? 0;
+      for (let i = 0; i < 10; i++) assert.equal((await shopper.get('/cart')).status, 200);
+      const after = (await shop.proxyStatus()).stats.byReason.primary ?? 0;
+      assert.equal(after - before, 10, 'the proxy read the renamed cookie and sent every request to the primary');
+    } finally {
+      await killAll();
+      shop.cluster.cleanup();
     }
   });
 });

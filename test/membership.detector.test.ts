@@ -66,6 +66,17 @@ describe('membership (fake clock, in-memory network)', () => {
     assert.deepEqual(events, ['b']);
   });
 
+  test('the probe goes to the replication port, so a node without the admin API keeps its stalled-but-alive protection', async () => {
+    const cluster = makeCores(['a', 'b'], { adminPort: 0 });
+    for (const { core } of cluster.cores.values()) core.start();
+    await cluster.clock.advance(HEARTBEAT.intervalMs);
+    cluster.network.isolate(cluster.get('b').transport); // silent, but its replication port answers
+    await cluster.clock.advance(3 * HEARTBEAT.deadAfterMs);
+    assert.equal(states(cluster, 'a').b, 'suspect', 'not declared dead for want of an admin port');
+    assert.ok(cluster.probes.length > 0);
+    assert.ok(cluster.probes.every((p) => p === 'b:7000' || p === 'a:7000'), `probed: ${[...new Set(cluster.probes)].join(', ')}`);
+  });
+
   test('a silent member is declared dead after 10 x deadAfterMs even if its port answers', async () => {
     const cluster = makeCores(['a', 'b']);
     for (const { core } of cluster.cores.values()) core.start();

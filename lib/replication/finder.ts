@@ -17,7 +17,7 @@ import type { Logger } from '../util/logger.js';
 import type { Backups } from './backups.js';
 import type { Locator } from './locator.js';
 import type { Mirror } from './mirror.js';
-import type { PeerPool } from './peers.js';
+import type { Peers } from './peers.js';
 import type { Outcome, RouteHint } from './route-hint.js';
 import type { SessionStore } from './session-store.js';
 import { tally, type Tally } from './stats.js';
@@ -44,7 +44,7 @@ export interface SessionFinderOptions {
   readonly logger: Logger;
   /** All three absent on a standalone node: only what is held here can be found. */
   readonly membership?: Membership | undefined;
-  readonly peers?: PeerPool | undefined;
+  readonly peers?: Peers | undefined;
   readonly locator?: Locator | undefined;
 }
 

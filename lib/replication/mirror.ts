@@ -14,7 +14,7 @@ import { Coalescer } from '../util/coalescer.js';
 import type { Logger } from '../util/logger.js';
 import type { Backups } from './backups.js';
 import type { Sendable } from './link.js';
-import type { PeerPool } from './peers.js';
+import type { Peers } from './peers.js';
 import type { ReplicationMessage } from './protocol.js';
 import type { SessionStore } from './session-store.js';
 import { tally, type MirrorLatency, type Tally } from './stats.js';
@@ -42,7 +42,7 @@ export interface MirrorOptions {
   readonly backups: Backups;
   readonly logger: Logger;
   /** Absent on a standalone node: commits then only move the version. */
-  readonly peers?: PeerPool | undefined;
+  readonly peers?: Peers | undefined;
 }
 
 export class Mirror {

@@ -23,6 +23,9 @@ interface PeerState {
   retryAt: number;
 }
 
+/** What the session roles need of the peers: requests that may find the peer unavailable. */
+export type Peers = Pick<PeerPool, 'tryRequest' | 'trySend' | 'reset' | 'close'>;
+
 export class PeerPool {
   private readonly peers = new Map<string, PeerState>();
   private closed = false;

@@ -27,7 +27,7 @@ import { Backups } from './backups.js';
 import { SessionFinder } from './finder.js';
 import { Locator } from './locator.js';
 import { Mirror } from './mirror.js';
-import type { PeerPool } from './peers.js';
+import type { Peers } from './peers.js';
 import type { ReplicationMessage } from './protocol.js';
 import type { Outcome, RouteHint } from './route-hint.js';
 import { SessionQueue } from './session-queue.js';
@@ -69,7 +69,7 @@ export interface SessionManagerOptions {
   readonly referenceContext?: unknown;
   /** Absent on a standalone node: sessions then live here only. */
   readonly membership?: Membership | undefined;
-  readonly peers?: PeerPool | undefined;
+  readonly peers?: Peers | undefined;
   /** Where "who holds session S?" is asked and answered (multicast). */
   readonly channel?: ClusterChannel | undefined;
   readonly logger?: Logger | undefined;
@@ -187,7 +187,11 @@ export class SessionManager {
         // A synchronous change: committed at once; only a sync-mode ack is waited for.
         const mirrored = this.mirror.commit(served);
         if (!(mirrored instanceof Promise)) return { result, outcome: 'served', session: served, hint: this.hintFor(served), mirrored, kept: true };
-        return this.queue.run(served.id, async () => ({ result, outcome: 'served' as const, session: served, hint: this.hintFor(served), mirrored: await mirrored, kept: true }));
+        return this.queue.run(served.id, async () => {
+          // The hint after the ack: the commit may have moved the session to another backup.
+          const acknowledged = await mirrored;
+          return { result, outcome: 'served' as const, session: served, hint: this.hintFor(served), mirrored: acknowledged, kept: true };
+        });
       }
       return this.queue.run(served.id, async () => {
         const value = await result;

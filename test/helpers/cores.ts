@@ -15,11 +15,17 @@ export interface TestCore {
   probeResult: ProbeResult;
 }
 
-export function makeCores(names: readonly string[], options: { clock?: FakeClock; knownNodes?: readonly string[]; maxDatagramBytes?: number } = {}) {
+/** `adminPort: 0` models nodes started without the admin API. */
+export function makeCores(names: readonly string[], options: { clock?: FakeClock; knownNodes?: readonly string[]; maxDatagramBytes?: number; adminPort?: number } = {}) {
   const clock = options.clock ?? new FakeClock();
   const network = new MemoryNetwork();
   const cores = new Map<string, TestCore>();
-  const probe: Probe = async (host) => cores.get(host)?.probeResult ?? 'refused';
+  /** Every probe sent, as host:port. */
+  const probes: string[] = [];
+  const probe: Probe = async (host, port) => {
+    probes.push(`${host}:${port}`);
+    return cores.get(host)?.probeResult ?? 'refused';
+  };
   const add = (name: string, incarnation = `${name}-1`, startedAt = 1000): TestCore => {
     const transport = network.join(name);
     const core = new ClusterCore({
@@ -29,7 +35,7 @@ export function makeCores(names: readonly string[], options: { clock?: FakeClock
       maxDatagramBytes: options.maxDatagramBytes ?? 1400,
       coalesceMs: 1,
       // The probe finds members by host, so each core's host is its name.
-      self: { machine: `m-${name}`, host: name, adminPort: 9000, replicationPort: 7000 },
+      self: { machine: `m-${name}`, host: name, adminPort: options.adminPort ?? 9000, replicationPort: 7000 },
       heartbeat: HEARTBEAT,
       knownNodes: options.knownNodes ?? names,
       load: () => ({ elu: 0, items: 0, sessions: 0 }),
@@ -45,6 +51,7 @@ export function makeCores(names: readonly string[], options: { clock?: FakeClock
     clock,
     network,
     cores,
+    probes,
     add,
     get: (name: string) => cores.get(name)!,
     /** Silences a core as kill -9 would: no more frames out or in, probe refused. */

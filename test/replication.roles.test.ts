@@ -1,0 +1,199 @@
+/**
+ * The failover roles (SessionFinder, BackupSide, Backups, Mirror) as units: real
+ * SessionManagers over an in-memory network (membership, locate) and in-memory replication
+ * links (the real codec), with a fake clock for failure detection. The same behaviours are
+ * pinned end to end with real processes in sessions.*.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, describe, test } from 'node:test';
+import { SessionManager, type RunResult } from '../lib/replication/session-manager.js';
+import type { RouteHint } from '../lib/replication/route-hint.js';
+import { ReferenceRegistry } from '../lib/session/reference.js';
+import { snapshotOf } from '../lib/session/codec.js';
+import type { SessionObject } from '../lib/session/session.js';
+import { HEARTBEAT, makeCores } from './helpers/cores.js';
+import { PeerHub } from './helpers/memory-peers.js';
+
+const managers: SessionManager[] = [];
+afterEach(async () => {
+  for (const manager of managers.splice(0)) await manager.close();
+});
+
+async function makeNodes(names: readonly string[]) {
+  const cluster = makeCores(names);
+  const hub = new PeerHub();
+  for (const name of names) {
+    const { core } = cluster.get(name);
+    const self = { name, incarnation: `${name}-1`, machine: `m-${name}`, pinnedBackup: undefined };
+    const manager = new SessionManager({
+      self,
+      replication: { mode: 'sync', batchSize: 10, batchIntervalMs: 10, rehome: 'eager' },
+      timeoutMs: 60_000,
+      references: new ReferenceRegistry(),
+      membership: core.membership,
+      channel: core.channel,
+      peers: hub.peersFor(self),
+    });
+    hub.managers.set(name, manager);
+    managers.push(manager);
+  }
+  for (const { core } of cluster.cores.values()) core.start();
+  await cluster.clock.advance(HEARTBEAT.intervalMs);
+  return {
+    cluster,
+    hub,
+    node: (name: string) => hub.managers.get(name)!,
+    /** kill -9: silent on the network, its replication port refuses; peers notice after deadAfterMs. */
+    async kill(name: string) {
+      hub.down.add(name);
+      cluster.kill(name);
+      await cluster.clock.advance(HEARTBEAT.deadAfterMs + 2 * HEARTBEAT.intervalMs);
+    },
+  };
+}
+
+const addToCart = (item: string) => (session: SessionObject) => {
+  session.global.set('cart', [...(session.global.get<string[]>('cart') ?? []), item]);
+};
+const readCart = (session: SessionObject) => session.global.get<string[]>('cart');
+const roleOn = (manager: SessionManager, id: string) => manager.inspect(id)?.role;
+
+describe('SessionFinder', () => {
+  test('takeover: the backup of a dead primary serves the session whole and copies it to a new backup', async () => {
+    const nodes = await makeNodes(['a', 'b', 'c']);
+    const created = await nodes.node('a').run(undefined, addToCart('x'));
+    const updated = await nodes.node('a').run(created.hint, addToCart('y'));
+    const backup = updated.hint.backup!;
+    const third = ['b', 'c'].find((n) => n !== backup)!;
+    assert.equal(roleOn(nodes.node(backup), created.session.id), 'backup');
+    await nodes.kill('a');
+
+    const served = await nodes.node(backup).run(updated.hint, readCart);
+    assert.equal(served.outcome, 'took-over');
+    assert.deepEqual(served.result, ['x', 'y']);
+    assert.equal(served.hint.primary, backup);
+    assert.equal(served.hint.backup, third, 'a new backup, never the dead primary');
+    assert.equal(roleOn(nodes.node(third), created.session.id), 'backup');
+    assert.equal(nodes.node(backup).snapshotStats().takeovers, 1);
+  });
+
+  test('fetch: a node that holds nothing takes the session from its live primary, which steps down; the backup stays', async () => {
+    const nodes = await makeNodes(['a', 'b', 'c']);
+    const created = await nodes.node('a').run(undefined, addToCart('x'));
+    const backup = created.hint.backup!;
+    const third = ['b', 'c'].find((n) => n !== backup)!;
+
+    const moved = await nodes.node(third).run(created.hint, addToCart('z'));
+    assert.equal(moved.outcome, 'fetched');
+    assert.deepEqual(readCart(moved.session), ['x', 'z']);
+    assert.equal(roleOn(nodes.node('a'), created.session.id), undefined, 'the old primary keeps nothing');
+    assert.equal(moved.hint.backup, backup, 'the backup that held it is kept');
+    assert.equal(nodes.node(backup).inspect(created.session.id)?.session.version, moved.session.version, 'and holds the latest change');
+  });
+
+  test('locate: a hint that names neither primary nor backup is answered by a multicast locate', async () => {
+    const nodes = await makeNodes(['a', 'b', 'c']);
+    const created = await nodes.node('a').run(undefined, addToCart('x'));
+    const third = ['b', 'c'].find((n) => n !== created.hint.backup)!;
+    const found = await nodes.node(third).run({ sessionId: created.session.id }, readCart);
+    assert.equal(found.outcome, 'fetched');
+    assert.deepEqual(found.result, ['x']);
+    assert.equal(nodes.node(third).snapshotStats().locates, 1);
+  });
+
+  test('a copy older than the client has seen is not served while a newer one exists elsewhere', async () => {
+    const nodes = await makeNodes(['a', 'b', 'c']);
+    const created = await nodes.node('a').run(undefined, addToCart('v1'));
+    const stale = created.hint.backup!;
+    const other = ['b', 'c'].find((n) => n !== stale)!;
+    // The backup is unreachable for one commit: the change goes, whole, to the other node.
+    nodes.hub.down.add(stale);
+    const updated = await nodes.node('a').run(created.hint, addToCart('v2'));
+    nodes.hub.down.delete(stale);
+    assert.equal(updated.hint.backup, other);
+    assert.ok(nodes.node(stale).inspect(created.session.id)!.session.version < updated.session.version, 'the first backup kept an old copy');
+    await nodes.kill('a');
+
+    // The client's cookie still points at the stale node (say, the proxy chose it).
+    const hint: RouteHint = { ...updated.hint, backup: other };
+    const served = await nodes.node(stale).run(hint, readCart);
+    assert.equal(served.outcome, 'fetched', 'fetched from the node with the newer copy, not taken over from the stale one');
+    assert.deepEqual(served.result, ['v1', 'v2']);
+  });
+
+  test('a session no node holds is lost when it had a primary, expired when the client never had one', async () => {
+    const nodes = await makeNodes(['a', 'b']);
+    const lost = await nodes.node('a').run({ sessionId: 'x'.repeat(22), primary: 'b', version: 3 }, () => 'new');
+    assert.equal(lost.outcome, 'lost');
+    const unknown = await nodes.node('a').run({ sessionId: 'y'.repeat(22) }, () => 'new');
+    assert.equal(unknown.outcome, 'expired');
+    assert.notEqual(unknown.session.id, 'y'.repeat(22), 'a new session under a new id');
+  });
+});
+
+describe('BackupSide', () => {
+  test('two primaries: the higher version wins, then the higher incarnation; the loser is told', async () => {
+    const nodes = await makeNodes(['a', 'b']);
+    const b = nodes.node('b');
+    const held = await b.run(undefined, addToCart('x'));
+    await b.run(held.hint, addToCart('y'));
+    const ours = b.inspect(held.session.id)!.session;
+    const older = { ...snapshotOf(ours), meta: { ...ours.meta, version: ours.version - 1 } };
+    const refused = await b.answer({ t: 'mirror', id: 1, snapshot: older }, { node: 'a', incarnation: 'a-1' });
+    assert.deepEqual(refused, { t: 'conflict', id: 1, version: ours.version, incarnation: 'b-1' });
+    assert.equal(roleOn(b, held.session.id), 'primary');
+
+    const sameVersion = { ...snapshotOf(ours), meta: { ...ours.meta } };
+    assert.equal((await b.answer({ t: 'mirror', id: 2, snapshot: sameVersion }, { node: 'a', incarnation: 'a-0' }))?.t, 'conflict', 'the lower incarnation loses a tie');
+    assert.equal((await b.answer({ t: 'mirror', id: 3, snapshot: sameVersion }, { node: 'a', incarnation: 'c-0' }))?.t, 'ack', 'the higher incarnation wins it');
+    assert.equal(roleOn(b, held.session.id), 'backup', 'this node stepped down and keeps a copy');
+    assert.equal(b.snapshotStats().conflicts, 3);
+  });
+
+  test('a delta on top of another base version asks for the whole session', async () => {
+    const nodes = await makeNodes(['a', 'b']);
+    const created = await nodes.node('a').run(undefined, addToCart('x'));
+    const copy = nodes.node('b').inspect(created.session.id)!.session;
+    const reply = await nodes.node('b').answer(
+      { t: 'batch', id: 7, deltas: [{ id: created.session.id, base: copy.version + 5, version: copy.version + 6, stack: [], set: [], delete: [], meta: { primary: 'a', backup: 'b', lastAccessAt: Date.now() } }] },
+      { node: 'a', incarnation: 'a-1' },
+    );
+    assert.deepEqual(reply, { t: 'batch-ack', id: 7, versions: [-1] });
+  });
+
+  test('hand-off on close: every primary goes to its backup, which copies it to a node that stays', async () => {
+    const nodes = await makeNodes(['a', 'b', 'c']);
+    const sessions: RunResult<void>[] = [];
+    for (let i = 0; i < 6; i++) sessions.push(await nodes.node('a').run(undefined, addToCart(`item-${i}`)));
+    await nodes.node('a').close();
+    for (const [i, { session, hint }] of sessions.entries()) {
+      const heir = nodes.node(hint.backup!).inspect(session.id);
+      assert.equal(heir?.role, 'primary', `${session.id} is primary on its old backup`);
+      assert.notEqual(heir.session.meta.backup, 'a', 'never backed up on the node that left');
+      assert.equal(roleOn(nodes.node(heir.session.meta.backup!), session.id), 'backup');
+      assert.deepEqual(readCart(heir.session), [`item-${i}`]);
+    }
+    assert.equal(nodes.node('a').count, 0);
+  });
+});
+
+describe('Backups', () => {
+  test('a lost backup is replaced at once (eager re-homing), whether or not a request comes', async () => {
+    const nodes = await makeNodes(['a', 'b', 'c']);
+    const created = await nodes.node('a').run(undefined, addToCart('x'));
+    const lost = created.hint.backup!;
+    const other = ['b', 'c'].find((n) => n !== lost)!;
+    await nodes.kill(lost);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(roleOn(nodes.node(other), created.session.id), 'backup');
+    assert.equal(nodes.node('a').inspect(created.session.id)!.session.meta.backup, other);
+    assert.equal(nodes.node('a').snapshotStats().unmirrored, 0);
+  });
+
+  test('backups spread evenly over the peers this node has given fewest', async () => {
+    const nodes = await makeNodes(['a', 'b', 'c']);
+    const backups: string[] = [];
+    for (let i = 0; i < 6; i++) backups.push((await nodes.node('a').run(undefined, addToCart('x'))).hint.backup!);
+    assert.deepEqual([backups.filter((n) => n === 'b').length, backups.filter((n) => n === 'c').length], [3, 3]);
+  });
+});
