@@ -25,7 +25,8 @@ const FAILOVER_MS = Number(process.env.BENCH_HTTP_FAILOVER_MS ?? 6000);
 const KILL_AT_MS = 2000;
 const NODES = ['node-a', 'node-b', 'node-c'];
 const compiled = !import.meta.url.endsWith('.ts');
-const CLI = fileURLToPath(new URL(`../bin/castmirror${compiled ? '.js' : '.ts'}`, import.meta.url));
+// Compiled: the package's own build (dist/), the CLI a user runs; `npm run bench` builds it first.
+const CLI = fileURLToPath(new URL(compiled ? '../../dist/bin/castmirror.js' : '../bin/castmirror.ts', import.meta.url));
 
 /** A child process that prints JSON log lines; `ready` waits for one with the given msg. */
 class Child {

@@ -8,7 +8,7 @@
  * It prints one JSON line per step and exits when it gets SIGINT or SIGTERM.
  */
 import { parseArgs } from 'node:util';
-import { startNode } from '../lib/index.js';
+import { startNode } from 'castmirror';
 
 const { values } = parseArgs({ options: { config: { type: 'string' }, node: { type: 'string' }, once: { type: 'boolean' } } });
 if (!values.config || !values.node) {

@@ -10,9 +10,7 @@
  *   GET  /whoami                POST /logout (ends the session everywhere)
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { CacheNode } from '../../lib/node/cache-node.js';
-import type { SessionRequest } from '../../lib/http/middleware.js';
-import type { SessionObject } from '../../lib/session/session.js';
+import type { CacheNode, SessionObject, SessionRequest } from 'castmirror';
 import type { Product } from './catalog.js';
 import { CartLine, productBySku, SearchPage, type ShopContext } from './references.js';
 import { PAGE_HTML } from './page.js';

@@ -4,8 +4,7 @@
  * Another node that takes a session over rebuilds them from the catalog, never from a
  * copy of the product rows.
  */
-import type { ObjectCache } from '../../lib/cache/object-cache.js';
-import { ReferenceRegistry } from '../../lib/session/reference.js';
+import { ReferenceRegistry, type ObjectCache } from 'castmirror';
 import type { Catalog, Product } from './catalog.js';
 
 export interface ShopContext {

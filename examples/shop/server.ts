@@ -5,12 +5,7 @@
  */
 import http from 'node:http';
 import path from 'node:path';
-import type { LoadedConfig } from '../../lib/config/load.js';
-import { sessionMiddleware } from '../../lib/http/middleware.js';
-import type { CacheNode } from '../../lib/node/cache-node.js';
-import { startNode } from '../../lib/start.js';
-import { listen } from '../../lib/util/listen.js';
-import { silentLogger, type Logger } from '../../lib/util/logger.js';
+import { listen, sessionMiddleware, silentLogger, startNode, type CacheNode, type LoadedConfig, type Logger } from 'castmirror';
 import { Catalog, type Product } from './catalog.js';
 import { shopHandler } from './app.js';
 import { shopReferences, type ShopContext } from './references.js';
