@@ -14,6 +14,7 @@ import net from 'node:net';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../lib/config/load.js';
+import { InvalidArgumentError } from '../lib/errors.js';
 import { RouteCookie } from '../lib/http/route-cookie.js';
 import { StickyProxy } from '../lib/proxy/proxy.js';
 import { newSessionId } from '../lib/session/id.js';
@@ -226,6 +227,14 @@ describe('sticky proxy forwarding', { timeout: 60_000 }, () => {
     } finally {
       await alone.close();
       lonely.cleanup();
+    }
+  });
+
+  test('options are checked at the door, with a coded error', async () => {
+    const loaded = await loadConfig(cluster.configPath);
+    const base = { config: loaded.config, secret: loaded.secret!.value, host: '127.0.0.1', port: 0 };
+    for (const bad of [{ timeoutMs: 0 }, { connectTimeoutMs: -5 }, { timeoutMs: 1.5 }, { mode: 'round-robin' as never }, { port: 70_000 }]) {
+      await assert.rejects(StickyProxy.start({ ...base, ...bad }), (error: unknown) => error instanceof InvalidArgumentError, JSON.stringify(bad));
     }
   });
 });

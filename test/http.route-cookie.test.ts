@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
+import { InvalidArgumentError } from '../lib/errors.js';
 import { RouteCookie } from '../lib/http/route-cookie.js';
 import { newSessionId } from '../lib/session/id.js';
 
@@ -71,5 +72,23 @@ describe('RouteCookie', () => {
       }),
       { numRuns: 5000 },
     );
+  });
+});
+
+describe('RouteCookie attributes', () => {
+  test('are checked once, at the door, with a coded error (never the cookie package raw TypeError)', () => {
+    const secret = randomBytes(32);
+    for (const bad of [{ maxAgeSeconds: 1.5 }, { maxAgeSeconds: -1 }, { sameSite: 'sometimes' as never }, { path: 'no-slash' }, { path: '/a;b' }]) {
+      assert.throws(() => new RouteCookie({ secret, cluster: 'shop', ...bad }), (error: unknown) => error instanceof InvalidArgumentError, JSON.stringify(bad));
+    }
+  });
+
+  test('the counts of valid and forged cookies are the token\'s, read-only', () => {
+    const cookie = new RouteCookie({ secret: randomBytes(32), cluster: 'shop' });
+    cookie.read(`${cookie.name}=${cookie.encode({ sessionId: newSessionId(), primary: 'a', version: 1 })}`);
+    cookie.read(`${cookie.name}=v1.forged.tag`);
+    assert.deepEqual(cookie.stats, { valid: 1, forged: 1 });
+    (cookie.stats as { valid: number }).valid = 99;
+    assert.equal(cookie.stats.valid, 1, 'a copy: the counts cannot be changed from outside');
   });
 });

@@ -15,7 +15,7 @@ import type { Socket } from 'node:net';
 import type { ClusterConfig, NodeEntry } from '../config/types.js';
 import { RouteCookie } from '../http/route-cookie.js';
 import { NOT_APPLIED_HEADER } from '../http/headers.js';
-import { NoNodeError, TransportError, UpstreamFailedError, UpstreamTimeoutError } from '../errors.js';
+import { InvalidArgumentError, NoNodeError, TransportError, UpstreamFailedError, UpstreamTimeoutError } from '../errors.js';
 import { sendError, sendJson } from '../util/http-reply.js';
 import { listen } from '../util/listen.js';
 import { silentLogger, type Logger } from '../util/logger.js';
@@ -106,6 +106,7 @@ export class StickyProxy {
   }
 
   static async start(options: ProxyOptions): Promise<StickyProxy> {
+    checkOptions(options);
     const members = await MemberWatch.open(options.config, options.secret);
     const proxy = new StickyProxy(options, members);
     try {
@@ -349,4 +350,16 @@ function responseHeaders(response: IncomingMessage): http.OutgoingHttpHeaders {
 
 function hasBody(req: IncomingMessage): boolean {
   return req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+}
+
+const MODES: readonly ProxyMode[] = ['sticky', 'dumb'];
+
+/** Every option, once, at the door: nothing below re-checks them. */
+function checkOptions(options: ProxyOptions): void {
+  const { mode, timeoutMs, connectTimeoutMs, port } = options;
+  if (mode !== undefined && !MODES.includes(mode)) throw new InvalidArgumentError(`proxy mode must be one of ${MODES.join(', ')}, not ${JSON.stringify(mode)}`);
+  for (const [name, value] of [['timeoutMs', timeoutMs], ['connectTimeoutMs', connectTimeoutMs]] as const) {
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) throw new InvalidArgumentError(`proxy ${name} must be a positive whole number of milliseconds, not ${String(value)}`);
+  }
+  if (!Number.isSafeInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError(`proxy port must be 0-65535, not ${String(port)}`);
 }

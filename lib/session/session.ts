@@ -1,5 +1,5 @@
 /**
- * SessionObject: one user's session, as the original design structures it. A global pool
+ * SessionObject: one user's session, as a tree of named pools. A global pool
  * holds a stack of composite steps (each with its own pool and a simple-step pool), an
  * interactive-step pool and an application-step pool. Each pool is a hash table of named
  * values. The session also records its version, its primary and backup, and the node it

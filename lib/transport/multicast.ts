@@ -79,7 +79,6 @@ export class MulticastChannel implements DatagramTransport {
     });
   }
 
-  /** Binds the group port (shared with other nodes on this host) and joins the group. */
   /** The channel of a config's group, with its messaging limits. */
   static openGroup(multicast: MulticastSettings, messaging: MessagingSettings, faults: { readonly dropEveryNth?: number } = {}): Promise<MulticastChannel> {
     return MulticastChannel.open({
@@ -93,6 +92,7 @@ export class MulticastChannel implements DatagramTransport {
     });
   }
 
+  /** Binds the group port (shared with other nodes on this host) and joins the group. */
   static async open(options: MulticastChannelOptions): Promise<MulticastChannel> {
     const socket = dgram.createSocket({ type: 'udp4', reuseAddr: true });
     try {
