@@ -71,11 +71,11 @@ export const sibling = Object.assign(
 );
 
 /** Waits until `condition()` holds; throws with `what` after `timeoutMs` instead of hanging. */
-export async function until(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+export async function until(condition: () => boolean, what: string, timeoutMs = 30_000, pollMs = 5): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (!condition()) {
     if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, pollMs));
   }
 }
 

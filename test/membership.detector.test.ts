@@ -77,6 +77,18 @@ describe('membership (fake clock, in-memory network)', () => {
     assert.ok(cluster.probes.every((p) => p === 'b:7000' || p === 'a:7000'), `probed: ${[...new Set(cluster.probes)].join(', ')}`);
   });
 
+  test('a member first heard through a frame that is not a heartbeat is probed too: never declared dead unconfirmed', async () => {
+    const cluster = makeCores(['a', 'b']);
+    cluster.get('a').core.start();
+    // b speaks (a locate) before its first heartbeat, then goes silent; its port still answers.
+    await cluster.get('b').core.channel.send('locate', { request: 1, session: 'x'.repeat(22) });
+    assert.equal(states(cluster, 'a').b, 'alive');
+    cluster.network.isolate(cluster.get('b').transport);
+    await cluster.clock.advance(3 * HEARTBEAT.deadAfterMs);
+    assert.equal(states(cluster, 'a').b, 'suspect', 'the probe found it alive');
+    assert.ok(cluster.probes.includes('b:7000'));
+  });
+
   test('a silent member is declared dead after 10 x deadAfterMs even if its port answers', async () => {
     const cluster = makeCores(['a', 'b']);
     for (const { core } of cluster.cores.values()) core.start();

@@ -61,12 +61,24 @@ export interface SelfDescription {
   readonly replicationPort: number;
 }
 
+/** What the config says of a node: enough to probe it and to place backups. */
+export interface MemberAddress {
+  readonly host: string;
+  readonly machine: string;
+  readonly replicationPort: number;
+}
+
 export interface MembershipOptions {
   readonly channel: ClusterChannel;
   readonly self: SelfDescription;
   readonly heartbeat: HeartbeatSettings;
   /** Names listed in <ClusterNodes>; frames from anyone else are dropped. */
   readonly knownNodes: readonly string[];
+  /**
+   * Where a listed node lives, from the config: a member first heard through a frame that
+   * is not a heartbeat can still be probed (and is never declared dead unconfirmed).
+   */
+  readonly addressOf?: ((name: string) => MemberAddress | undefined) | undefined;
   /** What this node has published, for the heartbeat (filled in by messaging). */
   readonly published: () => PublishedState;
   readonly load: () => MemberLoad;
@@ -252,16 +264,17 @@ export class Membership extends EventEmitter<MemberEventMap> {
   }
 
   private newMember(envelope: Envelope): Member {
+    const known = this.options.addressOf?.(envelope.sender);
     return {
       name: envelope.sender,
       isSelf: false,
       incarnation: envelope.incarnation,
       startedAt: envelope.startedAt,
       state: 'alive',
-      machine: '',
-      host: '',
+      machine: known?.machine ?? '',
+      host: known?.host ?? '',
       adminPort: 0,
-      replicationPort: 0,
+      replicationPort: known?.replicationPort ?? 0,
       load: { elu: 0, items: 0, sessions: 0 },
       published: { seq: 0, types: [] },
       lastHeardAt: this.clock.now(),

@@ -101,6 +101,7 @@ export class CacheNode {
   private constructor(options: CacheNodeOptions, incarnation: Incarnation, transport: MulticastChannel | undefined) {
     const { config } = options;
     this.currentConfig = config;
+    for (const n of config.cluster.nodes) this.nodesByName.set(n.name, n);
     this.secret = options.secret;
     this.name = config.node.name;
     this.incarnation = incarnation;
@@ -125,13 +126,13 @@ export class CacheNode {
         self: { machine: config.node.machine, host: config.node.host, adminPort: this.adminPort, replicationPort: config.node.replicationPort },
         heartbeat: config.heartbeat,
         knownNodes: config.cluster.nodes.map((n) => n.name),
+        addressOf: (name) => this.nodesByName.get(name),
         // Called only once heartbeats start, when every field below is set.
         load: () => this.load(),
         logger: this.logger,
         probe: options.probe,
       });
       this.logMembership(this.core.membership);
-      for (const n of config.cluster.nodes) this.nodesByName.set(n.name, n);
       this.peers = new PeerPool(this.replicationIdentity(), (name) => {
         const node = this.nodesByName.get(name);
         return node ? { name, host: node.host, port: node.replicationPort } : undefined;

@@ -9,7 +9,7 @@
  */
 import type { HeartbeatSettings } from '../config/types.js';
 import { InvalidationBus } from '../messaging/invalidation-bus.js';
-import { Membership, type SelfDescription } from '../membership/membership.js';
+import { Membership, type MembershipOptions, type SelfDescription } from '../membership/membership.js';
 import type { Probe } from '../membership/probe.js';
 import { ClusterChannel, type Identity } from '../transport/cluster-channel.js';
 import type { DatagramTransport } from '../transport/multicast.js';
@@ -27,6 +27,7 @@ export interface ClusterCoreOptions {
   readonly self: SelfDescription;
   readonly heartbeat: HeartbeatSettings;
   readonly knownNodes: readonly string[];
+  readonly addressOf?: MembershipOptions['addressOf'];
   readonly load: () => MemberLoad;
   readonly clock?: Clock;
   readonly probe?: Probe;
@@ -47,6 +48,7 @@ export class ClusterCore {
       self: options.self,
       heartbeat: options.heartbeat,
       knownNodes: options.knownNodes,
+      addressOf: options.addressOf,
       published: () => this.bus.publishedState(),
       load: options.load,
       logger,

@@ -51,6 +51,13 @@ export class BackupSide {
       case 'mirror': {
         const { snapshot } = message;
         if (!this.yieldPrimary(snapshot.meta.id, snapshot.meta.version, from)) return this.conflictReply(message.id, snapshot.meta.id);
+        // Versions only grow: a full copy older than the one held here comes from a node that
+        // took over a stale copy; the newer one wins, as between two primaries.
+        const held = store.copies.get(snapshot.meta.id);
+        if (held && held.version > snapshot.meta.version) {
+          this.counts.conflicts++;
+          return { t: 'conflict', id: message.id, version: held.version, incarnation: this.options.self.incarnation };
+        }
         store.copies.put(sessionFromSnapshot(snapshot, this.options.references));
         return { t: 'ack', id: message.id, version: snapshot.meta.version };
       }

@@ -68,6 +68,12 @@ export class Backups {
     return chooseBackup({ self, alive, exclude, assigned: this.assigned });
   }
 
+  /** Whether `node` is alive or only suspected (worth copying to, or asking). */
+  isAlive(node: string): boolean {
+    const state = this.options.membership?.get(node)?.state;
+    return state === 'alive' || state === 'suspect';
+  }
+
   /** Makes `backup` the session's backup (or none), keeping the per-peer counts. */
   assign(session: SessionObject, backup: string | undefined): void {
     const previous = session.meta.backup;

@@ -80,12 +80,15 @@ export class SessionFinder {
       store.copies.delete(id);
       return this.expire(copy);
     }
-    // Without a hint, our copy knows who was primary when it was last mirrored.
+    // Without a hint, our copy knows who was primary when it was last mirrored; a copy at
+    // least as new as what the client saw may know of a newer primary than the hint does.
     const primary = hint.primary ?? copy?.meta.primary;
+    const candidates = new Set([primary, copy && copy.version >= seen ? copy.meta.primary : undefined]);
     // A live primary may hold newer changes than any copy (async modes): take it from there.
-    if (primary !== undefined && primary !== self && this.isAlive(primary)) {
-      const fetched = await this.fetchFrom(primary, id);
-      if (fetched) return this.promote(fetched.session, 'fetched', primary, fetched.backupAt);
+    for (const candidate of candidates) {
+      if (candidate === undefined || candidate === self || !this.isAlive(candidate)) continue;
+      const fetched = await this.fetchFrom(candidate, id);
+      if (fetched) return this.promote(fetched.session, 'fetched', candidate, fetched.backupAt);
     }
     if (copy && copy.version >= seen) return this.promote(copy, 'took-over', copy.meta.primary);
     // No copy here, or an older one than the client saw: look for a newer one elsewhere.
@@ -119,17 +122,24 @@ export class SessionFinder {
   async becomePrimary(session: SessionObject, exclude: ReadonlySet<string>, keepBackup?: string): Promise<boolean> {
     const { store, backups } = this.options;
     session.meta.primary = this.options.self;
-    backups.assign(session, keepBackup && this.isAlive(keepBackup) ? keepBackup : backups.choose(exclude));
+    backups.assign(session, keepBackup && backups.isAlive(keepBackup) ? keepBackup : backups.choose(exclude));
     await session.materialize(this.options.referenceContext);
     store.primaries.put(session);
     store.copies.delete(session.id);
     return this.options.mirror.mirrorFull(session, exclude);
   }
 
-  /** Whether `node` is alive or only suspected (its copies are worth asking for). */
-  isAlive(node: string): boolean {
-    const state = this.options.membership?.get(node)?.state;
-    return state === 'alive' || state === 'suspect';
+  /**
+   * A copy held here whose primary is gone (dead, or restarted without its memory): this
+   * node becomes its primary now, without waiting for a request, so the session has two
+   * copies again. The caller holds the session's queue.
+   */
+  takeOver(copy: SessionObject): Promise<Found> {
+    return this.open({ sessionId: copy.id, primary: copy.meta.primary, backup: this.options.self, version: copy.version });
+  }
+
+  private isAlive(node: string): boolean {
+    return this.options.backups.isAlive(node);
   }
 
   private async promote(session: SessionObject, outcome: 'took-over' | 'fetched', previousPrimary: string | undefined, keepBackup?: string): Promise<Found> {

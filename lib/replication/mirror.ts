@@ -19,7 +19,7 @@ import type { ReplicationMessage } from './protocol.js';
 import type { SessionStore } from './session-store.js';
 import { tally, type MirrorLatency, type Tally } from './stats.js';
 
-type MirrorCounts = Tally<'mirrorsSent' | 'acks' | 'resyncs' | 'fullCopies' | 'touches' | 'inFlight' | 'lastAckLagMs' | 'conflicts'>;
+type MirrorCounts = Tally<'mirrorsSent' | 'acks' | 'resyncs' | 'fullCopies' | 'touches' | 'inFlight' | 'lastAckLagMs' | 'conflicts' | 'releases'>;
 
 const ignore = (): void => {};
 
@@ -48,7 +48,7 @@ export interface MirrorOptions {
 export class Mirror {
   /** Mirror ack and sync-commit latency, for metrics. */
   readonly latency: MirrorLatency = { ack: new Histogram(LATENCY_BUCKETS_SECONDS), syncCommit: new Histogram(LATENCY_BUCKETS_SECONDS) };
-  private readonly counts: MirrorCounts = tally('mirrorsSent', 'acks', 'resyncs', 'fullCopies', 'touches', 'inFlight', 'lastAckLagMs', 'conflicts');
+  private readonly counts: MirrorCounts = tally('mirrorsSent', 'acks', 'resyncs', 'fullCopies', 'touches', 'inFlight', 'lastAckLagMs', 'conflicts', 'releases');
   private batch: Pending[] = [];
   private readonly batchTimer = new Coalescer(() => this.flush());
   private readonly store: SessionStore;
@@ -186,15 +186,29 @@ export class Mirror {
    */
   async mirrorFull(session: SessionObject, exclude: ReadonlySet<string> = new Set()): Promise<boolean> {
     const failed = new Set(exclude);
+    const previous = session.meta.backup;
     for (;;) {
       const backup = session.meta.backup && !failed.has(session.meta.backup) ? session.meta.backup : this.backups.choose(new Set([this.options.self, ...failed]));
       this.backups.assign(session, backup);
       if (!backup) return this.backups.markUnmirrored(session);
       this.counts.fullCopies++;
       const reply = await this.request(backup, { t: 'mirror', snapshot: snapshotOf(session) });
-      if (reply) return this.settle(session, reply);
-      failed.add(backup);
+      if (!reply) {
+        failed.add(backup);
+        continue;
+      }
+      const mirrored = this.settle(session, reply);
+      // The copy the old backup still holds is superseded: it would only expire there, or
+      // be taken over as an orphan if this node died.
+      if (mirrored && previous && previous !== backup && this.backups.isAlive(previous)) this.release(previous, session.id);
+      return mirrored;
     }
+  }
+
+  /** Tells `node` it no longer needs its copy of the session. */
+  release(node: string, sessionId: string): void {
+    this.counts.releases++;
+    void this.options.peers?.trySend(node, { t: 'release', session: sessionId });
   }
 
   private settle(session: SessionObject, reply: ReplicationMessage): boolean {

@@ -36,6 +36,11 @@ import { tally, type MirrorLatency, type SessionStats, type Tally } from './stat
 
 /** Sessions handed over (or copies re-homed) at a time when a node leaves. */
 const HANDOFF_CONCURRENCY = 32;
+/**
+ * Orphaned copies promoted at a time when their primary dies: each waits on the network
+ * (a full copy to its new backup), so requests keep running between them.
+ */
+const TAKEOVER_CONCURRENCY = 16;
 
 /** What a request does with its session; `outcome` says how the session was found. */
 export type SessionTask<T> = (session: SessionObject, outcome: Outcome) => T | Promise<T>;
@@ -76,7 +81,7 @@ export interface SessionManagerOptions {
 }
 
 type IfMissing = 'new-id' | 'new-id-if-used' | 'same-id' | 'same-id-here' | 'none';
-type ManagerCounts = Tally<'created' | 'discarded' | 'served' | 'expired'>;
+type ManagerCounts = Tally<'created' | 'discarded' | 'served' | 'expired' | 'orphansPromoted'>;
 
 export class SessionManager {
   private readonly store = new SessionStore();
@@ -85,7 +90,7 @@ export class SessionManager {
   private readonly mirror: Mirror;
   private readonly finder: SessionFinder;
   private readonly backupSide: BackupSide;
-  private readonly counts: ManagerCounts = tally('created', 'discarded', 'served', 'expired');
+  private readonly counts: ManagerCounts = tally('created', 'discarded', 'served', 'expired', 'orphansPromoted');
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly logger: Logger;
   private closing = false;
@@ -101,9 +106,9 @@ export class SessionManager {
     this.backupSide = new BackupSide({ self, store, backups: this.backups, mirror: this.mirror, finder: this.finder, queue, references });
     this.sweepTimer = setInterval(() => this.sweep(), Math.max(50, Math.min(1000, Math.floor(options.timeoutMs / 4))));
     this.sweepTimer.unref();
-    membership?.on('dead', (member) => this.memberGone(member));
-    membership?.on('left', (member) => this.memberGone(member));
-    membership?.on('restarted', (member) => this.memberGone(member));
+    membership?.on('dead', (member) => this.memberGone(member, 'dead'));
+    membership?.on('left', (member) => this.memberGone(member, 'left'));
+    membership?.on('restarted', (member) => this.memberGone(member, 'restarted'));
     // A session that has no backup yet (this node was alone) gets one as soon as a node joins.
     membership?.on('joined', () => this.rehomeUnmirrored());
     membership?.on('alive', () => this.rehomeUnmirrored());
@@ -291,15 +296,41 @@ export class SessionManager {
 
   // ---- membership, expiry, leaving ------------------------------------------------------
 
-  private memberGone(member: Member): void {
+  /**
+   * Two copies, always. A member that died, left or restarted (its memory gone) held copies
+   * of sessions whose primary is here: each gets a new backup (eager: now; lazy: at its next
+   * commit). A member that died or restarted was the primary of sessions copied here: they
+   * are promoted here now, whether or not a request comes (one that left handed its own
+   * sessions over before its goodbye).
+   */
+  private memberGone(member: Member, how: 'dead' | 'left' | 'restarted'): void {
     this.options.peers?.reset(member.name);
     if (this.closing) return;
+    // A restarted member is alive and empty: it may hold copies again at once.
+    const exclude = how === 'restarted' ? new Set<string>() : new Set([member.name]);
     for (const session of this.store.primaries.values()) {
       if (session.meta.backup !== member.name) continue;
       this.backups.lost(session);
-      // Eager: a full copy to a new backup now. Lazy: at the session's next commit.
-      if (this.mirror.rehome === 'eager') this.mirror.background(this.queue.run(session.id, () => this.mirror.mirrorFull(session, new Set([member.name]))));
+      if (this.mirror.rehome === 'eager') this.mirror.background(this.queue.run(session.id, () => this.mirror.mirrorFull(session, exclude)));
     }
+    if (how !== 'left') void this.promoteOrphans(member.name);
+  }
+
+  /** Promotes every copy whose primary was `primary`, a few at a time; logs the window. */
+  private async promoteOrphans(primary: string): Promise<void> {
+    const orphans = [...this.store.copies.values()].filter((copy) => copy.meta.primary === primary);
+    if (orphans.length === 0) return;
+    const started = performance.now();
+    const results = await eachLimited(orphans, TAKEOVER_CONCURRENCY, (copy) =>
+      this.queue.run(copy.id, async () => {
+        // A request took it over first, or another node fetched it meanwhile.
+        if (this.closing || this.store.copies.get(copy.id) !== copy) return;
+        const found = await this.finder.takeOver(copy);
+        if (found.session) this.counts.orphansPromoted++;
+      }),
+    );
+    const failed = results.filter((r) => r.status === 'rejected').length;
+    this.logger.info({ primary, sessions: orphans.length, failed, elapsedMs: Math.round(performance.now() - started) }, 'sessions of a lost primary promoted here');
   }
 
   private rehomeUnmirrored(): void {
@@ -366,6 +397,7 @@ export class SessionManager {
       ...finder,
       created: manager.created,
       discarded: manager.discarded,
+      orphansPromoted: manager.orphansPromoted,
       served: manager.served + finder.served,
       expired: manager.expired + finder.expired,
       conflicts: mirror.conflicts + this.backupSide.stats.conflicts,

@@ -22,6 +22,10 @@ export interface SessionCounters {
   readonly resyncs: number;
   readonly fullCopies: number;
   readonly touches: number;
+  /** Superseded backup copies released (the session got another backup). */
+  readonly releases: number;
+  /** Copies promoted here because their primary died or restarted, without a request. */
+  readonly orphansPromoted: number;
   /** Mirrors sent and not yet acknowledged. */
   readonly inFlight: number;
   readonly lastAckLagMs: number;

@@ -38,6 +38,7 @@ export function makeCores(names: readonly string[], options: { clock?: FakeClock
       self: { machine: `m-${name}`, host: name, adminPort: options.adminPort ?? 9000, replicationPort: 7000 },
       heartbeat: HEARTBEAT,
       knownNodes: options.knownNodes ?? names,
+      addressOf: (node) => ({ host: node, machine: `m-${node}`, replicationPort: 7000 }),
       load: () => ({ elu: 0, items: 0, sessions: 0 }),
       clock,
       probe,

@@ -15,6 +15,8 @@ export class PeerHub {
   readonly managers = new Map<string, SessionManager>();
   /** Nodes whose replication port refuses. */
   readonly down = new Set<string>();
+  /** Nodes whose next request fails (a link reset), then answer again. */
+  readonly failOnce = new Set<string>();
   /** Every request sent, as `from->to:kind`. */
   readonly log: string[] = [];
   private nextId = 1;
@@ -25,7 +27,7 @@ export class PeerHub {
     return {
       tryRequest: async (node: string, message: Sendable) => {
         const target = reachable(node);
-        if (!target) return undefined;
+        if (!target || this.failOnce.delete(node)) return undefined;
         this.log.push(`${self.name}->${node}:${message.t}`);
         const reply = await target.answer(overTheWire({ ...message, id: this.nextId++ } as ReplicationMessage), asker);
         return reply && !this.down.has(node) ? overTheWire(reply) : undefined;
