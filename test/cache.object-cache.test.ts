@@ -154,3 +154,27 @@ describe('cache options are checked at every door', () => {
     assert.deepEqual([product.capacity, product.ttlSeconds], [7, 0], 'nothing refused was applied');
   });
 });
+
+describe('single flight and invalidation', () => {
+  test('a read that starts after an invalidation never receives a value loaded before it', async () => {
+    let version = 1;
+    const pending: (() => void)[] = [];
+    let calls = 0;
+    const cache = new ObjectCache<number>('price', { capacity: 10, ttlSeconds: 0, loader: () => {
+      calls++;
+      const value = version;
+      return new Promise<number>((resolve) => pending.push(() => resolve(value)));
+    } }, undefined);
+    const before = cache.getOrLoad('sku-1'); // starts a load that reads version 1
+    await new Promise((resolve) => setImmediate(resolve));
+    version = 2; // the source changes, and the key is invalidated, while that load runs
+    await cache.invalidate('sku-1');
+    const after = cache.getOrLoad('sku-1');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(calls, 2, 'the later read loads again instead of joining the older load');
+    for (const release of pending) release();
+    assert.equal(await before, 1, 'the earlier caller gets what it waited for');
+    assert.equal(await after, 2);
+    assert.equal(cache.get('sku-1'), 2, 'only the newer value is cached');
+  });
+});

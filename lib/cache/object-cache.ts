@@ -44,7 +44,7 @@ export interface ObjectCacheStats {
 }
 
 interface Flight<V> {
-  readonly promise: Promise<V | undefined>;
+  promise: Promise<V | undefined>;
   /** Set when the key is invalidated while loading: the result is returned, not stored. */
   stale: boolean;
 }
@@ -145,19 +145,19 @@ export class ObjectCache<V = unknown> {
     if (flying) return flying.promise;
     const loader = this.loader;
     if (!loader) throw new NoLoaderError(this.type);
-    const flight: Flight<V> = { stale: false, promise: this.load(loader, key) };
+    const flight = { stale: false } as Flight<V>;
+    flight.promise = this.load(loader, key, flight);
     this.flights.set(key, flight);
     return flight.promise;
   }
 
-  private async load(loader: Loader<V>, key: string): Promise<V | undefined> {
+  private async load(loader: Loader<V>, key: string, flight: Flight<V>): Promise<V | undefined> {
     // Let the caller register the flight before the loader can settle it.
     await undefined;
-    const flight = this.flights.get(key);
     this.counters.loads++;
     try {
       const value = await loader(key);
-      if (value !== undefined && flight && !flight.stale && !this.closed) this.lru.set(key, { value });
+      if (value !== undefined && !flight.stale && !this.closed) this.lru.set(key, { value });
       return value;
     } catch (error) {
       this.counters.loadErrors++;
@@ -251,14 +251,22 @@ export class ObjectCache<V = unknown> {
     this.flights.clear();
   }
 
+  /**
+   * A load under way when its key is invalidated: its value is never cached, and it is
+   * forgotten, so that a read starting after the invalidation loads again rather than join
+   * it (callers that were already waiting still get its value).
+   */
   private dropAll(): void {
     for (const flight of this.flights.values()) flight.stale = true;
+    this.flights.clear();
     this.lru.clear();
   }
 
   private markInFlightStale(key: string): void {
     const flight = this.flights.get(key);
-    if (flight) flight.stale = true;
+    if (!flight) return;
+    flight.stale = true;
+    this.flights.delete(key);
   }
 
   private rebuild(capacity: number, ttlSeconds: number): void {
