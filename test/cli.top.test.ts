@@ -24,10 +24,15 @@ test('top --once --json: sessions, hit ratios and rates per node; a dead node is
   const shopper = new CookieClient(shop.nodeUrl('node-b'));
   assert.equal((await shopper.post('/cart/items', { sku: 'sku-0001', qty: 1 })).status, 200);
 
-  // Invalidations made while top samples: the rates must show them.
-  const sampling = runCli(['top', '--config', shop.cluster.configPath, '--once', '--json', '--interval-ms', '1500']);
-  await new Promise((resolve) => setTimeout(resolve, 700));
-  for (const sku of ['sku-0002', 'sku-0003', 'sku-0004']) await new CookieClient(shop.nodeUrl('node-c')).put(`/products/${sku}`, { price: 3 });
+  // Invalidations made while top samples: the rates must show them. They go on until top
+  // answers (bounded), so some fall between its two samples however long the CLI takes to start.
+  let sampled = false;
+  const sampling = runCli(['top', '--config', shop.cluster.configPath, '--once', '--json', '--interval-ms', '1500']).finally(() => (sampled = true));
+  const writer = new CookieClient(shop.nodeUrl('node-c'));
+  for (let i = 0; !sampled && i < 300; i++) {
+    await writer.put(`/products/sku-000${2 + (i % 3)}`, { price: 3 + (i % 5) });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   const result = await sampling;
   assert.equal(result.code, 0, result.stderr);
   const view = JSON.parse(result.stdout) as TopView;

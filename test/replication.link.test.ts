@@ -29,6 +29,8 @@ describe('replication links (real TCP on 127.0.0.1)', () => {
       handle: (message, from) => {
         seen.push(`${from.node}:${message.t}`);
         if (message.t === 'fetch') return { t: 'fetched', id: message.id, snapshot: null, role: 'none' };
+        // A peer that has stopped answering (SIGSTOP, a long pause).
+        if (message.t === 'rehome') return new Promise<undefined>(() => {});
         return undefined;
       },
     });
@@ -76,6 +78,15 @@ describe('replication links (real TCP on 127.0.0.1)', () => {
     oversize.writeUInt32BE(64 * 1024 * 1024, 0);
     await send(oversize);
     await eventually(() => serverStats.handshakeFailures + serverStats.malformedFrames >= before.handshakeFailures + before.malformedFrames + 3, { what: 'three refusals counted' });
+  });
+
+  test('a request the peer does not answer in time fails with PeerUnavailableError and closes the link', async () => {
+    const connection = await connect({ name: 'b', host: '127.0.0.1', port }, identity('a'), newLinkStats());
+    const waiting = connection.request({ t: 'fetch', session: 'abcdefghijklmnopqrstuvwxyz' }, 2_000);
+    await assert.rejects(connection.request({ t: 'rehome', session: 'abcdefghijklmnopqrstuvwxyz' }, 100), (error: unknown) => error instanceof PeerUnavailableError && /no answer within 100 ms/.test(error.message));
+    assert.equal(connection.closed, true, 'a stalled link is not used again');
+    // The answered request settled first; nothing else was left waiting on the closed link.
+    assert.equal((await waiting).t, 'fetched');
   });
 
   test('a closed port fails fast with PeerUnavailableError', async () => {

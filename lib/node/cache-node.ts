@@ -136,7 +136,9 @@ export class CacheNode {
       this.peers = new PeerPool(this.replicationIdentity(), (name) => {
         const node = this.nodesByName.get(name);
         return node ? { name, host: node.host, port: node.replicationPort } : undefined;
-      }, newLinkStats());
+        // A peer that has not answered in deadAfterMs is treated as it would be once declared
+        // dead: the request path never waits on a stalled node longer than on a dead one.
+      }, newLinkStats(), () => this.currentConfig.heartbeat.deadAfterMs);
       this.appSync = new ApplicationSync(this.apps, this.core.channel, this.core.membership);
     }
     this.caches = new ObjectCacheManager(config.caches, this.core?.bus);

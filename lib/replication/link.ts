@@ -79,16 +79,27 @@ export class Connection {
     this.socket.write(frame);
   }
 
-  /** Sends a request and resolves with the reply that carries its id. */
-  request(message: Sendable): Promise<ReplicationMessage> {
+  /**
+   * Sends a request and resolves with the reply that carries its id. With `timeoutMs`, a
+   * peer that does not answer in time (stalled: SIGSTOP, a long pause) fails the request
+   * with PeerUnavailableError, and the link is closed: every request on it fails at once,
+   * and the next one connects again (the handshake has its own timeout).
+   */
+  request(message: Sendable, timeoutMs?: number): Promise<ReplicationMessage> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       if (this.closedError) return reject(this.closedError);
-      this.pending.set(id, { resolve, reject });
+      const timer = timeoutMs === undefined ? undefined : setTimeout(() => this.close(`no answer within ${timeoutMs} ms`), timeoutMs);
+      const settled = (): void => clearTimeout(timer);
+      this.pending.set(id, {
+        resolve: (reply) => (settled(), resolve(reply)),
+        reject: (error) => (settled(), reject(error)),
+      });
       try {
         this.send({ ...message, id } as ReplicationMessage);
       } catch (error) {
         this.pending.delete(id);
+        settled();
         reject(error);
       }
     });
@@ -113,9 +124,9 @@ export class Connection {
     waiter.resolve(message);
   }
 
-  close(): void {
+  close(reason = 'connection closed'): void {
+    this.fail(new PeerUnavailableError(this.peer, reason));
     this.socket.destroy();
-    this.fail(new PeerUnavailableError(this.peer, 'connection closed'));
   }
 
   private fail(error: Error): void {

@@ -23,6 +23,16 @@ interface PeerState {
   retryAt: number;
 }
 
+/**
+ * A hand-off or re-homing (a graceful leave) waits on work at the receiver (its own copy to
+ * a third node, a request running on the session): it gets ten times the patience of a copy
+ * or a fetch, but still a bound.
+ */
+function timeoutFor(message: Sendable, timeoutMs: number | undefined): number | undefined {
+  if (timeoutMs === undefined) return undefined;
+  return message.t === 'handoff' || message.t === 'rehome' ? 10 * timeoutMs : timeoutMs;
+}
+
 /** What the session roles need of the peers: requests that may find the peer unavailable. */
 export type Peers = Pick<PeerPool, 'tryRequest' | 'trySend' | 'reset' | 'close'>;
 
@@ -30,10 +40,15 @@ export class PeerPool {
   private readonly peers = new Map<string, PeerState>();
   private closed = false;
 
+  /**
+   * `requestTimeoutMs`: how long a request waits for its answer (read at each request, so a
+   * reload applies): a peer that takes longer is treated as unavailable.
+   */
   constructor(
     private readonly identity: LinkIdentity,
     private readonly address: (name: string) => PeerAddress | undefined,
     readonly stats: LinkStats,
+    private readonly requestTimeoutMs: () => number | undefined = () => undefined,
   ) {}
 
   /** The open connection to `name`, if there is one (no waiting: the hot path). */
@@ -80,7 +95,7 @@ export class PeerPool {
         connection = await this.get(name);
         await connection.drained();
       }
-      return await connection.request(message);
+      return await connection.request(message, timeoutFor(message, this.requestTimeoutMs()));
     } catch (error) {
       if (error instanceof PeerUnavailableError) return undefined;
       throw error;
