@@ -28,7 +28,7 @@ test(`fuzz: ${CASES} mutated and random replication frames; nothing escapes the 
   });
   const ids = Array.from({ length: 5 }, newSessionId);
   const valid = (): ReplicationMessage => {
-    const session = new SessionObject({ id: ids[int(ids.length)]!, version: int(5), primary: 'a', backup: 'b', origin: 'a', createdAt: 1, lastAccessAt: Date.now(), timeoutMs: 60_000 }, references);
+    const session = new SessionObject({ id: ids[int(ids.length)]!, version: int(5), epoch: 0, primary: 'a', backup: 'b', origin: 'a', createdAt: 1, lastAccessAt: Date.now(), timeoutMs: 60_000 }, references);
     session.global.set('k', int(100));
     if (int(2)) session.pushComposite().simple.set('s', 'x');
     switch (int(5)) {

@@ -162,7 +162,7 @@ describe('BackupSide', () => {
     const created = await nodes.node('a').run(undefined, addToCart('x'));
     const copy = nodes.node('b').inspect(created.session.id)!.session;
     const reply = await nodes.node('b').answer(
-      { t: 'batch', id: 7, deltas: [{ id: created.session.id, base: copy.version + 5, version: copy.version + 6, stack: [], set: [], delete: [], meta: { primary: 'a', backup: 'b', lastAccessAt: Date.now() } }] },
+      { t: 'batch', id: 7, deltas: [{ id: created.session.id, base: copy.version + 5, version: copy.version + 6, epoch: copy.meta.epoch, stack: [], set: [], delete: [], meta: { primary: 'a', backup: 'b', lastAccessAt: Date.now() } }] },
       { node: 'a', incarnation: 'a-1' },
     );
     assert.deepEqual(reply, { t: 'batch-ack', id: 7, versions: [-1] });
@@ -261,5 +261,42 @@ describe('two copies, always', () => {
     await nodes.cluster.clock.advance(2 * HEARTBEAT.intervalMs);
     await until('the restarted backup to hold the copy again', () => roleOn(fresh, created.session.id) === 'backup');
     assert.equal(nodes.node('a').snapshotStats().unmirrored, 0);
+  });
+});
+
+describe('epochs: a primary that stalled and resumes', () => {
+  test('steps down for the node that replaced it; no acknowledged write is lost, one primary remains', async () => {
+    const nodes = await makeNodes(['a', 'b', 'c']);
+    const created = await nodes.node('a').run(undefined, addToCart('x'));
+    const heir = created.hint.backup!;
+    // a stalls: nothing it sends arrives, its replication port does not answer; the others declare it dead.
+    const a = nodes.cluster.get('a');
+    nodes.hub.down.add('a');
+    nodes.cluster.network.isolate(a.transport);
+    a.probeResult = 'refused';
+    await nodes.cluster.clock.advance(HEARTBEAT.deadAfterMs + 2 * HEARTBEAT.intervalMs);
+    await until('the heir to promote the session', () => roleOn(nodes.node(heir), created.session.id) === 'primary');
+    const onHeir = await nodes.node(heir).run({ ...created.hint, primary: heir }, addToCart('y'));
+    assert.ok(onHeir.mirrored, 'acknowledged by a backup');
+    assert.equal(onHeir.session.meta.epoch, 1, 'a new primary, a new epoch');
+
+    // a resumes, still holding its copy as primary, and a client with an old cookie writes there.
+    nodes.hub.down.delete('a');
+    nodes.cluster.network.reconnect(a.transport);
+    a.probeResult = 'answered';
+    await nodes.cluster.clock.advance(3 * HEARTBEAT.intervalMs);
+    let staleWrite: 'acknowledged' | 'refused';
+    try {
+      await nodes.node('a').run(created.hint, addToCart('z'));
+      staleWrite = 'acknowledged';
+    } catch {
+      staleWrite = 'refused';
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+    const primaries = ['a', 'b', 'c'].filter((n) => roleOn(nodes.node(n), created.session.id) === 'primary');
+    assert.equal(primaries.length, 1, `one primary, not ${primaries.join(' and ')}`);
+    const cart = readCart(nodes.node(primaries[0]!).inspect(created.session.id)!.session)!;
+    assert.ok(cart.includes('x') && cart.includes('y'), `the heir's acknowledged write survives: ${JSON.stringify(cart)}`);
+    if (staleWrite === 'acknowledged') assert.ok(cart.includes('z'), 'an acknowledged write on the resumed node is kept too');
   });
 });

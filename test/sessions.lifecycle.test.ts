@@ -60,24 +60,25 @@ describe('session lifecycle (two in-process nodes, real sockets)', () => {
     assert.equal(a.sessions.snapshotStats().unmirrored, 0);
   });
 
-  test('two primaries of one session: the higher version wins, the loser drops its copy', async () => {
+  test('two primaries of one session: the one that took over wins (a later epoch), whatever the versions; the loser steps down', async () => {
     const pair = await twoNodes('');
     open.push(pair);
     const { a, b } = pair;
     const { hint, session } = await a.sessions.run(undefined, (s) => s.global.set('n', 1));
-    // As after a partition: node-b also came to serve the session, at the same version.
+    // As after a stall or a partition: node-b also came to serve the session (a new epoch).
     await b.sessions.answer({ t: 'handoff', id: 1, snapshot: snapshotOf(session) }, { node: 'node-a', incarnation: a.incarnation.id });
     assert.equal(b.sessions.inspect(hint.sessionId)?.role, 'primary');
-    // node-a moves ahead (version 2) and mirrors to node-b: node-a wins, node-b drops its primary.
-    const next = await a.sessions.run(hint, (s) => s.global.set('n', 2));
-    assert.equal(next.mirrored, true);
-    assert.equal(b.sessions.inspect(hint.sessionId)?.role, 'backup');
-    assert.equal(b.sessions.snapshotStats().conflicts, 1);
-    // Now node-b is ahead: node-a's next mirror loses, and node-a stops serving the session.
-    await b.sessions.answer({ t: 'handoff', id: 2, snapshot: { ...snapshotOf(next.session), meta: { ...next.session.meta, version: 9 } } }, { node: 'node-a', incarnation: a.incarnation.id });
-    await assert.rejects(a.sessions.run(next.hint, (s) => s.global.set('n', 3)), SessionStateError);
-    assert.equal(a.sessions.inspect(hint.sessionId), undefined);
+    assert.equal(b.sessions.inspect(hint.sessionId)?.session.meta.epoch, 1);
+    // node-a, still at epoch 0, moves ahead to version 2: its commit is refused, never acknowledged.
+    await assert.rejects(a.sessions.run(hint, (s) => s.global.set('n', 2)), SessionStateError);
+    assert.equal(a.sessions.inspect(hint.sessionId), undefined, 'node-a stepped down');
+    assert.equal(b.sessions.inspect(hint.sessionId)?.role, 'primary');
+    assert.equal(b.sessions.inspect(hint.sessionId)?.session.global.get('n'), 1);
     assert.equal(a.sessions.snapshotStats().conflicts, 1);
+    assert.equal(b.sessions.snapshotStats().conflicts, 2, 'the delta, then the full copy');
+    // Within one epoch the higher version wins: a copy older than node-b's is refused.
+    const older = { ...snapshotOf(session), meta: { ...session.meta, epoch: 1, version: 0 } };
+    assert.equal((await b.sessions.answer({ t: 'mirror', id: 2, snapshot: older }, { node: 'node-a', incarnation: a.incarnation.id }))?.t, 'conflict');
     assert.match(a.metrics(), /^castmirror_session_conflicts_total\{node="node-a"\} 1$/m);
     assert.match(b.metrics(), /^castmirror_sessions\{node="node-b",role="primary"\} 1$/m);
   });

@@ -50,11 +50,14 @@ export class BackupSide {
     switch (message.t) {
       case 'mirror': {
         const { snapshot } = message;
-        if (!this.yieldPrimary(snapshot.meta.id, snapshot.meta.version, from)) return this.conflictReply(message.id, snapshot.meta.id);
-        // Versions only grow: a full copy older than the one held here comes from a node that
-        // took over a stale copy; the newer one wins, as between two primaries.
+        if (!this.yieldPrimary(snapshot.meta, from)) return this.conflictReply(message.id, snapshot.meta.id);
+        // A full copy older than the one held here comes from a primary that was replaced (a
+        // lower epoch), or from a node that took over a staler copy than this one (it lost a
+        // release), whatever the epoch it started: the newer state wins. (Whether the primary
+        // of this copy is dead yet is not asked: two heirs may not agree on it at the same moment.)
         const held = store.copies.get(snapshot.meta.id);
-        if (held && held.version > snapshot.meta.version) {
+        const betterHeir = held !== undefined && held.meta.primary !== from.node && held.version > snapshot.meta.version;
+        if (held && (newer(held.meta, snapshot.meta) || betterHeir)) {
           this.counts.conflicts++;
           return { t: 'conflict', id: message.id, version: held.version, incarnation: this.options.self.incarnation };
         }
@@ -104,25 +107,28 @@ export class BackupSide {
 
   /** Applies a delta to the copy held here: the version now held, -1 for "send it all", or a conflict. */
   private receiveDelta(delta: SessionDelta, from: Asker): number | -1 | 'conflict' {
-    if (!this.yieldPrimary(delta.id, delta.version, from)) return 'conflict';
+    if (!this.yieldPrimary(delta, from)) return 'conflict';
     const { store } = this.options;
     const copy = store.copies.get(delta.id);
     if (!copy) return -1;
+    // A copy from a newer primary is not overwritten by the one it replaced.
+    if (copy.meta.epoch > delta.epoch) return 'conflict';
     if (applyDelta(copy, delta) === 'gap') return -1;
     store.copies.put(copy);
     return copy.version;
   }
 
   /**
-   * Another node mirrors a session this node serves as primary: the higher version wins,
-   * then the higher incarnation. Returns false when this node keeps it (the sender lost).
+   * Another node mirrors a session this node serves as primary: the higher epoch wins (the
+   * primary that replaced the other), then the higher version, then the higher incarnation.
+   * Returns false when this node keeps it (the sender lost).
    */
-  private yieldPrimary(id: string, version: number, from: Asker): boolean {
-    const local = this.options.store.primaries.get(id);
+  private yieldPrimary(theirs: { readonly id: string; readonly epoch: number; readonly version: number }, from: Asker): boolean {
+    const local = this.options.store.primaries.get(theirs.id);
     if (!local) return true;
     this.counts.conflicts++;
-    publish('session', () => ({ node: this.options.self.name, session: id, event: 'conflict', version: local.version }));
-    if (local.version > version || (local.version === version && this.options.self.incarnation > from.incarnation)) return false;
+    publish('session', () => ({ node: this.options.self.name, session: theirs.id, event: 'conflict', version: local.version }));
+    if (newer(local.meta, theirs) || (!newer(theirs, local.meta) && this.options.self.incarnation > from.incarnation)) return false;
     this.options.backups.drop(local);
     return true;
   }
@@ -137,7 +143,7 @@ export class BackupSide {
     // Already primary here at this version or newer (fetched by a request while the sender
     // was leaving): what is held here is kept.
     const held = store.primaries.get(snapshot.meta.id);
-    if (held && held.version >= snapshot.meta.version) return { t: 'ack', id, version: held.version };
+    if (held && !newer(snapshot.meta, held.meta)) return { t: 'ack', id, version: held.version };
     const session = sessionFromSnapshot(snapshot, this.options.references);
     // In the session's queue: references are rebuilt here, the new primary, before any
     // request can see the session.
@@ -155,4 +161,9 @@ export class BackupSide {
     }
     return { t: 'ack', id, version: session?.version ?? 0 };
   }
+}
+
+/** Whether state `a` of a session is newer than `b`: a later epoch, or the same epoch and a higher version. */
+function newer(a: { readonly epoch: number; readonly version: number }, b: { readonly epoch: number; readonly version: number }): boolean {
+  return a.epoch > b.epoch || (a.epoch === b.epoch && a.version > b.version);
 }

@@ -122,6 +122,8 @@ export class SessionFinder {
   async becomePrimary(session: SessionObject, exclude: ReadonlySet<string>, keepBackup?: string): Promise<boolean> {
     const { store, backups } = this.options;
     session.meta.primary = this.options.self;
+    // A new primary, a new epoch: whatever the node it replaced still holds now loses to it.
+    session.meta.epoch++;
     backups.assign(session, keepBackup && backups.isAlive(keepBackup) ? keepBackup : backups.choose(exclude));
     await session.materialize(this.options.referenceContext);
     store.primaries.put(session);

@@ -44,17 +44,17 @@ export function encodeMessage(message: ReplicationMessage): Uint8Array {
   return encoder.encode(message);
 }
 
-type DeltaTuple = [string, number, number, readonly number[], SessionDelta['set'], SessionDelta['delete'], string, string | null, number];
+type DeltaTuple = [string, number, number, number, readonly number[], SessionDelta['set'], SessionDelta['delete'], string, string | null, number];
 
 function deltaToWire(d: SessionDelta): DeltaTuple {
-  return [d.id, d.base, d.version, d.stack, d.set, d.delete, d.meta.primary, d.meta.backup ?? null, d.meta.lastAccessAt];
+  return [d.id, d.base, d.version, d.epoch, d.stack, d.set, d.delete, d.meta.primary, d.meta.backup ?? null, d.meta.lastAccessAt];
 }
 
 /** A tuple back to a delta object, or the value unchanged for checkDelta to refuse. */
 function deltaFromWire(value: unknown): unknown {
-  if (!Array.isArray(value) || value.length !== 9) return value;
-  const [id, base, version, stack, set, del, primary, backup, lastAccessAt] = value as unknown[];
-  return { id, base, version, stack, set, delete: del, meta: { primary, backup: backup ?? undefined, lastAccessAt } };
+  if (!Array.isArray(value) || value.length !== 10) return value;
+  const [id, base, version, epoch, stack, set, del, primary, backup, lastAccessAt] = value as unknown[];
+  return { id, base, version, epoch, stack, set, delete: del, meta: { primary, backup: backup ?? undefined, lastAccessAt } };
 }
 
 /** Decodes and checks one frame body; throws DecodeError. */
@@ -125,6 +125,7 @@ function checkMeta(meta: unknown): string | undefined {
   const ok =
     isSessionId(meta.id) &&
     isCount(meta.version) &&
+    isCount(meta.epoch) &&
     isName(meta.primary) &&
     (meta.backup === undefined || meta.backup === null || isName(meta.backup)) &&
     isName(meta.origin) &&
@@ -155,6 +156,7 @@ function checkDelta(delta: unknown): string | undefined {
     isCount(delta.base) &&
     isCount(delta.version) &&
     delta.version === delta.base + 1 &&
+    isCount(delta.epoch) &&
     checkStack(delta.stack) &&
     checkEntries(delta.set, 3) &&
     checkEntries(delta.delete, 2) &&

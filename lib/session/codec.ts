@@ -19,6 +19,8 @@ export interface SessionDelta {
   readonly id: string;
   readonly base: number;
   readonly version: number;
+  /** The primary's epoch: a copy of another epoch takes only a full copy. */
+  readonly epoch: number;
   readonly stack: readonly number[];
   readonly set: readonly (readonly [string, string, StoredValue])[];
   readonly delete: readonly (readonly [string, string])[];
@@ -59,13 +61,14 @@ export function deltaOf(session: SessionObject): SessionDelta | undefined {
   }
   if (!any) return undefined;
   const { meta } = session;
-  return { id: meta.id, base: meta.version, version: meta.version + 1, stack: session.stack, set, delete: deleted, meta: { primary: meta.primary, backup: meta.backup, lastAccessAt: meta.lastAccessAt } };
+  return { id: meta.id, base: meta.version, version: meta.version + 1, epoch: meta.epoch, stack: session.stack, set, delete: deleted, meta: { primary: meta.primary, backup: meta.backup, lastAccessAt: meta.lastAccessAt } };
 }
 
 export type ApplyResult = 'applied' | 'gap' | 'stale';
 
 /** Applies a delta to a copy; only on top of exactly its base version. */
 export function applyDelta(copy: SessionObject, delta: SessionDelta): ApplyResult {
+  if (delta.epoch !== copy.meta.epoch) return 'gap';
   if (delta.version <= copy.meta.version) return 'stale';
   if (delta.base !== copy.meta.version) return 'gap';
   // The stack first: popped steps go, pushed ones start empty, before their entries land.

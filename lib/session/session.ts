@@ -19,6 +19,12 @@ export interface CompositeStep {
 export interface SessionMeta {
   readonly id: string;
   version: number;
+  /**
+   * Counts the changes of primary: every takeover, fetch or hand-off starts a new epoch.
+   * Two primaries of one session are settled by (epoch, version), then incarnation, so a
+   * primary that stalled and resumes always loses to the one that replaced it.
+   */
+  epoch: number;
   primary: string;
   backup: string | undefined;
   readonly origin: string;
