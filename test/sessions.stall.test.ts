@@ -9,12 +9,13 @@ import { after, describe, test } from 'node:test';
 import type { NodeStatus } from '../lib/index.js';
 import type { RouteHint } from '../lib/replication/route-hint.js';
 import { killAll, makeCluster, startNodes, type TestCluster } from './helpers/cluster.js';
-import { route } from './helpers/session-client.js';
+import type { SessionView } from '../lib/session/view.js';
+import { portOf, post, route } from './helpers/session-client.js';
 import { eventually } from './helpers/wait.js';
 
 const NAMES = ['node-a', 'node-b', 'node-c'];
 
-describe('a stalled backup (SIGSTOP)', { timeout: 60_000 }, () => {
+describe('a stalled node (SIGSTOP)', { timeout: 90_000 }, () => {
   let cluster: TestCluster;
   after(async () => {
     await killAll();
@@ -46,5 +47,48 @@ describe('a stalled backup (SIGSTOP)', { timeout: 60_000 }, () => {
     await eventually(async () => (await status('node-a')).members.find((m) => m.name === stalled)?.state === 'alive', { what: `${stalled} alive again` });
     const read = await route(cluster, hint, '/read', {});
     assert.deepEqual(read.list, Array.from({ length: 20 }, (_, i) => i));
+  });
+
+  test('a stalled primary: its backup serves the session after deadAfterMs; when it resumes it steps down, and nothing acknowledged is lost', async (t) => {
+    await killAll();
+    cluster?.cleanup();
+    cluster = await makeCluster({ nodes: 3, extraXml: '<Replication mode="sync"/>' });
+    const nodes = await startNodes(cluster, NAMES, {}, 'session-app');
+    const status = (name: string) => cluster.admin(name).json<NodeStatus>('GET', '/status');
+    for (const name of NAMES) await eventually(async () => (await status(name)).members.filter((m) => m.state === 'alive').length === 3, { what: `${name} to see 3 members` });
+
+    let hint: RouteHint = (await route(cluster, undefined, '/append', { value: 0 }, 'node-a')).hint;
+    for (let value = 1; value < 5; value++) hint = (await route(cluster, hint, '/append', { value })).hint;
+    const oldHint = hint;
+    const heir = hint.backup!;
+    nodes.get('node-a')!.kill('SIGSTOP');
+    let resumedWrite: string;
+    try {
+      // The client (or the proxy, which no longer hears node-a) goes to the backup.
+      const started = performance.now();
+      const first = await post(portOf(cluster, heir), '/append', { value: 5, hint });
+      t.diagnostic(`with node-a stopped, ${heir} served the session ${Math.round(performance.now() - started)} ms after the request arrived (${first.outcome}; deadAfterMs 500)`);
+      assert.equal(first.outcome, 'took-over');
+      hint = first.hint;
+      for (let value = 6; value < 10; value++) hint = (await post(portOf(cluster, heir), '/append', { value, hint })).hint;
+    } finally {
+      nodes.get('node-a')!.kill('SIGCONT');
+    }
+    await eventually(async () => (await status(heir)).members.find((m) => m.name === 'node-a')?.state === 'alive', { what: 'node-a alive again' });
+    // A client that still holds the old cookie writes to node-a, which still holds its old copy.
+    try {
+      await post(portOf(cluster, 'node-a'), '/append', { value: 99, hint: oldHint });
+      resumedWrite = 'acknowledged';
+    } catch (error) {
+      resumedWrite = `refused (${(error as Error).message.slice(0, 60)})`;
+    }
+    t.diagnostic(`a write with the old cookie on the resumed node-a: ${resumedWrite}`);
+    const roles = await Promise.all(NAMES.map(async (name) => (await cluster.admin(name).json<SessionView>('GET', `/sessions/${hint.sessionId}`).catch(() => undefined))?.role));
+    assert.equal(roles.filter((r) => r === 'primary').length, 1, `one primary: ${JSON.stringify(roles)}`);
+    const read = await post(portOf(cluster, heir), '/read', { hint });
+    const list = read.list as number[];
+    const acknowledged = Array.from({ length: 10 }, (_, i) => i);
+    assert.deepEqual(list.filter((v) => v !== 99), acknowledged, 'every acknowledged write, in order');
+    if (resumedWrite === 'acknowledged') assert.ok(list.includes(99), 'an acknowledged write on node-a is kept too');
   });
 });

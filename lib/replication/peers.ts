@@ -66,7 +66,9 @@ export class PeerPool {
     if (Date.now() < state.retryAt) throw new PeerUnavailableError(name, 'recently unreachable (backing off)');
     const address = this.address(name);
     if (!address) throw new PeerUnavailableError(name, 'not a known node');
-    state.connecting = connect(address, this.identity, this.stats).then(
+    // The handshake is a request too: a stalled peer's kernel accepts the connection, and
+    // nothing answers it.
+    state.connecting = connect(address, this.identity, this.stats, this.requestTimeoutMs()).then(
       (connection) => {
         state.connection = connection;
         state.connecting = undefined;
