@@ -192,6 +192,23 @@ export class SessionStateError extends coded('CASTMIRROR_SESSION_STATE', 409) {
   }
 }
 
+/** A session too large to mirror in one replication frame: the change is refused, never acknowledged. */
+export class SessionTooLargeError extends coded('CASTMIRROR_SESSION_TOO_LARGE', 413) {
+  readonly session: string;
+
+  constructor(session: string, options?: { cause?: unknown }) {
+    super(`session ${session} is too large to copy to a backup (over the 8 MiB replication frame): the change was not acknowledged`, SessionTooLargeError.CODE, options);
+    this.session = session;
+  }
+}
+
+/** A sync commit no backup holds, refused as `<Replication noBackup="refuse">` says. */
+export class NotMirroredError extends coded('CASTMIRROR_NOT_MIRRORED', 503) {
+  constructor(session: string) {
+    super(`no backup holds the change to session ${session} (no other node could take it): refused, as <Replication noBackup="refuse"> says`, NotMirroredError.CODE);
+  }
+}
+
 /** A replication peer could not be reached, or went away before answering. */
 export class PeerUnavailableError extends coded('CASTMIRROR_PEER_UNAVAILABLE', 503) {
   constructor(peer: string, reason: string, options?: { cause?: unknown }) {
@@ -376,6 +393,8 @@ const CATALOGUE = [
   NoLoaderError,
   SessionValueError,
   SessionStateError,
+  SessionTooLargeError,
+  NotMirroredError,
   PeerUnavailableError,
   AdminRequestError,
   AdminUnreachableError,

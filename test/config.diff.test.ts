@@ -33,7 +33,7 @@ test('live: nodes added and removed, cache capacity and TTL, new cache types and
   assert.deepEqual(result.live, [
     'nodes added: c',
     '<Heartbeat>: intervalMs 200, deadAfterMs 1000',
-    '<Replication>: mode batched, batchSize 10, batchIntervalMs 1000, rehome eager',
+    '<Replication>: mode batched, batchSize 10, batchIntervalMs 1000, rehome eager, noBackup accept',
     'cache product: capacity 20, ttlSeconds 5',
     'cache price added (capacity 10000, ttlSeconds 0)',
     'applications added: blog',

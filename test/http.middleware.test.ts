@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import express from 'express';
 import { parseConfigText, sessionMiddleware, startNode, type CacheNode, type SessionRequest } from '../lib/index.js';
+import { makeCluster } from './helpers/cluster.js';
 import { CookieClient } from './helpers/cookie-client.js';
 
 const CONFIG = '<Server name="solo"><Cluster>0</Cluster><ClusterNodes><Node name="a" host="127.0.0.1" httpPort="1" replicationPort="2" adminPort="3"/></ClusterNodes></Server>';
@@ -94,5 +95,38 @@ describe('sessionMiddleware', () => {
     const refused = await new CookieClient(url).get<{ error: { code: string } }>('/');
     assert.equal(refused.status, 503);
     assert.equal(refused.body.error.code, 'CASTMIRROR_CLOSED');
+  });
+});
+
+describe('a change that no backup holds', () => {
+  test('is answered, and says so with X-Castmirror-Mirrored: 0 (sync, noBackup="accept"); a standalone node never does', async () => {
+    const cluster = await makeCluster({ nodes: 1, extraXml: '<Replication mode="sync"/>' });
+    const alone = await startNode({ configPath: cluster.configPath, nodeName: 'node-a', admin: false });
+    const standalone = await startNode({ config: parseConfigText(CONFIG, 'inline.xml'), nodeName: 'a', admin: false });
+    const servers = [alone, standalone].map((node) =>
+      http.createServer((req, res) =>
+        sessionMiddleware({ node })(req, res, () => {
+          const { session } = (req as SessionRequest).castmirror!;
+          session.global.set('count', (session.global.getNumber('count') ?? 0) + 1);
+          res.end('ok');
+        }),
+      ),
+    );
+    try {
+      const [clustered, solo] = await Promise.all(servers.map(serve));
+      const changed = await new CookieClient(clustered!).post('/count', {});
+      assert.equal(changed.status, 200);
+      assert.equal(changed.headers.get('x-castmirror-mirrored'), '0', 'a cluster of one: no backup holds it');
+      assert.equal(alone.status().sessions.unmirroredCommits, 1);
+      assert.match(alone.metrics(), /^castmirror_sync_commits_unmirrored_total\{node="node-a"\} 1$/m);
+      const local = await new CookieClient(solo!).post('/count', {});
+      assert.equal(local.headers.get('x-castmirror-mirrored'), null, 'standalone: there is no backup to speak of');
+    } finally {
+      for (const server of servers) server.closeAllConnections();
+      await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+      await alone.close();
+      await standalone.close();
+      cluster.cleanup();
+    }
   });
 });

@@ -22,7 +22,7 @@ test(`fuzz: ${CASES} mutated and random replication frames; nothing escapes the 
   const references = makeReferences() as ReferenceRegistry<unknown>;
   const manager = new SessionManager({
     self: { name: 'b', incarnation: 'b-1', machine: 'm', pinnedBackup: undefined },
-    replication: { mode: 'sync', batchSize: 10, batchIntervalMs: 10, rehome: 'eager' },
+    replication: { mode: 'sync', batchSize: 10, batchIntervalMs: 10, rehome: 'eager', noBackup: 'accept' },
     timeoutMs: 60_000,
     references,
   });

@@ -6,6 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
+import type { ReplicationSettings } from '../lib/config/types.js';
+import { NotMirroredError, SessionTooLargeError } from '../lib/errors.js';
 import { SessionManager, type RunResult } from '../lib/replication/session-manager.js';
 import type { RouteHint } from '../lib/replication/route-hint.js';
 import { ReferenceRegistry } from '../lib/session/reference.js';
@@ -19,7 +21,7 @@ afterEach(async () => {
   for (const manager of managers.splice(0)) await manager.close();
 });
 
-async function makeNodes(names: readonly string[]) {
+async function makeNodes(names: readonly string[], replication: Partial<ReplicationSettings> = {}) {
   const cluster = makeCores(names);
   const hub = new PeerHub();
   for (const name of names) {
@@ -27,7 +29,7 @@ async function makeNodes(names: readonly string[]) {
     const self = { name, incarnation: `${name}-1`, machine: `m-${name}`, pinnedBackup: undefined };
     const manager = new SessionManager({
       self,
-      replication: { mode: 'sync', batchSize: 10, batchIntervalMs: 10, rehome: 'eager' },
+      replication: { mode: 'sync', batchSize: 10, batchIntervalMs: 10, rehome: 'eager', noBackup: 'accept', ...replication },
       timeoutMs: 60_000,
       references: new ReferenceRegistry(),
       membership: core.membership,
@@ -248,7 +250,7 @@ describe('two copies, always', () => {
     const restarted = nodes.cluster.add('b', 'b-2', 2000);
     const fresh = new SessionManager({
       self: { name: 'b', incarnation: 'b-2', machine: 'm-b', pinnedBackup: undefined },
-      replication: { mode: 'sync', batchSize: 10, batchIntervalMs: 10, rehome: 'eager' },
+      replication: { mode: 'sync', batchSize: 10, batchIntervalMs: 10, rehome: 'eager', noBackup: 'accept' },
       timeoutMs: 60_000,
       references: new ReferenceRegistry(),
       membership: restarted.core.membership,
@@ -298,5 +300,33 @@ describe('epochs: a primary that stalled and resumes', () => {
     const cart = readCart(nodes.node(primaries[0]!).inspect(created.session.id)!.session)!;
     assert.ok(cart.includes('x') && cart.includes('y'), `the heir's acknowledged write survives: ${JSON.stringify(cart)}`);
     if (staleWrite === 'acknowledged') assert.ok(cart.includes('z'), 'an acknowledged write on the resumed node is kept too');
+  });
+});
+
+describe('truthful sync acknowledgements', () => {
+  test('no backup can take the change: accepted and reported by default, refused with noBackup="refuse"', async () => {
+    const accepting = await makeNodes(['a', 'b']);
+    await accepting.kill('b');
+    const accepted = await accepting.node('a').run(undefined, addToCart('x'));
+    assert.equal(accepted.mirrored, false, 'reported as held here only');
+    assert.equal(accepting.node('a').snapshotStats().unmirroredCommits, 1);
+
+    const refusing = await makeNodes(['a', 'b'], { noBackup: 'refuse' });
+    await refusing.kill('b');
+    await assert.rejects(refusing.node('a').run(undefined, addToCart('x')), (error: unknown) => error instanceof NotMirroredError && error.code === 'CASTMIRROR_NOT_MIRRORED');
+    assert.equal(refusing.node('a').snapshotStats().unmirroredCommits, 1);
+  });
+
+  test('a session over the replication frame limit is refused with a coded error, never acknowledged', async () => {
+    const nodes = await makeNodes(['a', 'b']);
+    const created = await nodes.node('a').run(undefined, addToCart('x'));
+    const huge = 'x'.repeat(9 * 1024 * 1024);
+    await assert.rejects(nodes.node('a').run(created.hint, (s) => void s.global.set('blob', huge)), (error: unknown) => error instanceof SessionTooLargeError && error.httpStatus === 413);
+    assert.equal(nodes.node('b').inspect(created.session.id)!.session.global.get('blob'), undefined, 'the backup holds nothing of it');
+    assert.equal(nodes.node('a').snapshotStats().unmirrored, 1, 'and the primary says so');
+    // Once the value is gone again, the session is copied whole and acknowledged.
+    const shrunk = await nodes.node('a').run(created.hint, (s) => void s.global.delete('blob'));
+    assert.equal(shrunk.mirrored, true);
+    assert.equal(nodes.node('a').snapshotStats().unmirrored, 0);
   });
 });

@@ -44,7 +44,7 @@ export function diffConfig(current: NodeConfig, next: NodeConfig, secrets: { cur
   if (!isDeepStrictEqual(current.heartbeat, next.heartbeat)) live.push(`<Heartbeat>: intervalMs ${next.heartbeat.intervalMs}, deadAfterMs ${next.heartbeat.deadAfterMs}`);
   if (!isDeepStrictEqual(current.replication, next.replication)) {
     const r = next.replication;
-    live.push(`<Replication>: mode ${r.mode}, batchSize ${r.batchSize}, batchIntervalMs ${r.batchIntervalMs}, rehome ${r.rehome}`);
+    live.push(`<Replication>: mode ${r.mode}, batchSize ${r.batchSize}, batchIntervalMs ${r.batchIntervalMs}, rehome ${r.rehome}, noBackup ${r.noBackup}`);
   }
   for (const cache of next.caches) {
     const before = current.caches.find((x) => x.type === cache.type);

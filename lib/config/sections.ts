@@ -11,6 +11,7 @@ import {
   COOKIE_NAME_PATTERN,
   DEFAULTS,
   NAME_PATTERN,
+  NO_BACKUP_POLICIES,
   REHOME_POLICIES,
   REPLICATION_MODES,
   type AdminSettings,
@@ -105,6 +106,7 @@ export function readReplication(element: ElementReader | undefined): Partial<Rep
     batchSize: element.intAttribute('batchSize', { min: 1, max: 100_000 }),
     batchIntervalMs: element.intAttribute('batchIntervalMs', { min: 1, max: 60_000 }),
     rehome: element.enumAttribute('rehome', REHOME_POLICIES),
+    noBackup: element.enumAttribute('noBackup', NO_BACKUP_POLICIES),
   });
   element.reportUnknown();
   return result;

@@ -35,8 +35,18 @@ export interface HeartbeatSettings {
 export const REHOME_POLICIES = ['eager', 'lazy'] as const;
 export type RehomePolicy = (typeof REHOME_POLICIES)[number];
 
+/** What a sync commit that no backup could take does: acknowledged and reported, or refused. */
+export const NO_BACKUP_POLICIES = ['accept', 'refuse'] as const;
+export type NoBackupPolicy = (typeof NO_BACKUP_POLICIES)[number];
+
 export interface ReplicationSettings {
   readonly mode: ReplicationMode;
+  /**
+   * sync mode, when no live backup can take a change (no other node, all unreachable):
+   * `accept` answers it, marked as held on this node only (`X-Castmirror-Mirrored: 0`,
+   * counted); `refuse` fails the request with CASTMIRROR_NOT_MIRRORED.
+   */
+  readonly noBackup: NoBackupPolicy;
   readonly batchSize: number;
   readonly batchIntervalMs: number;
   /** When a backup is lost: copy its sessions to a new backup at once, or at their next request. */
@@ -162,7 +172,7 @@ export const DEFAULTS = Object.freeze({
     receiveQueueLimit: 10_000,
   }),
   heartbeat: Object.freeze({ intervalMs: 200, deadAfterMs: 1000 }),
-  replication: Object.freeze({ mode: 'sync' as ReplicationMode, batchSize: 100, batchIntervalMs: 1000, rehome: 'eager' as RehomePolicy }),
+  replication: Object.freeze({ mode: 'sync' as ReplicationMode, batchSize: 100, batchIntervalMs: 1000, rehome: 'eager' as RehomePolicy, noBackup: 'accept' as NoBackupPolicy }),
   sessions: Object.freeze({ timeoutSeconds: 1800, cookie: DEFAULT_ROUTE_COOKIE }),
   admin: Object.freeze({ host: '127.0.0.1' }),
   proxyHost: '127.0.0.1',

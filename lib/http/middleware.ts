@@ -16,16 +16,16 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CacheNode } from '../node/cache-node.js';
 import { sameRoute, type Outcome, type RouteHint } from '../replication/route-hint.js';
 import type { SessionObject } from '../session/session.js';
-import { AppDisabledError, HandlerFailedError } from '../errors.js';
+import { AppDisabledError, HandlerFailedError, SessionTooLargeError } from '../errors.js';
 import { errorBody } from '../util/http-reply.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { RouteCookie, type RouteCookieAttributes, type RouteCookieReading } from './route-cookie.js';
 import { admit, markUse } from '../apps/admission.js';
 import type { AppState } from '../wire/messages.js';
 
-import { NODE_HEADER, NOT_APPLIED_HEADER } from './headers.js';
+import { MIRRORED_HEADER, NODE_HEADER, NOT_APPLIED_HEADER } from './headers.js';
 
-export { NODE_HEADER, NOT_APPLIED_HEADER };
+export { MIRRORED_HEADER, NODE_HEADER, NOT_APPLIED_HEADER };
 
 /** What the middleware puts on `req.castmirror`. */
 export interface RequestSession {
@@ -181,6 +181,8 @@ export function sessionMiddleware(options: SessionMiddlewareOptions): SessionMid
         (result) => {
           const hint = result.kept ? result.hint : undefined;
           if (invalidated && !res.headersSent) res.appendHeader('Set-Cookie', routeCookie.clearing());
+          // Acknowledged, but held on this node only: said, never silent.
+          if (result.kept && !result.mirrored && node.config.cluster.clustered && !res.headersSent) res.setHeader(MIRRORED_HEADER, '0');
           if (handlerFailure === undefined) return release(hint);
           logger.error({ err: handlerFailure, url: req.url }, 'request handler failed');
           release(hint, { status: HandlerFailedError.httpStatus, error: new HandlerFailedError() });
@@ -194,8 +196,9 @@ export function sessionMiddleware(options: SessionMiddlewareOptions): SessionMid
             // The node is going: its connections should not be kept for later requests.
             res.setHeader('Connection', 'close');
           }
-          // 503 whatever the cause: the session could not be served here, another node may.
-          release(undefined, { status: 503, error });
+          // 503: the session could not be served or committed here, another node may; 413 for
+          // a session too large to mirror, which no other node can take either.
+          release(undefined, { status: error instanceof SessionTooLargeError ? SessionTooLargeError.httpStatus : 503, error });
         },
       );
 

@@ -95,6 +95,7 @@ export function collectMetrics(sources: MetricSources): MetricFamily[] {
   counter('castmirror_mirror_full_copies_total', 'Full session copies sent.', [{ value: sessions.fullCopies }]);
   counter('castmirror_session_touches_total', 'Touches sent to keep backup copies alive.', [{ value: sessions.touches }]);
   counter('castmirror_mirror_releases_total', 'Superseded backup copies released after the session got another backup.', [{ value: sessions.releases }]);
+  counter('castmirror_sync_commits_unmirrored_total', 'sync commits no backup holds (no other node could take them): accepted and reported, or refused, as <Replication noBackup> says.', [{ value: sessions.unmirroredCommits }]);
   counter('castmirror_sessions_orphans_promoted_total', 'Copies promoted here, without a request, because their primary died or restarted.', [{ value: sessions.orphansPromoted }]);
   const replication = status.replication;
   if (replication) {

@@ -72,6 +72,7 @@ export class Connection {
     return this.socket.writableLength;
   }
 
+  /** Throws EncodeError, before anything is written, for a frame over the limit the peer would refuse. */
   send(message: ReplicationMessage): void {
     if (this.closedError) throw this.closedError;
     const frame = framed(encodeMessage(message));

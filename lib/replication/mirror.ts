@@ -6,7 +6,7 @@
  * Who the backup is, is the Backups' to say.
  */
 import type { ReplicationSettings } from '../config/types.js';
-import { SessionStateError } from '../errors.js';
+import { EncodeError, SessionStateError, SessionTooLargeError } from '../errors.js';
 import { Histogram, LATENCY_BUCKETS_SECONDS } from '../metrics/histogram.js';
 import { deltaOf, snapshotOf, type SessionDelta } from '../session/codec.js';
 import type { SessionObject } from '../session/session.js';
@@ -162,6 +162,7 @@ export class Mirror {
     try {
       reply = await this.request(backup, { t: 'batch', deltas: items.map((i) => i.delta) });
     } catch (error) {
+      if (error instanceof EncodeError) return this.oversizeBatch(backup, items, error);
       for (const item of items) item.reject(error);
       return;
     }
@@ -180,6 +181,18 @@ export class Mirror {
     });
   }
 
+  /** A batch over the frame limit goes in halves; a single delta over it is refused. */
+  private async oversizeBatch(backup: string, items: Pending[], error: EncodeError): Promise<void> {
+    if (items.length === 1) {
+      const item = items[0]!;
+      this.backups.markUnmirrored(item.session);
+      item.reject(new SessionTooLargeError(item.session.id, { cause: error }));
+      return;
+    }
+    const half = Math.ceil(items.length / 2);
+    await Promise.all([this.sendBatch(backup, items.slice(0, half)), this.sendBatch(backup, items.slice(half))]);
+  }
+
   /**
    * Copies the whole session to its backup, choosing another backup while one fails.
    * `exclude`: nodes that must not be the backup (they failed, or are leaving).
@@ -192,7 +205,15 @@ export class Mirror {
       this.backups.assign(session, backup);
       if (!backup) return this.backups.markUnmirrored(session);
       this.counts.fullCopies++;
-      const reply = await this.request(backup, { t: 'mirror', snapshot: snapshotOf(session) });
+      let reply: ReplicationMessage | undefined;
+      try {
+        reply = await this.request(backup, { t: 'mirror', snapshot: snapshotOf(session) });
+      } catch (error) {
+        if (!(error instanceof EncodeError)) throw error;
+        // Too large for any backup: the change is refused, and the session stays unmirrored.
+        this.backups.markUnmirrored(session);
+        throw new SessionTooLargeError(session.id, { cause: error });
+      }
       if (!reply) {
         failed.add(backup);
         continue;

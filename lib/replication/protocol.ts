@@ -4,7 +4,7 @@
  * sends is checked here before the session layer sees it.
  */
 import { Decoder, Encoder } from 'cbor-x';
-import { DecodeError } from '../errors.js';
+import { DecodeError, EncodeError } from '../errors.js';
 import type { SessionDelta, SessionSnapshot } from '../session/codec.js';
 import { isSessionId } from '../session/id.js';
 
@@ -38,10 +38,12 @@ export const MAX_FRAME_BYTES = 8 * 1024 * 1024;
 const encoder = new Encoder({ useRecords: false, mapsAsObjects: true });
 const decoder = new Decoder({ useRecords: false, mapsAsObjects: true });
 
+/** One frame body; throws EncodeError for a body over MAX_FRAME_BYTES, which the peer would refuse. */
 export function encodeMessage(message: ReplicationMessage): Uint8Array {
   // Deltas are the bulk of the traffic: tuples, not maps with their keys spelled out.
-  if (message.t === 'batch') return encoder.encode({ t: 'batch', id: message.id, deltas: message.deltas.map(deltaToWire) });
-  return encoder.encode(message);
+  const body = message.t === 'batch' ? encoder.encode({ t: 'batch', id: message.id, deltas: message.deltas.map(deltaToWire) }) : encoder.encode(message);
+  if (body.length > MAX_FRAME_BYTES) throw new EncodeError(`a ${message.t} frame of ${body.length} bytes exceeds the ${MAX_FRAME_BYTES}-byte replication limit`);
+  return body;
 }
 
 type DeltaTuple = [string, number, number, number, readonly number[], SessionDelta['set'], SessionDelta['delete'], string, string | null, number];

@@ -15,7 +15,7 @@
 import type { Member, Membership } from '../membership/membership.js';
 import type { ClusterChannel } from '../transport/cluster-channel.js';
 import type { ReplicationSettings } from '../config/types.js';
-import { ClosedError, InvalidArgumentError } from '../errors.js';
+import { ClosedError, InvalidArgumentError, NotMirroredError } from '../errors.js';
 import { snapshotOf } from '../session/codec.js';
 import { isSessionId, newSessionId } from '../session/id.js';
 import type { ReferenceRegistry } from '../session/reference.js';
@@ -81,7 +81,7 @@ export interface SessionManagerOptions {
 }
 
 type IfMissing = 'new-id' | 'new-id-if-used' | 'same-id' | 'same-id-here' | 'none';
-type ManagerCounts = Tally<'created' | 'discarded' | 'served' | 'expired' | 'orphansPromoted'>;
+type ManagerCounts = Tally<'created' | 'discarded' | 'served' | 'expired' | 'orphansPromoted' | 'unmirroredCommits'>;
 
 export class SessionManager {
   private readonly store = new SessionStore();
@@ -90,13 +90,15 @@ export class SessionManager {
   private readonly mirror: Mirror;
   private readonly finder: SessionFinder;
   private readonly backupSide: BackupSide;
-  private readonly counts: ManagerCounts = tally('created', 'discarded', 'served', 'expired', 'orphansPromoted');
+  private readonly counts: ManagerCounts = tally('created', 'discarded', 'served', 'expired', 'orphansPromoted', 'unmirroredCommits');
+  private replication: ReplicationSettings;
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly logger: Logger;
   private closing = false;
 
   constructor(private readonly options: SessionManagerOptions) {
     const logger = (this.logger = options.logger ?? silentLogger);
+    this.replication = options.replication;
     const { store, queue } = this;
     const { self, membership, peers, references, referenceContext, channel } = options;
     const locator = channel && membership ? new Locator(channel, membership, store) : undefined;
@@ -125,6 +127,7 @@ export class SessionManager {
 
   /** Takes reloaded `<Replication>` settings: the next commit uses them. */
   reconfigure(replication: ReplicationSettings): void {
+    this.replication = replication;
     this.mirror.reconfigure(replication);
   }
 
@@ -191,16 +194,16 @@ export class SessionManager {
       if (!(result instanceof Promise)) {
         // A synchronous change: committed at once; only a sync-mode ack is waited for.
         const mirrored = this.mirror.commit(served);
-        if (!(mirrored instanceof Promise)) return { result, outcome: 'served', session: served, hint: this.hintFor(served), mirrored, kept: true };
+        if (!(mirrored instanceof Promise)) return { result, outcome: 'served', session: served, hint: this.hintFor(served), mirrored: this.acknowledge(served, mirrored), kept: true };
         return this.queue.run(served.id, async () => {
           // The hint after the ack: the commit may have moved the session to another backup.
-          const acknowledged = await mirrored;
+          const acknowledged = this.acknowledge(served, await mirrored);
           return { result, outcome: 'served' as const, session: served, hint: this.hintFor(served), mirrored: acknowledged, kept: true };
         });
       }
       return this.queue.run(served.id, async () => {
         const value = await result;
-        const mirrored = await this.mirror.commit(served);
+        const mirrored = this.acknowledge(served, await this.mirror.commit(served));
         return { result: value, outcome: 'served' as const, session: served, hint: this.hintFor(served), mirrored, kept: true };
       });
     }
@@ -264,7 +267,7 @@ export class SessionManager {
       if (!discardEmpty) return this.apply(session, outcome, fn, true);
       const result = await fn(session, outcome);
       if (session.pools().some((pool) => pool.size > 0)) {
-        const mirrored = await this.mirror.commit(session, true);
+        const mirrored = this.acknowledge(session, await this.mirror.commit(session, true));
         return { result, outcome, session, hint: this.hintFor(session), mirrored, kept: true };
       }
       this.backups.drop(session);
@@ -290,8 +293,21 @@ export class SessionManager {
   /** Runs `fn`, then commits (a new session is copied whole). */
   private async apply<T>(session: SessionObject, outcome: Outcome, fn: SessionTask<T>, isNew: boolean): Promise<RunResult<T>> {
     const result = await fn(session, outcome);
-    const mirrored = await this.mirror.commit(session, isNew);
+    const mirrored = this.acknowledge(session, await this.mirror.commit(session, isNew));
     return { result, outcome, session, hint: this.hintFor(session), mirrored, kept: true };
+  }
+
+  /**
+   * A sync commit is acknowledged only as what it is: a change no backup holds (no other
+   * node could take it) is counted and reported (`mirrored: false`), or refused with
+   * NotMirroredError, as `<Replication noBackup>` says. Standalone nodes have no backups to
+   * speak of; async and batched modes state their loss window instead.
+   */
+  private acknowledge(session: SessionObject, mirrored: boolean): boolean {
+    if (mirrored || !this.options.peers || this.replication.mode !== 'sync') return mirrored;
+    this.counts.unmirroredCommits++;
+    if (this.replication.noBackup === 'refuse') throw new NotMirroredError(session.id);
+    return false;
   }
 
   // ---- membership, expiry, leaving ------------------------------------------------------
@@ -398,6 +414,7 @@ export class SessionManager {
       created: manager.created,
       discarded: manager.discarded,
       orphansPromoted: manager.orphansPromoted,
+      unmirroredCommits: manager.unmirroredCommits,
       served: manager.served + finder.served,
       expired: manager.expired + finder.expired,
       conflicts: mirror.conflicts + this.backupSide.stats.conflicts,

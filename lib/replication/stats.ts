@@ -26,6 +26,8 @@ export interface SessionCounters {
   readonly releases: number;
   /** Copies promoted here because their primary died or restarted, without a request. */
   readonly orphansPromoted: number;
+  /** sync commits that no backup holds (accepted and reported, or refused: `<Replication noBackup>`). */
+  readonly unmirroredCommits: number;
   /** Mirrors sent and not yet acknowledged. */
   readonly inFlight: number;
   readonly lastAckLagMs: number;
