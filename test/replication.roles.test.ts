@@ -330,3 +330,41 @@ describe('truthful sync acknowledgements', () => {
     assert.equal(nodes.node('a').snapshotStats().unmirrored, 0);
   });
 });
+
+describe('anti-entropy', () => {
+  test('a copy that drifted is sent whole again; a superseded copy whose release was lost is released', async () => {
+    const nodes = await makeNodes(['a', 'b', 'c']);
+    const drifted = await nodes.node('a').run(undefined, addToCart('x'));
+    const holder = drifted.hint.backup!;
+    // The backup loses its copy (as after a lost full copy): nothing says so until the audit.
+    await nodes.node(holder).answer({ t: 'release', session: drifted.session.id }, { node: 'a', incarnation: 'a-1' });
+    assert.equal(roleOn(nodes.node(holder), drifted.session.id), undefined);
+
+    // Another session moves to a new backup while the old one cannot hear the release.
+    const moved = await nodes.node('a').run(undefined, addToCart('y'));
+    const stale = moved.hint.backup!;
+    nodes.hub.down.add(stale);
+    const after = await nodes.node('a').run(moved.hint, addToCart('z'));
+    nodes.hub.down.delete(stale);
+    assert.notEqual(after.hint.backup, stale);
+    assert.equal(roleOn(nodes.node(stale), moved.session.id), 'backup', 'the superseded copy is still there');
+
+    await nodes.node('a').audit();
+    await until('the repairs and the release', () => roleOn(nodes.node(holder), drifted.session.id) === 'backup' && roleOn(nodes.node(stale), moved.session.id) === undefined);
+    const stats = nodes.node('a').snapshotStats();
+    assert.deepEqual([stats.audits, stats.auditRepairs, stats.auditReleased], [1, 1, 1]);
+    assert.deepEqual(readCart(nodes.node(holder).inspect(drifted.session.id)!.session), ['x']);
+    // A second round finds nothing to do.
+    await nodes.node('a').audit();
+    assert.deepEqual([nodes.node('a').snapshotStats().auditRepairs, nodes.node('a').snapshotStats().auditReleased], [1, 1]);
+  });
+
+  test('a release from a node that is not the copy\'s primary leaves the copy alone', async () => {
+    const nodes = await makeNodes(['a', 'b', 'c']);
+    const created = await nodes.node('a').run(undefined, addToCart('x'));
+    const backup = created.hint.backup!;
+    const other = ['b', 'c'].find((n) => n !== backup)!;
+    await nodes.node(backup).answer({ t: 'release', session: created.session.id }, { node: other, incarnation: `${other}-1` });
+    assert.equal(roleOn(nodes.node(backup), created.session.id), 'backup');
+  });
+});

@@ -95,6 +95,9 @@ export function collectMetrics(sources: MetricSources): MetricFamily[] {
   counter('castmirror_mirror_full_copies_total', 'Full session copies sent.', [{ value: sessions.fullCopies }]);
   counter('castmirror_session_touches_total', 'Touches sent to keep backup copies alive.', [{ value: sessions.touches }]);
   counter('castmirror_mirror_releases_total', 'Superseded backup copies released after the session got another backup.', [{ value: sessions.releases }]);
+  counter('castmirror_anti_entropy_rounds_total', 'Anti-entropy rounds: each backup compared with the primary sessions it should hold.', [{ value: sessions.audits }]);
+  counter('castmirror_anti_entropy_repairs_total', 'Copies found drifted by anti-entropy and sent whole again.', [{ value: sessions.auditRepairs }]);
+  counter('castmirror_anti_entropy_released_total', 'Superseded copies found by anti-entropy and released.', [{ value: sessions.auditReleased }]);
   counter('castmirror_sync_commits_unmirrored_total', 'sync commits no backup holds (no other node could take them): accepted and reported, or refused, as <Replication noBackup> says.', [{ value: sessions.unmirroredCommits }]);
   counter('castmirror_sessions_orphans_promoted_total', 'Copies promoted here, without a request, because their primary died or restarted.', [{ value: sessions.orphansPromoted }]);
   const replication = status.replication;

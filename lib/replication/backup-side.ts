@@ -82,9 +82,15 @@ export class BackupSide {
       }
       case 'fetch':
         return this.answerFetch(message.id, message.session);
-      case 'release':
-        store.copies.delete(message.session);
+      case 'release': {
+        // Only the primary the copy came from may drop it: a release that crossed a newer
+        // primary's full copy on the way leaves that copy alone.
+        const copy = store.copies.get(message.session);
+        if (copy && copy.meta.primary === from.node) store.copies.delete(message.session);
         return undefined;
+      }
+      case 'audit':
+        return this.answerAudit(message, from);
       case 'handoff':
         return this.acceptHandoff(message.id, message.snapshot, from.node);
       case 'rehome':
@@ -92,6 +98,21 @@ export class BackupSide {
       default:
         return undefined;
     }
+  }
+
+  /** What the copies held here of the asker's sessions lack, and hold beyond its list. */
+  private answerAudit(message: Extract<ReplicationMessage, { t: 'audit' }>, from: Asker): ReplicationMessage {
+    const { store } = this.options;
+    const listed = new Set<string>();
+    const missing: string[] = [];
+    for (const [id, epoch, version] of message.sessions) {
+      listed.add(id);
+      const copy = store.copies.get(id);
+      if (!copy || copy.meta.epoch !== epoch || copy.version !== version) missing.push(id);
+    }
+    const extra: string[] = [];
+    if (message.whole) for (const copy of store.copies.values()) if (copy.meta.primary === from.node && !listed.has(copy.id)) extra.push(copy.id);
+    return { t: 'audit-ack', id: message.id, missing, extra };
   }
 
   private answerFetch(id: number, sessionId: string): ReplicationMessage {

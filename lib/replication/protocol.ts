@@ -31,9 +31,20 @@ export type ReplicationMessage =
   /** Graceful hand-off: the receiver becomes primary of this session. */
   | { t: 'handoff'; id: number; snapshot: SessionSnapshot }
   /** The sender, a backup, is leaving: the receiver (the primary) must choose another. */
-  | { t: 'rehome'; id: number; session: string };
+  | { t: 'rehome'; id: number; session: string }
+  /**
+   * Anti-entropy, from a primary to one of its backups: the sessions it holds there, as
+   * [id, epoch, version] (`whole`: all of them, not a part). The backup answers with the ids
+   * it does not hold at exactly that state (`missing`) and, for a whole list, the copies it
+   * holds of the sender's sessions that the list leaves out (`extra`); the primary, who
+   * alone knows where each of its sessions is backed up now, releases those.
+   */
+  | { t: 'audit'; id: number; whole: boolean; sessions: [string, number, number][] }
+  | { t: 'audit-ack'; id: number; missing: string[]; extra: string[] };
 
 export const MAX_FRAME_BYTES = 8 * 1024 * 1024;
+/** Sessions listed in one audit: about 2 MiB on the wire, well inside a frame. */
+export const MAX_AUDIT_SESSIONS = 50_000;
 
 const encoder = new Encoder({ useRecords: false, mapsAsObjects: true });
 const decoder = new Decoder({ useRecords: false, mapsAsObjects: true });
@@ -117,6 +128,12 @@ function checkMessage(m: unknown): string | undefined {
       return isCount(m.id) ? checkSnapshot(m.snapshot) : 'bad handoff';
     case 'rehome':
       return isCount(m.id) && isSessionId(m.session) ? undefined : 'bad rehome';
+    case 'audit':
+      return isCount(m.id) && typeof m.whole === 'boolean' && Array.isArray(m.sessions) && m.sessions.length <= MAX_AUDIT_SESSIONS && m.sessions.every((e) => Array.isArray(e) && e.length === 3 && isSessionId(e[0]) && isCount(e[1]) && isCount(e[2]))
+        ? undefined
+        : 'bad audit';
+    case 'audit-ack':
+      return isCount(m.id) && [m.missing, m.extra].every((ids) => Array.isArray(ids) && ids.length <= MAX_AUDIT_SESSIONS && ids.every(isSessionId)) ? undefined : 'bad audit-ack';
     default:
       return `unknown message type ${String(m.t).slice(0, 20)}`;
   }

@@ -12,7 +12,7 @@
  *
  * Who backs up which session is the Backups' alone.
  */
-import type { Member, Membership } from '../membership/membership.js';
+import type { Membership } from '../membership/membership.js';
 import type { ClusterChannel } from '../transport/cluster-channel.js';
 import type { ReplicationSettings } from '../config/types.js';
 import { ClosedError, InvalidArgumentError, NotMirroredError } from '../errors.js';
@@ -22,6 +22,8 @@ import type { ReferenceRegistry } from '../session/reference.js';
 import { SessionObject } from '../session/session.js';
 import { eachLimited } from '../util/limit.js';
 import { silentLogger, type Logger } from '../util/logger.js';
+import { AntiEntropy } from './anti-entropy.js';
+import { Recovery } from './recovery.js';
 import { BackupSide, type Asker } from './backup-side.js';
 import { Backups } from './backups.js';
 import { SessionFinder } from './finder.js';
@@ -36,11 +38,8 @@ import { tally, type MirrorLatency, type SessionStats, type Tally } from './stat
 
 /** Sessions handed over (or copies re-homed) at a time when a node leaves. */
 const HANDOFF_CONCURRENCY = 32;
-/**
- * Orphaned copies promoted at a time when their primary dies: each waits on the network
- * (a full copy to its new backup), so requests keep running between them.
- */
-const TAKEOVER_CONCURRENCY = 16;
+/** How often each primary audits the copies its backups hold (anti-entropy). */
+const AUDIT_EVERY_MS = 10_000;
 
 /** What a request does with its session; `outcome` says how the session was found. */
 export type SessionTask<T> = (session: SessionObject, outcome: Outcome) => T | Promise<T>;
@@ -81,7 +80,7 @@ export interface SessionManagerOptions {
 }
 
 type IfMissing = 'new-id' | 'new-id-if-used' | 'same-id' | 'same-id-here' | 'none';
-type ManagerCounts = Tally<'created' | 'discarded' | 'served' | 'expired' | 'orphansPromoted' | 'unmirroredCommits'>;
+type ManagerCounts = Tally<'created' | 'discarded' | 'served' | 'expired' | 'unmirroredCommits'>;
 
 export class SessionManager {
   private readonly store = new SessionStore();
@@ -90,7 +89,10 @@ export class SessionManager {
   private readonly mirror: Mirror;
   private readonly finder: SessionFinder;
   private readonly backupSide: BackupSide;
-  private readonly counts: ManagerCounts = tally('created', 'discarded', 'served', 'expired', 'orphansPromoted', 'unmirroredCommits');
+  private readonly antiEntropy: AntiEntropy | undefined;
+  private readonly recovery: Recovery | undefined;
+  private readonly auditTimer: NodeJS.Timeout | undefined;
+  private readonly counts: ManagerCounts = tally('created', 'discarded', 'served', 'expired', 'unmirroredCommits');
   private replication: ReplicationSettings;
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly logger: Logger;
@@ -108,12 +110,13 @@ export class SessionManager {
     this.backupSide = new BackupSide({ self, store, backups: this.backups, mirror: this.mirror, finder: this.finder, queue, references });
     this.sweepTimer = setInterval(() => this.sweep(), Math.max(50, Math.min(1000, Math.floor(options.timeoutMs / 4))));
     this.sweepTimer.unref();
-    membership?.on('dead', (member) => this.memberGone(member, 'dead'));
-    membership?.on('left', (member) => this.memberGone(member, 'left'));
-    membership?.on('restarted', (member) => this.memberGone(member, 'restarted'));
-    // A session that has no backup yet (this node was alone) gets one as soon as a node joins.
-    membership?.on('joined', () => this.rehomeUnmirrored());
-    membership?.on('alive', () => this.rehomeUnmirrored());
+    if (peers) {
+      const members = (): string[] => (membership ? membership.alive().filter((m) => !m.isSelf).map((m) => m.name) : []);
+      this.antiEntropy = new AntiEntropy({ store, mirror: this.mirror, queue, peers, logger, members });
+      this.auditTimer = setInterval(() => void this.audit(), AUDIT_EVERY_MS);
+      this.auditTimer.unref();
+    }
+    if (membership) this.recovery = new Recovery({ membership, store, backups: this.backups, mirror: this.mirror, finder: this.finder, queue, peers, logger, closing: () => this.closing });
   }
 
   get self(): string {
@@ -248,6 +251,16 @@ export class SessionManager {
     return { sessionId: session.id, primary: session.meta.primary, backup: session.meta.backup, primaryIncarnation: this.options.self.incarnation, version: session.version };
   }
 
+  /**
+   * One anti-entropy round now (it also runs every 10 s): each backup says which of this
+   * node's sessions it does not hold at their current state, and which copies it holds that
+   * are no longer its; the first are copied whole, the others released.
+   */
+  audit(): Promise<void> {
+    if (this.closing || !this.antiEntropy) return Promise.resolve();
+    return this.antiEntropy.round().catch((error: unknown) => this.logger.warn({ err: error }, 'anti-entropy round failed'));
+  }
+
   /** Answers one replication request from another node. */
   answer(message: ReplicationMessage, from: Asker): ReplicationMessage | undefined | Promise<ReplicationMessage | undefined> {
     return this.backupSide.answer(message, from);
@@ -310,52 +323,7 @@ export class SessionManager {
     return false;
   }
 
-  // ---- membership, expiry, leaving ------------------------------------------------------
-
-  /**
-   * Two copies, always. A member that died, left or restarted (its memory gone) held copies
-   * of sessions whose primary is here: each gets a new backup (eager: now; lazy: at its next
-   * commit). A member that died or restarted was the primary of sessions copied here: they
-   * are promoted here now, whether or not a request comes (one that left handed its own
-   * sessions over before its goodbye).
-   */
-  private memberGone(member: Member, how: 'dead' | 'left' | 'restarted'): void {
-    this.options.peers?.reset(member.name);
-    if (this.closing) return;
-    // A restarted member is alive and empty: it may hold copies again at once.
-    const exclude = how === 'restarted' ? new Set<string>() : new Set([member.name]);
-    for (const session of this.store.primaries.values()) {
-      if (session.meta.backup !== member.name) continue;
-      this.backups.lost(session);
-      if (this.mirror.rehome === 'eager') this.mirror.background(this.queue.run(session.id, () => this.mirror.mirrorFull(session, exclude)));
-    }
-    if (how !== 'left') void this.promoteOrphans(member.name);
-  }
-
-  /** Promotes every copy whose primary was `primary`, a few at a time; logs the window. */
-  private async promoteOrphans(primary: string): Promise<void> {
-    const orphans = [...this.store.copies.values()].filter((copy) => copy.meta.primary === primary);
-    if (orphans.length === 0) return;
-    const started = performance.now();
-    const results = await eachLimited(orphans, TAKEOVER_CONCURRENCY, (copy) =>
-      this.queue.run(copy.id, async () => {
-        // A request took it over first, or another node fetched it meanwhile.
-        if (this.closing || this.store.copies.get(copy.id) !== copy) return;
-        const found = await this.finder.takeOver(copy);
-        if (found.session) this.counts.orphansPromoted++;
-      }),
-    );
-    const failed = results.filter((r) => r.status === 'rejected').length;
-    this.logger.info({ primary, sessions: orphans.length, failed, elapsedMs: Math.round(performance.now() - started) }, 'sessions of a lost primary promoted here');
-  }
-
-  private rehomeUnmirrored(): void {
-    if (this.closing || this.mirror.rehome !== 'eager') return;
-    for (const id of this.backups.unmirroredIds()) {
-      const session = this.store.primaries.get(id);
-      if (session) this.mirror.background(this.queue.run(id, () => (this.backups.isUnmirrored(id) ? this.mirror.mirrorFull(session) : Promise.resolve(true))));
-    }
-  }
+  // ---- expiry, leaving --------------------------------------------------------------------
 
   private sweep(): void {
     const { primaries, copies } = this.store.sweep(Date.now());
@@ -371,6 +339,7 @@ export class SessionManager {
     if (this.closing) return;
     this.closing = true;
     clearInterval(this.sweepTimer);
+    clearInterval(this.auditTimer);
     this.mirror.flush();
     // Bounded, so that a node with many sessions hands them over steadily (and visibly: the
     // counts in its status go down as it goes) instead of opening every request at once.
@@ -413,8 +382,11 @@ export class SessionManager {
       ...finder,
       created: manager.created,
       discarded: manager.discarded,
-      orphansPromoted: manager.orphansPromoted,
+      orphansPromoted: this.recovery?.stats.orphansPromoted ?? 0,
       unmirroredCommits: manager.unmirroredCommits,
+      audits: this.antiEntropy?.stats.audits ?? 0,
+      auditRepairs: this.antiEntropy?.stats.auditRepairs ?? 0,
+      auditReleased: this.antiEntropy?.stats.auditReleased ?? 0,
       served: manager.served + finder.served,
       expired: manager.expired + finder.expired,
       conflicts: mirror.conflicts + this.backupSide.stats.conflicts,

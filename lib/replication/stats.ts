@@ -26,6 +26,10 @@ export interface SessionCounters {
   readonly releases: number;
   /** Copies promoted here because their primary died or restarted, without a request. */
   readonly orphansPromoted: number;
+  /** Anti-entropy rounds run; copies sent whole again because a backup's had drifted; superseded copies released. */
+  readonly audits: number;
+  readonly auditRepairs: number;
+  readonly auditReleased: number;
   /** sync commits that no backup holds (accepted and reported, or refused: `<Replication noBackup>`). */
   readonly unmirroredCommits: number;
   /** Mirrors sent and not yet acknowledged. */
