@@ -368,3 +368,32 @@ describe('anti-entropy', () => {
     assert.equal(roleOn(nodes.node(backup), created.session.id), 'backup');
   });
 });
+
+describe('after a stall', () => {
+  test('a resumed primary checks with its backups before serving: a session taken over meanwhile is given up, and a read gets the newer state', async () => {
+    const nodes = await makeNodes(['a', 'b', 'c']);
+    const created = await nodes.node('a').run(undefined, addToCart('x'));
+    const heir = created.hint.backup!;
+    const a = nodes.cluster.get('a');
+    nodes.hub.down.add('a');
+    nodes.cluster.network.isolate(a.transport);
+    a.probeResult = 'refused';
+    await nodes.cluster.clock.advance(HEARTBEAT.deadAfterMs + 2 * HEARTBEAT.intervalMs);
+    await until('the heir to promote the session', () => roleOn(nodes.node(heir), created.session.id) === 'primary');
+    await nodes.node(heir).run({ ...created.hint, primary: heir }, addToCart('y'));
+    nodes.hub.down.delete('a');
+    nodes.cluster.network.reconnect(a.transport);
+    a.probeResult = 'answered';
+    await nodes.cluster.clock.advance(3 * HEARTBEAT.intervalMs);
+
+    // What the stall watcher does when the event loop stood still longer than deadAfterMs.
+    await nodes.node('a').afterStall(2_000);
+    assert.equal(roleOn(nodes.node('a'), created.session.id), undefined, 'a gave the session up');
+    // A client with the old cookie reads on a: it gets the state the heir acknowledged.
+    const read = await nodes.node('a').run(created.hint, readCart);
+    assert.deepEqual(read.result, ['x', 'y']);
+    assert.equal(read.outcome, 'fetched');
+    const primaries = ['a', 'b', 'c'].filter((n) => roleOn(nodes.node(n), created.session.id) === 'primary');
+    assert.deepEqual(primaries, ['a'], 'one primary');
+  });
+});

@@ -75,9 +75,15 @@ describe('a stalled node (SIGSTOP)', { timeout: 90_000 }, () => {
       nodes.get('node-a')!.kill('SIGCONT');
     }
     await eventually(async () => (await status(heir)).members.find((m) => m.name === 'node-a')?.state === 'alive', { what: 'node-a alive again' });
-    // A client that still holds the old cookie writes to node-a, which still holds its old copy.
+    // A client that still holds the old cookie reads on node-a, which still holds its old copy:
+    // having stalled longer than deadAfterMs, node-a checks with its backup before serving.
+    const staleRead = await post(portOf(cluster, 'node-a'), '/read', { hint: oldHint });
+    t.diagnostic(`a read with the old cookie on the resumed node-a: ${staleRead.outcome}, ${JSON.stringify(staleRead.list)}`);
+    assert.deepEqual(staleRead.list, Array.from({ length: 10 }, (_, i) => i), 'never the state from before the stall');
+    hint = staleRead.hint;
+    // And a write with the old cookie.
     try {
-      await post(portOf(cluster, 'node-a'), '/append', { value: 99, hint: oldHint });
+      hint = (await post(portOf(cluster, 'node-a'), '/append', { value: 99, hint: oldHint })).hint;
       resumedWrite = 'acknowledged';
     } catch (error) {
       resumedWrite = `refused (${(error as Error).message.slice(0, 60)})`;
@@ -85,7 +91,7 @@ describe('a stalled node (SIGSTOP)', { timeout: 90_000 }, () => {
     t.diagnostic(`a write with the old cookie on the resumed node-a: ${resumedWrite}`);
     const roles = await Promise.all(NAMES.map(async (name) => (await cluster.admin(name).json<SessionView>('GET', `/sessions/${hint.sessionId}`).catch(() => undefined))?.role));
     assert.equal(roles.filter((r) => r === 'primary').length, 1, `one primary: ${JSON.stringify(roles)}`);
-    const read = await post(portOf(cluster, heir), '/read', { hint });
+    const read = await route(cluster, hint, '/read', {});
     const list = read.list as number[];
     const acknowledged = Array.from({ length: 10 }, (_, i) => i);
     assert.deepEqual(list.filter((v) => v !== 99), acknowledged, 'every acknowledged write, in order');

@@ -146,6 +146,7 @@ export class CacheNode {
       self: { name: this.name, incarnation: incarnation.id, machine: config.node.machine, pinnedBackup: config.node.backup },
       replication: config.replication,
       timeoutMs: config.sessions.timeoutSeconds * 1000,
+      stallAfterMs: config.cluster.clustered ? config.heartbeat.deadAfterMs : undefined,
       references: options.references ?? new ReferenceRegistry(),
       referenceContext: options.referenceContext,
       logger: this.logger,

@@ -25,15 +25,62 @@ export interface AntiEntropyOptions {
   readonly logger: Logger;
   /** The other live members: each is audited, also one that backs up nothing of ours (it may hold a superseded copy). */
   readonly members: () => readonly string[];
+  /** An event-loop stall longer than this (the heartbeat's deadAfterMs) fences the node; absent: not watched. */
+  readonly stallAfterMs?: number | undefined;
 }
+
+/** How often each primary audits the copies its peers hold. */
+const AUDIT_EVERY_MS = 10_000;
 
 type AuditCounts = Tally<'audits' | 'auditRepairs' | 'auditReleased'>;
 
 export class AntiEntropy {
   private readonly counts: AuditCounts = tally('audits', 'auditRepairs', 'auditReleased');
   private running: Promise<void> | undefined;
+  private readonly timers: NodeJS.Timeout[] = [];
+  #fence: Promise<void> | undefined;
 
-  constructor(private readonly options: AntiEntropyOptions) {}
+  constructor(private readonly options: AntiEntropyOptions) {
+    this.timers.push(setInterval(() => void this.round(), AUDIT_EVERY_MS));
+    if (options.stallAfterMs) this.timers.push(this.watchStalls(options.stallAfterMs));
+    for (const timer of this.timers) timer.unref();
+  }
+
+  /** Set while the node checks, after a stall, which of its sessions are still its own: requests wait for it. */
+  get fence(): Promise<void> | undefined {
+    return this.#fence;
+  }
+
+  stop(): void {
+    for (const timer of this.timers) clearInterval(timer);
+  }
+
+  /**
+   * After the node stood still longer than `deadAfterMs` (SIGSTOP, a long GC), its peers may
+   * have declared it dead, or a request may have taken one of its sessions over on the
+   * backup (a newer epoch). Before it serves any session again, a round runs: a backup that
+   * no longer holds a session's copy (it took the session over) makes this node copy it
+   * whole, which the newer primary refuses, and this node gives the session up. Requests
+   * wait for that, bounded by the replication request timeout, never for more.
+   */
+  afterStall(stalledMs: number): Promise<void> {
+    if (!this.#fence) {
+      this.options.logger.warn({ stalledMs: Math.round(stalledMs) }, 'this node stalled: checking with its backups which sessions it still serves');
+      this.#fence = this.round().finally(() => (this.#fence = undefined));
+    }
+    return this.#fence;
+  }
+
+  private watchStalls(stallAfterMs: number): NodeJS.Timeout {
+    const everyMs = Math.max(20, Math.floor(stallAfterMs / 4));
+    let last = performance.now();
+    return setInterval(() => {
+      const now = performance.now();
+      const stalledMs = now - last - everyMs;
+      last = now;
+      if (stalledMs > stallAfterMs) void this.afterStall(stalledMs);
+    }, everyMs);
+  }
 
   /** Rounds run, copies repaired (sent whole again) and superseded copies dropped at backups. */
   get stats(): Readonly<AuditCounts> {
@@ -42,7 +89,9 @@ export class AntiEntropy {
 
   /** One round over every backup; a round already running is joined, not doubled. */
   round(): Promise<void> {
-    this.running ??= this.audit().finally(() => (this.running = undefined));
+    this.running ??= this.audit()
+      .catch((error: unknown) => this.options.logger.warn({ err: error }, 'anti-entropy round failed'))
+      .finally(() => (this.running = undefined));
     return this.running;
   }
 

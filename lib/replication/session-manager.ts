@@ -38,8 +38,6 @@ import { tally, type MirrorLatency, type SessionStats, type Tally } from './stat
 
 /** Sessions handed over (or copies re-homed) at a time when a node leaves. */
 const HANDOFF_CONCURRENCY = 32;
-/** How often each primary audits the copies its backups hold (anti-entropy). */
-const AUDIT_EVERY_MS = 10_000;
 
 /** What a request does with its session; `outcome` says how the session was found. */
 export type SessionTask<T> = (session: SessionObject, outcome: Outcome) => T | Promise<T>;
@@ -68,6 +66,12 @@ export interface SessionManagerOptions {
   readonly self: { readonly name: string; readonly incarnation: string; readonly machine: string; readonly pinnedBackup: string | undefined };
   readonly replication: ReplicationSettings;
   readonly timeoutMs: number;
+  /**
+   * A stall of this node's event loop longer than this (SIGSTOP, a long GC: the heartbeat's
+   * `deadAfterMs`) may have let its peers take its sessions over: it checks with its backups
+   * before serving again. Absent: not watched.
+   */
+  readonly stallAfterMs?: number | undefined;
   readonly references: ReferenceRegistry<unknown>;
   /** Passed to every `fromRef` (a database handle, say). */
   readonly referenceContext?: unknown;
@@ -91,7 +95,6 @@ export class SessionManager {
   private readonly backupSide: BackupSide;
   private readonly antiEntropy: AntiEntropy | undefined;
   private readonly recovery: Recovery | undefined;
-  private readonly auditTimer: NodeJS.Timeout | undefined;
   private readonly counts: ManagerCounts = tally('created', 'discarded', 'served', 'expired', 'unmirroredCommits');
   private replication: ReplicationSettings;
   private readonly sweepTimer: NodeJS.Timeout;
@@ -112,9 +115,7 @@ export class SessionManager {
     this.sweepTimer.unref();
     if (peers) {
       const members = (): string[] => (membership ? membership.alive().filter((m) => !m.isSelf).map((m) => m.name) : []);
-      this.antiEntropy = new AntiEntropy({ store, mirror: this.mirror, queue, peers, logger, members });
-      this.auditTimer = setInterval(() => void this.audit(), AUDIT_EVERY_MS);
-      this.auditTimer.unref();
+      this.antiEntropy = new AntiEntropy({ store, mirror: this.mirror, queue, peers, logger, members, stallAfterMs: options.stallAfterMs });
     }
     if (membership) this.recovery = new Recovery({ membership, store, backups: this.backups, mirror: this.mirror, finder: this.finder, queue, peers, logger, closing: () => this.closing });
   }
@@ -180,6 +181,9 @@ export class SessionManager {
 
   private async runOn<T>(hint: RouteHint | undefined, fn: SessionTask<T>, ifMissing: IfMissing): Promise<RunResult<T> | undefined> {
     if (this.closing) throw new ClosedError('session manager');
+    // After a stall, nothing is served until this node knows which sessions are still its own.
+    const fence = this.antiEntropy?.fence;
+    if (fence) await fence;
     const discardEmpty = ifMissing === 'new-id-if-used';
     if (!hint || !isSessionId(hint.sessionId)) return ifMissing === 'new-id' || discardEmpty ? this.runNew(fn, 'created', discardEmpty) : undefined;
     const served = this.serveIdle(hint);
@@ -257,8 +261,12 @@ export class SessionManager {
    * are no longer its; the first are copied whole, the others released.
    */
   audit(): Promise<void> {
-    if (this.closing || !this.antiEntropy) return Promise.resolve();
-    return this.antiEntropy.round().catch((error: unknown) => this.logger.warn({ err: error }, 'anti-entropy round failed'));
+    return this.closing || !this.antiEntropy ? Promise.resolve() : this.antiEntropy.round();
+  }
+
+  /** What the node does after its event loop stood still too long (see AntiEntropy.afterStall). */
+  afterStall(stalledMs: number): Promise<void> {
+    return this.closing || !this.antiEntropy ? Promise.resolve() : this.antiEntropy.afterStall(stalledMs);
   }
 
   /** Answers one replication request from another node. */
@@ -339,7 +347,7 @@ export class SessionManager {
     if (this.closing) return;
     this.closing = true;
     clearInterval(this.sweepTimer);
-    clearInterval(this.auditTimer);
+    this.antiEntropy?.stop();
     this.mirror.flush();
     // Bounded, so that a node with many sessions hands them over steadily (and visibly: the
     // counts in its status go down as it goes) instead of opening every request at once.
