@@ -266,27 +266,35 @@ describe('two copies, always', () => {
   });
 });
 
+/**
+ * a stalls (nothing it sends arrives, its replication port does not answer) until the others
+ * declare it dead and the session's backup, its heir, promotes it and acknowledges 'y'; then
+ * a resumes, still holding its old copy as primary.
+ */
+async function stallPrimaryUntilReplaced(nodes: Awaited<ReturnType<typeof makeNodes>>, created: RunResult<void>): Promise<{ heir: string; onHeir: RunResult<void> }> {
+  const heir = created.hint.backup!;
+  const a = nodes.cluster.get('a');
+  nodes.hub.down.add('a');
+  nodes.cluster.network.isolate(a.transport);
+  a.probeResult = 'refused';
+  await nodes.cluster.clock.advance(HEARTBEAT.deadAfterMs + 2 * HEARTBEAT.intervalMs);
+  await until('the heir to promote the session', () => roleOn(nodes.node(heir), created.session.id) === 'primary');
+  const onHeir = await nodes.node(heir).run({ ...created.hint, primary: heir }, addToCart('y'));
+  nodes.hub.down.delete('a');
+  nodes.cluster.network.reconnect(a.transport);
+  a.probeResult = 'answered';
+  await nodes.cluster.clock.advance(3 * HEARTBEAT.intervalMs);
+  return { heir, onHeir };
+}
+
 describe('epochs: a primary that stalled and resumes', () => {
   test('steps down for the node that replaced it; no acknowledged write is lost, one primary remains', async () => {
     const nodes = await makeNodes(['a', 'b', 'c']);
     const created = await nodes.node('a').run(undefined, addToCart('x'));
-    const heir = created.hint.backup!;
-    // a stalls: nothing it sends arrives, its replication port does not answer; the others declare it dead.
-    const a = nodes.cluster.get('a');
-    nodes.hub.down.add('a');
-    nodes.cluster.network.isolate(a.transport);
-    a.probeResult = 'refused';
-    await nodes.cluster.clock.advance(HEARTBEAT.deadAfterMs + 2 * HEARTBEAT.intervalMs);
-    await until('the heir to promote the session', () => roleOn(nodes.node(heir), created.session.id) === 'primary');
-    const onHeir = await nodes.node(heir).run({ ...created.hint, primary: heir }, addToCart('y'));
+    const { onHeir } = await stallPrimaryUntilReplaced(nodes, created);
     assert.ok(onHeir.mirrored, 'acknowledged by a backup');
     assert.equal(onHeir.session.meta.epoch, 1, 'a new primary, a new epoch');
-
-    // a resumes, still holding its copy as primary, and a client with an old cookie writes there.
-    nodes.hub.down.delete('a');
-    nodes.cluster.network.reconnect(a.transport);
-    a.probeResult = 'answered';
-    await nodes.cluster.clock.advance(3 * HEARTBEAT.intervalMs);
+    // a resumed, still holding its copy as primary; a client with an old cookie writes there.
     let staleWrite: 'acknowledged' | 'refused';
     try {
       await nodes.node('a').run(created.hint, addToCart('z'));
@@ -373,18 +381,7 @@ describe('after a stall', () => {
   test('a resumed primary checks with its backups before serving: a session taken over meanwhile is given up, and a read gets the newer state', async () => {
     const nodes = await makeNodes(['a', 'b', 'c']);
     const created = await nodes.node('a').run(undefined, addToCart('x'));
-    const heir = created.hint.backup!;
-    const a = nodes.cluster.get('a');
-    nodes.hub.down.add('a');
-    nodes.cluster.network.isolate(a.transport);
-    a.probeResult = 'refused';
-    await nodes.cluster.clock.advance(HEARTBEAT.deadAfterMs + 2 * HEARTBEAT.intervalMs);
-    await until('the heir to promote the session', () => roleOn(nodes.node(heir), created.session.id) === 'primary');
-    await nodes.node(heir).run({ ...created.hint, primary: heir }, addToCart('y'));
-    nodes.hub.down.delete('a');
-    nodes.cluster.network.reconnect(a.transport);
-    a.probeResult = 'answered';
-    await nodes.cluster.clock.advance(3 * HEARTBEAT.intervalMs);
+    await stallPrimaryUntilReplaced(nodes, created);
 
     // What the stall watcher does when the event loop stood still longer than deadAfterMs.
     await nodes.node('a').afterStall(2_000);
