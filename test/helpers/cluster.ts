@@ -123,9 +123,14 @@ export class NodeProcess {
     /** What to run: the CLI's `start` or `demo` verb, the proxy (`name` is then only a label), or a fixture app. */
     readonly program: Program = 'cli',
     extraArgs: readonly string[] = [],
+    /** A network namespace to run in (multi-host tests, test/helpers/netns.ts). */
+    netns?: string,
   ) {
     const args = [...PROGRAMS[program].args(configPath, name), ...extraArgs];
-    this.child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+    const command = [process.execPath, '--import', 'tsx', ...args];
+    // `ip netns exec` execs the command: the child's pid is the node's own.
+    const [file, ...argv] = netns ? ['ip', 'netns', 'exec', netns, ...command] : command;
+    this.child = spawn(file!, argv, {
       cwd: ROOT,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

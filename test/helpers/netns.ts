@@ -1,0 +1,126 @@
+/**
+ * Hosts for multi-host tests: network namespaces on a bridge, each with its own address on
+ * a private /24 that exists only inside them (nothing is routed to the machine's network).
+ * One namespace holds the bridge (the "switch"); one is the client from which the test's
+ * requests go out (through a small agent); the others are the hosts nodes run on. Created
+ * and deleted by the test itself; needs root (CI runs as root).
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { ROOT } from './cluster.js';
+
+export interface AgentReply {
+  readonly status: number;
+  readonly body: string;
+}
+
+const ip = (...args: string[]): void => void execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+
+/** Whether this process may create network namespaces (root, and `ip` present). */
+export function canCreateNamespaces(): boolean {
+  try {
+    const probe = `cmprobe${randomBytes(3).toString('hex')}`;
+    ip('netns', 'add', probe);
+    ip('netns', 'del', probe);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export class Hosts {
+  readonly subnet: string;
+  private readonly prefix: string;
+  private readonly names: string[] = [];
+  private agent: ChildProcess | undefined;
+  private readonly waiting = new Map<number, (reply: AgentReply) => void>();
+  private nextId = 1;
+
+  private constructor(readonly count: number) {
+    this.prefix = `cm${randomBytes(2).toString('hex')}`;
+    // 10.213.X.0/24: a private range, only ever configured inside these namespaces.
+    this.subnet = `10.213.${Math.floor(Math.random() * 250) + 1}`;
+  }
+
+  /** `count` hosts (addresses .11, .12, ...) and a client (.2) on one bridge. */
+  static create(count: number): Hosts {
+    const hosts = new Hosts(count);
+    try {
+      hosts.build();
+    } catch (error) {
+      hosts.cleanup();
+      throw error;
+    }
+    return hosts;
+  }
+
+  /** The namespace of host `i` (0-based); `client` for the test's own. */
+  ns(i: number | 'client'): string {
+    return i === 'client' ? `${this.prefix}c` : `${this.prefix}h${i}`;
+  }
+
+  address(i: number | 'client'): string {
+    return i === 'client' ? `${this.subnet}.2` : `${this.subnet}.${11 + i}`;
+  }
+
+  /** An HTTP request from the client namespace. */
+  request(url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<AgentReply> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, resolve);
+      this.agent!.stdin!.write(`${JSON.stringify({ id, url, method: init.method ?? 'GET', headers: init.headers ?? {}, body: init.body })}\n`, (error) => error && reject(error));
+    });
+  }
+
+  async json<T>(url: string, init: { method?: string; headers?: Record<string, string>; body?: unknown } = {}): Promise<T> {
+    const reply = await this.request(url, { ...init, headers: { 'content-type': 'application/json', ...init.headers }, body: init.body === undefined ? undefined : JSON.stringify(init.body) });
+    if (reply.status !== 200) throw new Error(`${url}: ${reply.status} ${reply.body.slice(0, 200)}`);
+    return JSON.parse(reply.body) as T;
+  }
+
+  /** Deletes every namespace (their veth pairs and the bridge go with them) and stops the agent. */
+  cleanup(): void {
+    this.agent?.kill('SIGKILL');
+    for (const name of this.names.reverse()) {
+      try {
+        ip('netns', 'del', name);
+      } catch {
+        // already gone
+      }
+    }
+    this.names.length = 0;
+  }
+
+  private build(): void {
+    const sw = `${this.prefix}s`;
+    this.add(sw);
+    ip('-n', sw, 'link', 'add', 'br0', 'type', 'bridge', 'mcast_snooping', '0');
+    ip('-n', sw, 'link', 'set', 'br0', 'up');
+    const members: (number | 'client')[] = ['client', ...Array.from({ length: this.count }, (_, i) => i)];
+    members.forEach((member, index) => {
+      const ns = this.ns(member);
+      this.add(ns);
+      ip('-n', sw, 'link', 'add', `p${index}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
+      ip('-n', sw, 'link', 'set', `p${index}`, 'master', 'br0', 'up');
+      ip('-n', ns, 'addr', 'add', `${this.address(member)}/24`, 'dev', 'eth0');
+      ip('-n', ns, 'link', 'set', 'eth0', 'up');
+      ip('-n', ns, 'link', 'set', 'lo', 'up');
+      // Multicast leaves by the host's own interface, and only there.
+      ip('-n', ns, 'route', 'add', '224.0.0.0/4', 'dev', 'eth0');
+    });
+    this.agent = spawn('ip', ['netns', 'exec', this.ns('client'), process.execPath, path.join(ROOT, 'test', 'helpers', 'netns-agent.mjs')], { stdio: ['pipe', 'pipe', 'inherit'] });
+    createInterface({ input: this.agent.stdout! }).on('line', (line) => {
+      const reply = JSON.parse(line) as { id: number; status?: number; body?: string; error?: string };
+      const resolve = this.waiting.get(reply.id);
+      this.waiting.delete(reply.id);
+      resolve?.({ status: reply.status ?? 0, body: reply.body ?? reply.error ?? '' });
+    });
+  }
+
+  private add(name: string): void {
+    ip('netns', 'add', name);
+    this.names.push(name);
+  }
+}
