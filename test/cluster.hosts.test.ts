@@ -1,48 +1,50 @@
 /**
  * Three hosts: one node per network namespace, each with its own address and `machine`,
- * on a bridge (test/helpers/netns.ts). Membership converges over real multicast between
- * network stacks; kill -9 of a primary leaves every session on its backup on another host,
- * promoted there with a new backup, and readable. Needs root to create the namespaces
- * (CI runs as root); without it the test says so and is skipped, never silently.
+ * on a bridge (test/helpers/netns.ts); partitions with nftables inside a namespace.
+ * Membership converges over real multicast between network stacks; kill -9 of a primary
+ * leaves every session on its backup on another host; a partition of the primary's host
+ * heals to one primary per session, with every write acknowledged as mirrored kept. Needs
+ * root for the namespaces (CI runs as root); without it the tests say so and are skipped,
+ * never silently.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, describe, test } from 'node:test';
+import { afterEach, describe, test } from 'node:test';
 import type { NodeStatus } from '../lib/index.js';
 import type { RouteHint } from '../lib/replication/route-hint.js';
+import type { SessionView } from '../lib/session/view.js';
 import { killAll, NodeProcess } from './helpers/cluster.js';
 import { canCreateNamespaces, Hosts } from './helpers/netns.js';
-import { eventually } from './helpers/wait.js';
+import { eventually, sleep } from './helpers/wait.js';
 
 const NAMES = ['node-a', 'node-b', 'node-c'];
-const SESSIONS = 30;
-const rooted = canCreateNamespaces();
+const skip = canCreateNamespaces() ? false : 'needs root to create network namespaces (CI runs as root)';
 
-describe('three hosts in network namespaces', { timeout: 90_000 }, () => {
-  let hosts: Hosts | undefined;
-  let dir: string | undefined;
-  after(async () => {
-    await killAll();
-    hosts?.cleanup();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+interface AppReply {
+  readonly hint: RouteHint;
+  readonly outcome: string;
+  readonly list: number[];
+  readonly mirrored?: boolean;
+}
 
-  test('membership converges across hosts; kill -9 of a primary: its sessions continue on their backups, on other hosts', { skip: rooted ? false : 'needs root to create network namespaces (CI runs as root)' }, async (t) => {
-    hosts = Hosts.create(NAMES.length);
-    const h = hosts;
-    dir = mkdtempSync(path.join(tmpdir(), 'castmirror-hosts-'));
-    const secret = randomBytes(24).toString('base64url');
-    writeFileSync(path.join(dir, 'secret'), secret, { mode: 0o600 });
-    const group = `239.213.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
-    const node = (i: number) => `    <Node name="${NAMES[i]}" host="${h.address(i)}" machine="host-${i}" httpPort="8081" replicationPort="7081" adminPort="9081"/>`;
-    const setting = (i: number) => `  <NodeSetting node="${NAMES[i]}"><MulticastInterface>${h.address(i)}</MulticastInterface><Admin host="${h.address(i)}"/></NodeSetting>`;
-    const configPath = path.join(dir, 'server.xml');
-    writeFileSync(
-      configPath,
-      `<Server name="hosts">
+/** Three session-app nodes, one per host namespace, converged; torn down after each test. */
+async function startHosts(cleanups: (() => void)[]) {
+  const hosts = Hosts.create(NAMES.length);
+  cleanups.push(() => hosts.cleanup());
+  const dir = mkdtempSync(path.join(tmpdir(), 'castmirror-hosts-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const secret = randomBytes(24).toString('base64url');
+  writeFileSync(path.join(dir, 'secret'), secret, { mode: 0o600 });
+  const group = `239.213.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
+  const node = (i: number) => `    <Node name="${NAMES[i]}" host="${hosts.address(i)}" machine="host-${i}" httpPort="8081" replicationPort="7081" adminPort="9081"/>`;
+  const setting = (i: number) => `  <NodeSetting node="${NAMES[i]}"><MulticastInterface>${hosts.address(i)}</MulticastInterface><Admin host="${hosts.address(i)}"/></NodeSetting>`;
+  const configPath = path.join(dir, 'server.xml');
+  writeFileSync(
+    configPath,
+    `<Server name="hosts">
   <Cluster>1</Cluster>
   <MulticastAddress>${group}</MulticastAddress>
   <MulticastPort>45564</MulticastPort>
@@ -56,36 +58,103 @@ ${NAMES.map((_, i) => node(i)).join('\n')}
 ${NAMES.map((_, i) => setting(i)).join('\n')}
 </Server>
 `,
-    );
-    const auth = { authorization: `Bearer ${secret}` };
-    const status = (i: number) => h.json<NodeStatus>(`http://${h.address(i)}:9081/status`, { headers: auth });
-    const app = (i: number, route: string, body: Record<string, unknown>) => h.json<{ hint: RouteHint; outcome: string; list: number[] }>(`http://${h.address(i)}:8081${route}`, { method: 'POST', body });
+  );
+  const auth = { authorization: `Bearer ${secret}` };
+  const started = performance.now();
+  const processes = NAMES.map((name, i) => new NodeProcess(name, configPath, {}, 'session-app', [], hosts.ns(i)));
+  await Promise.all(processes.map((n) => n.started()));
+  const cluster = {
+    hosts,
+    processes,
+    status: (i: number) => hosts.json<NodeStatus>(`http://${hosts.address(i)}:9081/status`, { headers: auth }),
+    roleOn: async (i: number, session: string) => {
+      const reply = await hosts.request(`http://${hosts.address(i)}:9081/sessions/${session}`, { headers: auth });
+      return reply.status === 200 ? (JSON.parse(reply.body) as SessionView).role : undefined;
+    },
+    app: (i: number, route: string, body: Record<string, unknown>) => hosts.json<AppReply>(`http://${hosts.address(i)}:8081${route}`, { method: 'POST', body }),
+    convergedAfterMs: 0,
+  };
+  for (const i of NAMES.keys()) await eventually(async () => (await cluster.status(i)).members.filter((m) => m.state === 'alive').length === 3, { timeoutMs: 15_000, what: `${NAMES[i]} to see 3 members` });
+  cluster.convergedAfterMs = performance.now() - started;
+  return cluster;
+}
 
-    const started = performance.now();
-    const nodes = NAMES.map((name, i) => new NodeProcess(name, configPath, {}, 'session-app', [], h.ns(i)));
-    await Promise.all(nodes.map((n) => n.started()));
-    for (const i of NAMES.keys()) await eventually(async () => (await status(i)).members.filter((m) => m.state === 'alive').length === 3, { timeoutMs: 15_000, what: `${NAMES[i]} to see 3 members` });
-    t.diagnostic(`membership converged across 3 namespaces ${Math.round(performance.now() - started)} ms after the first start`);
-    const own = await status(1);
-    assert.deepEqual(own.members.map((m) => [m.name, m.host, m.machine]), NAMES.map((name, i) => [name, h.address(i), `host-${i}`]));
+describe('three hosts in network namespaces', { timeout: 120_000 }, () => {
+  const cleanups: (() => void)[] = [];
+  afterEach(async () => {
+    await killAll();
+    for (const cleanup of cleanups.splice(0).reverse()) cleanup();
+  });
 
+  test('membership converges across hosts; kill -9 of a primary: its sessions continue on their backups, on other hosts', { skip }, async (t) => {
+    const c = await startHosts(cleanups);
+    t.diagnostic(`membership converged across 3 namespaces ${Math.round(c.convergedAfterMs)} ms after the first start`);
+    const own = await c.status(1);
+    assert.deepEqual(own.members.map((m) => [m.name, m.host, m.machine]), NAMES.map((name, i) => [name, c.hosts.address(i), `host-${i}`]));
+
+    const sessions = 30;
     const hints: RouteHint[] = [];
-    for (let value = 0; value < SESSIONS; value++) hints.push((await app(0, '/append', { value })).hint);
+    for (let value = 0; value < sessions; value++) hints.push((await c.app(0, '/append', { value })).hint);
     assert.ok(hints.every((hint) => hint.backup && hint.backup !== 'node-a'), 'every session backed up on another host');
 
     const killedAt = performance.now();
-    nodes[0]!.kill('SIGKILL');
-    await nodes[0]!.exited;
-    await eventually(async () => (await status(1)).members.find((m) => m.name === 'node-a')?.state === 'dead', { what: 'node-a declared dead on node-b' });
+    c.processes[0]!.kill('SIGKILL');
+    await c.processes[0]!.exited;
+    await eventually(async () => (await c.status(1)).members.find((m) => m.name === 'node-a')?.state === 'dead', { what: 'node-a declared dead on node-b' });
     const deadAt = performance.now();
     await eventually(async () => {
-      const [b, c] = await Promise.all([status(1), status(2)]);
-      return b.sessions.primaries + c.sessions.primaries === SESSIONS && b.sessions.backups + c.sessions.backups === SESSIONS;
+      const [b, cc] = await Promise.all([c.status(1), c.status(2)]);
+      return b.sessions.primaries + cc.sessions.primaries === sessions && b.sessions.backups + cc.sessions.backups === sessions;
     }, { timeoutMs: 15_000, intervalMs: 20, what: 'two copies of every session on the surviving hosts' });
     t.diagnostic(`node-a declared dead ${Math.round(deadAt - killedAt)} ms after kill -9; two copies again ${Math.round(performance.now() - deadAt)} ms later`);
     for (const [value, hint] of hints.entries()) {
-      const reply = await app(NAMES.indexOf(hint.backup!), '/read', { hint });
+      const reply = await c.app(NAMES.indexOf(hint.backup!), '/read', { hint });
       assert.deepEqual(reply.list, [value], `session ${value} on ${hint.backup} (${reply.outcome})`);
     }
+  });
+
+  test('a 5 s partition of the primary\'s host, then the heal: one primary per session, every write acknowledged as mirrored kept', { skip }, async (t) => {
+    const c = await startHosts(cleanups);
+    const sessions = 4;
+    const writers = await Promise.all(Array.from({ length: sessions }, async (_, s) => ({ hint: (await c.app(0, '/append', { value: s * 1000 })).hint, mirrored: [s * 1000], unmirrored: [] as number[], failed: 0 })));
+    let writing = true;
+    // Each client follows its cookie to the primary it names, adding every 100 ms.
+    const loops = writers.map(async (writer, s) => {
+      for (let value = s * 1000 + 1; writing && value < s * 1000 + 500; value++) {
+        try {
+          const reply = await c.app(NAMES.indexOf(writer.hint.primary!), '/append', { value, hint: writer.hint });
+          writer.hint = reply.hint;
+          (reply.mirrored === false ? writer.unmirrored : writer.mirrored).push(value);
+        } catch {
+          writer.failed++;
+        }
+        await sleep(100);
+      }
+    });
+    await sleep(1_000);
+    c.hosts.partition(0, [1, 2]);
+    await sleep(5_000);
+    c.hosts.heal(0);
+    await eventually(async () => (await Promise.all([0, 1, 2].map(async (i) => (await c.status(i)).members.filter((m) => m.state === 'alive').length))).every((n) => n === 3), { timeoutMs: 15_000, what: 'the partition to heal' });
+    await sleep(2_000);
+    writing = false;
+    await Promise.all(loops);
+
+    let lostUnmirrored = 0;
+    let unmirroredTotal = 0;
+    for (const [s, writer] of writers.entries()) {
+      const roles = await Promise.all(NAMES.map((_, i) => c.roleOn(i, writer.hint.sessionId)));
+      assert.equal(roles.filter((r) => r === 'primary').length, 1, `session ${s}: one primary after the heal, not ${JSON.stringify(roles)}`);
+      const primary = roles.indexOf('primary');
+      const { list } = await c.app(primary, '/read', { hint: writer.hint });
+      const lostMirrored = writer.mirrored.filter((v) => !list.includes(v));
+      assert.deepEqual(lostMirrored, [], `session ${s}: every write acknowledged as mirrored is kept`);
+      lostUnmirrored += writer.unmirrored.filter((v) => !list.includes(v)).length;
+      unmirroredTotal += writer.unmirrored.length;
+    }
+    const acknowledged = writers.reduce((n, w) => n + w.mirrored.length + w.unmirrored.length, 0);
+    t.diagnostic(
+      `${acknowledged} writes acknowledged, ${unmirroredTotal} of them with X-Castmirror-Mirrored: 0 (held by the isolated primary only); after the heal ${lostUnmirrored} of those were gone (the side that took over has the later epoch and wins); ${writers.reduce((n, w) => n + w.failed, 0)} writes failed`,
+    );
   });
 });

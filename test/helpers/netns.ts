@@ -17,6 +17,7 @@ export interface AgentReply {
 }
 
 const ip = (...args: string[]): void => void execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+const nft = (ns: string, rules: string): void => void execFileSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: rules, stdio: ['pipe', 'ignore', 'pipe'] });
 
 /** Whether this process may create network namespaces (root, and `ip` present). */
 export function canCreateNamespaces(): boolean {
@@ -78,6 +79,22 @@ export class Hosts {
     const reply = await this.request(url, { ...init, headers: { 'content-type': 'application/json', ...init.headers }, body: init.body === undefined ? undefined : JSON.stringify(init.body) });
     if (reply.status !== 200) throw new Error(`${url}: ${reply.status} ${reply.body.slice(0, 200)}`);
     return JSON.parse(reply.body) as T;
+  }
+
+  /**
+   * A partition: nftables rules inside host `i`'s namespace drop everything between it and
+   * the `others` (unicast both ways, and multicast in and out); the client still reaches it.
+   */
+  partition(i: number, others: readonly number[]): void {
+    const peers = others.map((o) => this.address(o)).join(', ');
+    nft(this.ns(i), `table inet castmirror_partition {
+  chain in { type filter hook input priority 0; policy accept; ip saddr { ${peers} } drop; ip daddr 224.0.0.0/4 drop; }
+  chain out { type filter hook output priority 0; policy accept; ip daddr { ${peers} } drop; ip daddr 224.0.0.0/4 drop; }
+}`);
+  }
+
+  heal(i: number): void {
+    nft(this.ns(i), 'delete table inet castmirror_partition');
   }
 
   /** Deletes every namespace (their veth pairs and the bridge go with them) and stops the agent. */
