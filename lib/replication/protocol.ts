@@ -6,7 +6,7 @@
 import { Decoder, Encoder } from 'cbor-x';
 import { DecodeError, EncodeError } from '../errors.js';
 import type { SessionDelta, SessionSnapshot } from '../session/codec.js';
-import { isSessionId } from '../session/id.js';
+import { isCount, isName, isObject, isSessionId } from '../wire/checks.js';
 
 export type ReplicationMessage =
   | { t: 'hello'; cluster: string; node: string; incarnation: string; nonce: Uint8Array }
@@ -84,9 +84,6 @@ export function decodeMessage(body: Uint8Array): ReplicationMessage {
   return value as ReplicationMessage;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isName = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 64;
-const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 const isBytes = (v: unknown, n: number): v is Uint8Array => v instanceof Uint8Array && v.length === n;
 
 function checkMessage(m: unknown): string | undefined {

@@ -3,13 +3,10 @@
  * predictable generator (hyperid is for process incarnations only).
  */
 import { randomBytes } from 'node:crypto';
+import { isSessionId, SESSION_ID } from '../wire/checks.js';
 
-export const SESSION_ID = /^[A-Za-z0-9_-]{22,64}$/;
+export { isSessionId, SESSION_ID };
 
 export function newSessionId(): string {
   return randomBytes(18).toString('base64url');
-}
-
-export function isSessionId(value: unknown): value is string {
-  return typeof value === 'string' && SESSION_ID.test(value);
 }

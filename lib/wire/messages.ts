@@ -2,6 +2,7 @@
  * The messages that travel inside frames, and the shape checks that make a decoded CBOR
  * value trustworthy. Everything past `checkEnvelope` may rely on these types.
  */
+import { isCount, isName, isPort, isSessionId, MAX_NAME_LENGTH } from './checks.js';
 
 export const MessageKind = {
   heartbeat: 1,
@@ -16,7 +17,7 @@ export type MessageKindName = keyof typeof MessageKind;
 export type MessageKindCode = (typeof MessageKind)[MessageKindName];
 
 export const LIMITS = Object.freeze({
-  nameLength: 64,
+  nameLength: MAX_NAME_LENGTH,
   incarnationLength: 64,
   hostLength: 253,
   cacheKeyBytes: 512,
@@ -224,14 +225,14 @@ export function checkEnvelope(value: unknown): Envelope | string {
       return typeof checked === 'string' ? checked : { ...header, kind, payload: checked };
     }
     case 'locate': {
-      if (!Array.isArray(payload) || payload.length !== 2 || !isCount(payload[0]) || !isSessionKey(payload[1])) return 'bad locate payload';
+      if (!Array.isArray(payload) || payload.length !== 2 || !isCount(payload[0]) || !isSessionId(payload[1])) return 'bad locate payload';
       return { ...header, kind, payload: { request: payload[0], session: payload[1] } };
     }
     case 'located': {
       if (!Array.isArray(payload) || payload.length !== 5) return 'bad located payload';
       const [request, requester, session, role, version] = payload as unknown[];
       const roleName = typeof role === 'number' ? ROLES[role] : undefined;
-      if (!isCount(request) || !isName(requester) || !isSessionKey(session) || !roleName || !isCount(version)) return 'bad located payload';
+      if (!isCount(request) || !isName(requester) || !isSessionId(session) || !roleName || !isCount(version)) return 'bad located payload';
       return { ...header, kind, payload: { request, requester, session, role: roleName, version } };
     }
     case 'apps': {
@@ -247,10 +248,6 @@ export function checkEnvelope(value: unknown): Envelope | string {
   }
 }
 
-/** Session ids as they travel on the multicast channel (the session layer checks them again). */
-function isSessionKey(value: unknown): value is string {
-  return typeof value === 'string' && /^[A-Za-z0-9_-]{22,64}$/.test(value);
-}
 
 function checkHeartbeat(value: unknown): HeartbeatPayload | string {
   if (!Array.isArray(value) || value.length !== 6) return 'bad heartbeat payload';
@@ -298,18 +295,8 @@ function isString(value: unknown, maxLength: number): value is string {
   return typeof value === 'string' && value.length <= maxLength;
 }
 
-function isName(value: unknown): value is string {
-  return typeof value === 'string' && value.length > 0 && value.length <= LIMITS.nameLength;
-}
 
 export function isCacheKey(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0 && Buffer.byteLength(value) <= LIMITS.cacheKeyBytes;
 }
 
-function isCount(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
-}
-
-function isPort(value: unknown): value is number {
-  return isCount(value) && value <= 65535;
-}
