@@ -11,7 +11,7 @@ import type { RouteHint } from '../lib/replication/route-hint.js';
 import { killAll, makeCluster, startNodes, type TestCluster } from './helpers/cluster.js';
 import type { SessionView } from '../lib/session/view.js';
 import { portOf, post, route } from './helpers/session-client.js';
-import { eventually } from './helpers/wait.js';
+import { eventually, sleep } from './helpers/wait.js';
 
 const NAMES = ['node-a', 'node-b', 'node-c'];
 
@@ -71,6 +71,7 @@ describe('a stalled node (SIGSTOP)', { timeout: 90_000 }, () => {
       assert.equal(first.outcome, 'took-over');
       hint = first.hint;
       for (let value = 6; value < 10; value++) hint = (await post(portOf(cluster, heir), '/append', { value, hint })).hint;
+      await sleep(500); // a stall of well over deadAfterMs in all, whatever the machine's speed
     } finally {
       nodes.get('node-a')!.kill('SIGCONT');
     }

@@ -25,7 +25,7 @@ export interface AntiEntropyOptions {
   readonly logger: Logger;
   /** The other live members: each is audited, also one that backs up nothing of ours (it may hold a superseded copy). */
   readonly members: () => readonly string[];
-  /** An event-loop stall longer than this (the heartbeat's deadAfterMs) fences the node; absent: not watched. */
+  /** The request timeout (the heartbeat's deadAfterMs): a stall of half of it fences the node; absent: not watched. */
   readonly stallAfterMs?: number | undefined;
 }
 
@@ -56,7 +56,7 @@ export class AntiEntropy {
   }
 
   /**
-   * After the node stood still longer than `deadAfterMs` (SIGSTOP, a long GC), its peers may
+   * After the node stood still for half of `deadAfterMs` or more (SIGSTOP, a long GC), its peers may
    * have declared it dead, or a request may have taken one of its sessions over on the
    * backup (a newer epoch). Before it serves any session again, a round runs: a backup that
    * no longer holds a session's copy (it took the session over) makes this node copy it
@@ -71,14 +71,19 @@ export class AntiEntropy {
     return this.#fence;
   }
 
+  /**
+   * Another node takes a session over once a request to this one has gone unanswered for
+   * `stallAfterMs` (the request timeout): a gap between two ticks of half that is already
+   * treated as a stall, so that a takeover can never fall between the watcher's ticks.
+   */
   private watchStalls(stallAfterMs: number): NodeJS.Timeout {
-    const everyMs = Math.max(20, Math.floor(stallAfterMs / 4));
+    const everyMs = Math.max(20, Math.floor(stallAfterMs / 8));
     let last = performance.now();
     return setInterval(() => {
       const now = performance.now();
-      const stalledMs = now - last - everyMs;
+      const gapMs = now - last;
       last = now;
-      if (stalledMs > stallAfterMs) void this.afterStall(stalledMs);
+      if (gapMs > stallAfterMs / 2) void this.afterStall(gapMs);
     }, everyMs);
   }
 

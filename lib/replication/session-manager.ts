@@ -67,9 +67,9 @@ export interface SessionManagerOptions {
   readonly replication: ReplicationSettings;
   readonly timeoutMs: number;
   /**
-   * A stall of this node's event loop longer than this (SIGSTOP, a long GC: the heartbeat's
-   * `deadAfterMs`) may have let its peers take its sessions over: it checks with its backups
-   * before serving again. Absent: not watched.
+   * The replication request timeout (the heartbeat's `deadAfterMs`): a stall of this node's
+   * event loop of half of it or more (SIGSTOP, a long GC) may have let its peers take its
+   * sessions over, so it checks with its backups before serving again. Absent: not watched.
    */
   readonly stallAfterMs?: number | undefined;
   readonly references: ReferenceRegistry<unknown>;
