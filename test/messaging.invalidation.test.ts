@@ -109,6 +109,19 @@ describe('loss detection', () => {
     assert.equal(c.get('b').core.bus.stats.clearsByReason['member-lost'], 1);
   });
 
+  test('a lease: when a sender\'s invalidation and its heartbeats are all lost, its silence clears the caches within two heartbeat intervals', async () => {
+    const c = await cluster(['a', 'b']);
+    c.caches('b').require('product').set('sku', 1);
+    // Everything a sends is lost from here on: the invalidation, and the heartbeats that would reveal it.
+    c.network.drop = (_d, from) => from === c.get('a').transport;
+    await c.caches('a').require('product').invalidate('sku');
+    assert.equal(c.caches('b').require('product').get('sku'), 1, 'still cached: nothing has arrived');
+    await c.clock.advance(2 * HEARTBEAT.intervalMs + HEARTBEAT.intervalMs / 2);
+    assert.equal(c.get('b').core.membership.get('a')!.state, 'suspect');
+    assert.equal(c.caches('b').require('product').get('sku'), undefined, 'the lease ran out: the stale value is gone');
+    assert.equal(c.get('b').core.bus.stats.clearsByReason['lease-expired'], 1);
+  });
+
   test('a graceful goodbye that accounts for everything clears nothing', async () => {
     const c = await cluster(['a', 'b']);
     await c.caches('a').require('product').invalidate('x');
@@ -116,7 +129,7 @@ describe('loss detection', () => {
     await c.get('a').core.stop();
     assert.equal(c.get('b').core.membership.get('a')!.state, 'left');
     assert.equal(c.caches('b').require('product').has('sku'), true);
-    assert.deepEqual(c.get('b').core.bus.stats.clearsByReason, { gap: 0, 'first-contact': 0, 'member-lost': 0, 'sender-restarted': 0 });
+    assert.deepEqual(c.get('b').core.bus.stats.clearsByReason, { gap: 0, 'first-contact': 0, 'member-lost': 0, 'sender-restarted': 0, 'lease-expired': 0 });
   });
 
   test('a restart seen before the death was detected clears every type', async () => {

@@ -25,7 +25,8 @@ export type ClearReason =
   | 'gap' // a datagram touching this type was lost
   | 'first-contact' // a sender published to it before we could hear it
   | 'member-lost' // a sender died; its last datagrams may be lost
-  | 'sender-restarted'; // a sender restarted before we saw it die
+  | 'sender-restarted' // a sender restarted before we saw it die
+  | 'lease-expired'; // a sender went silent (suspect): its heartbeats, which would tell of a lost datagram, are lost too
 
 export interface InvalidationProcessor {
   invalidate(keys: readonly string[]): void;
@@ -76,7 +77,7 @@ export class InvalidationBus {
     datagramsReceived: 0,
     datagramsMissed: 0,
     sendErrors: 0,
-    clearsByReason: { gap: 0, 'first-contact': 0, 'member-lost': 0, 'sender-restarted': 0 },
+    clearsByReason: { gap: 0, 'first-contact': 0, 'member-lost': 0, 'sender-restarted': 0, 'lease-expired': 0 },
   };
   private readonly processors = new Map<string, InvalidationProcessor>();
   private readonly senders = new Map<string, SenderState>();
@@ -101,6 +102,11 @@ export class InvalidationBus {
       this.reconcile(member, published);
       this.senders.delete(member.name);
     });
+    // A lease on what this node caches: a lost last invalidation is caught by the sender's
+    // next heartbeat, but when those are lost too, nothing would catch it. A sender silent
+    // long enough to be suspected (two heartbeat intervals) is no longer trusted: every type
+    // is cleared, so no value stays stale for longer than that, whatever the loss.
+    membership.on('suspect', (member) => this.clearAll('lease-expired', member));
     membership.on('dead', (member) => {
       this.clearAll('member-lost', member);
       this.senders.delete(member.name);
@@ -212,7 +218,7 @@ export class InvalidationBus {
     this.processors.get(type)?.clear(reason);
   }
 
-  private clearAll(reason: 'member-lost' | 'sender-restarted', member: Member): void {
+  private clearAll(reason: 'member-lost' | 'sender-restarted' | 'lease-expired', member: Member): void {
     this.logger.info({ node: member.name, reason }, 'clearing every cache type: the sender may have lost invalidations');
     this.stats.clearsByReason[reason]++;
     for (const [type, processor] of this.processors) {
