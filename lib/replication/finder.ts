@@ -86,13 +86,13 @@ export class SessionFinder {
     const candidates = new Set([primary, copy && copy.version >= seen ? copy.meta.primary : undefined]);
     // A live primary may hold newer changes than any copy (async modes): take it from there.
     for (const candidate of candidates) {
-      if (candidate === undefined || candidate === self || !this.isAlive(candidate)) continue;
+      if (candidate === undefined || candidate === self || !this.options.backups.isAlive(candidate)) continue;
       const fetched = await this.fetchFrom(candidate, id);
       if (fetched) return this.promote(fetched.session, 'fetched', candidate, fetched.backupAt);
     }
     if (copy && copy.version >= seen) return this.promote(copy, 'took-over', copy.meta.primary);
     // No copy here, or an older one than the client saw: look for a newer one elsewhere.
-    if (hint.backup && hint.backup !== self && this.isAlive(hint.backup)) {
+    if (hint.backup && hint.backup !== self && this.options.backups.isAlive(hint.backup)) {
       const fetched = await this.fetchFrom(hint.backup, id);
       if (fetched && fetched.session.version >= Math.max(seen, copy ? copy.version + 1 : 0)) return this.promote(fetched.session, 'fetched', primary, fetched.backupAt);
     }
@@ -138,10 +138,6 @@ export class SessionFinder {
    */
   takeOver(copy: SessionObject): Promise<Found> {
     return this.open({ sessionId: copy.id, primary: copy.meta.primary, backup: this.options.self, version: copy.version });
-  }
-
-  private isAlive(node: string): boolean {
-    return this.options.backups.isAlive(node);
   }
 
   private async promote(session: SessionObject, outcome: 'took-over' | 'fetched', previousPrimary: string | undefined, keepBackup?: string): Promise<Found> {

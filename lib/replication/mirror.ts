@@ -72,6 +72,10 @@ export class Mirror {
     return this.replication.mode;
   }
 
+  get noBackup(): ReplicationSettings['noBackup'] {
+    return this.replication.noBackup;
+  }
+
   get rehome(): ReplicationSettings['rehome'] {
     return this.replication.rehome;
   }

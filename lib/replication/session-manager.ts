@@ -96,14 +96,12 @@ export class SessionManager {
   private readonly antiEntropy: AntiEntropy | undefined;
   private readonly recovery: Recovery | undefined;
   private readonly counts: ManagerCounts = tally('created', 'discarded', 'served', 'expired', 'unmirroredCommits');
-  private replication: ReplicationSettings;
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly logger: Logger;
   private closing = false;
 
   constructor(private readonly options: SessionManagerOptions) {
     const logger = (this.logger = options.logger ?? silentLogger);
-    this.replication = options.replication;
     const { store, queue } = this;
     const { self, membership, peers, references, referenceContext, channel } = options;
     const locator = channel && membership ? new Locator(channel, membership, store) : undefined;
@@ -131,7 +129,6 @@ export class SessionManager {
 
   /** Takes reloaded `<Replication>` settings: the next commit uses them. */
   reconfigure(replication: ReplicationSettings): void {
-    this.replication = replication;
     this.mirror.reconfigure(replication);
   }
 
@@ -143,15 +140,6 @@ export class SessionManager {
   /** The sessions this node serves as primary (expired ones included until the next sweep). */
   primaries(): IterableIterator<SessionObject> {
     return this.store.primaries.values();
-  }
-
-  /** What this node holds of `id`, for a multicast locate. */
-  roleOf(id: string): 'primary' | 'backup' | 'expired' | 'none' {
-    return this.store.roleOf(id);
-  }
-
-  versionOf(id: string): number {
-    return this.store.versionOf(id);
   }
 
   /**
@@ -325,9 +313,9 @@ export class SessionManager {
    * speak of; async and batched modes state their loss window instead.
    */
   private acknowledge(session: SessionObject, mirrored: boolean): boolean {
-    if (mirrored || !this.options.peers || this.replication.mode !== 'sync') return mirrored;
+    if (mirrored || !this.options.peers || this.mirror.mode !== 'sync') return mirrored;
     this.counts.unmirroredCommits++;
-    if (this.replication.noBackup === 'refuse') throw new NotMirroredError(session.id);
+    if (this.mirror.noBackup === 'refuse') throw new NotMirroredError(session.id);
     return false;
   }
 
