@@ -178,3 +178,29 @@ describe('single flight and invalidation', () => {
     assert.equal(cache.get('sku-1'), 2, 'only the newer value is cached');
   });
 });
+
+describe('the lease', () => {
+  test('while the cluster is not coherent, held values are not served: reads go to the loader, the entries stay', async () => {
+    let coherent = true;
+    const published: string[] = [];
+    const publisher = {
+      publishInvalidate: async (_type: string, key: string) => void published.push(key),
+      publishClear: async () => {},
+      isCoherent: () => coherent,
+    };
+    let source = 1;
+    const cache = new ObjectCache<number>('price', { capacity: 10, ttlSeconds: 0, loader: () => source }, publisher);
+    assert.equal(await cache.getOrLoad('eur'), 1);
+    source = 2; // changed at the source; its invalidation is lost somewhere
+    coherent = false;
+    assert.equal(cache.get('eur'), undefined, 'not served');
+    assert.equal(cache.has('eur'), false);
+    assert.equal(await cache.getOrLoad('eur'), 2, 'loaded from the source');
+    assert.equal(cache.size, 1);
+    coherent = true;
+    assert.equal(cache.get('eur'), 2, 'served again, the fresh value');
+    const stats = cache.stats();
+    assert.equal(stats.leaseMisses, 2);
+    assert.equal(stats.loads, 2);
+  });
+});

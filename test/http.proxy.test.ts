@@ -257,3 +257,49 @@ describe('the route cookie named in server.xml', { timeout: 60_000 }, () => {
     }
   });
 });
+
+describe('a stalled primary behind the proxy (SIGSTOP)', { timeout: 60_000 }, () => {
+  test('requests waiting on it are given up after deadAfterMs (GET: served by the backup; POST: a clear 502), later ones go to the backup first', async (t) => {
+    const shop = await startShopCluster();
+    const stalledNodes: string[] = [];
+    try {
+      const shopper = new CookieClient(shop.proxyUrl);
+      assert.equal((await shopper.post('/cart/items', { sku: 'sku-0001', qty: 1 })).status, 200);
+      const before = await shopper.get<{ items: unknown[] }>('/cart');
+      const primary = before.node!;
+      const stalled = shop.nodes.get(primary)!;
+      stalled.kill('SIGSTOP');
+      stalledNodes.push(primary);
+      const started = performance.now();
+      // Both reach the stalled node: the proxy still sees it alive.
+      const [read, write] = await Promise.all([shopper.get<{ items: unknown[] }>('/cart'), shopper.post('/cart/items', { sku: 'sku-0002', qty: 1 })]);
+      const waitedMs = Math.round(performance.now() - started);
+      t.diagnostic(`after SIGSTOP of ${primary}: the waiting GET answered ${read.status} by ${read.node}, the POST ${write.status}, ${waitedMs} ms later (deadAfterMs 500, proxy timeout 30 s)`);
+      assert.equal(read.status, 200);
+      assert.notEqual(read.node, primary, 'served by another node');
+      assert.deepEqual(read.body, before.body, 'the backup has the cart');
+      assert.equal(write.status, 502, 'a POST that reached the node is not replayed: its fate is unknown');
+      assert.equal(write.body.error.code, 'CASTMIRROR_UPSTREAM_FAILED');
+      // A new request while the node is still stopped: straight to a node that answers.
+      const again = await shopper.post<{ items: unknown[] }>('/cart/items', { sku: 'sku-0003', qty: 1 });
+      assert.equal(again.status, 200);
+      assert.notEqual(again.node, primary);
+      const status = await shop.proxyStatus();
+      assert.ok((status.stats as unknown as { abandoned: number }).abandoned >= 2, 'both waiting requests were given up');
+      stalled.kill('SIGCONT');
+      stalledNodes.length = 0;
+      await shop.proxySees([...shop.nodes.keys()]);
+      // The resumed node stepped down: every request sees one cart, with every acknowledged item.
+      for (let i = 0; i < 5; i++) {
+        const cart = await shopper.get<{ items: { sku: string }[] }>('/cart');
+        assert.equal(cart.status, 200);
+        const skus = cart.body.items.map((item) => item.sku);
+        assert.ok(skus.includes('sku-0001') && skus.includes('sku-0003'), `acknowledged items kept: ${skus.join(', ')}`);
+      }
+    } finally {
+      for (const name of stalledNodes) shop.nodes.get(name)!.kill('SIGCONT');
+      await killAll();
+      shop.cluster.cleanup();
+    }
+  });
+});

@@ -55,8 +55,28 @@ function signedFrame(body: unknown): Buffer {
 
 describe('frames', () => {
   test('round trip of every message kind', () => {
-    for (const envelope of [heartbeat, invalidate, { ...heartbeat, seq: 9, kind: 'goodbye', payload: { published: { seq: 3, types: [] } } } as Envelope]) {
+    for (const envelope of [
+      heartbeat,
+      invalidate,
+      { ...heartbeat, seq: 9, kind: 'goodbye', payload: { published: { seq: 3, types: [] } } } as Envelope,
+      { ...heartbeat, seq: 10, kind: 'nak', payload: { target: 'node-b', incarnation: 'b-1', seqs: [4, 7] } } as Envelope,
+      { ...heartbeat, seq: 11, kind: 'nak', payload: { target: 'node-b', incarnation: 'b-1', seqs: [] } } as Envelope,
+      { ...heartbeat, seq: 12, kind: 'published', payload: { seq: 7, types: [['product', 7]] } } as Envelope,
+    ]) {
       assert.deepEqual(codec.decode(codec.encode(envelope)), envelope);
+    }
+  });
+
+  test('a NAK asks for at most 256 positive sequences of a named incarnation', () => {
+    const nak = (payload: unknown) => ({ ...heartbeat, seq: 10, kind: 'nak', payload }) as unknown as Envelope;
+    const tooMany = Array.from({ length: 257 }, (_, i) => i + 1);
+    for (const payload of [
+      { target: 'node-b', incarnation: 'b-1', seqs: tooMany },
+      { target: 'node-b', incarnation: 'b-1', seqs: [0] },
+      { target: 'node-b', incarnation: '', seqs: [1] },
+      { target: '', incarnation: 'b-1', seqs: [1] },
+    ]) {
+      assert.throws(() => codec.decode(codec.encode(nak(payload))), { name: 'DecodeError', reason: 'bad-shape' });
     }
   });
 

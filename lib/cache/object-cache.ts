@@ -22,6 +22,8 @@ export interface ObjectCacheOptions<V> {
 export interface InvalidationPublisher {
   publishInvalidate(type: string, key: string): Promise<void>;
   publishClear(type: string): Promise<void>;
+  /** False while an invalidation published elsewhere may be unknown here for longer than the lease. */
+  isCoherent(): boolean;
 }
 
 export interface ObjectCacheStats {
@@ -41,6 +43,8 @@ export interface ObjectCacheStats {
   readonly clearsReceived: number;
   /** Times this type was cleared because an invalidation may have been lost. */
   readonly gapClears: number;
+  /** Reads of a held key that went to the source (or missed) because the cluster's lease had lapsed. */
+  readonly leaseMisses: number;
 }
 
 interface Flight<V> {
@@ -69,6 +73,7 @@ export class ObjectCache<V = unknown> {
     clearsSent: 0,
     clearsReceived: 0,
     gapClears: 0,
+    leaseMisses: 0,
   } satisfies Omit<Counters, 'size' | 'capacity' | 'ttlSeconds'>;
   private closed = false;
 
@@ -104,15 +109,16 @@ export class ObjectCache<V = unknown> {
   /** Local read; counts a hit or a miss. */
   get(key: string): V | undefined {
     checkKey(key);
-    const entry = this.lru.get(key);
+    const entry = this.trustedEntry(key);
     if (entry) this.counters.hits++;
     else this.counters.misses++;
     return entry?.value;
   }
 
+  /** Whether a read would hit. */
   has(key: string): boolean {
     checkKey(key);
-    return this.lru.has(key);
+    return this.lru.has(key) && this.publisher?.isCoherent() !== false;
   }
 
   /** Stores locally. To change an object for the whole cluster, change its source and `invalidate`. */
@@ -135,7 +141,7 @@ export class ObjectCache<V = unknown> {
   async getOrLoad(key: string): Promise<V | undefined> {
     this.assertOpen();
     checkKey(key);
-    const entry = this.lru.get(key);
+    const entry = this.trustedEntry(key);
     if (entry) {
       this.counters.hits++;
       return entry.value;
@@ -260,6 +266,20 @@ export class ObjectCache<V = unknown> {
     for (const flight of this.flights.values()) flight.stale = true;
     this.flights.clear();
     this.lru.clear();
+  }
+
+  /**
+   * The held entry, if it may be served: while the lease has lapsed (some node's
+   * invalidations may be unknown here), a held value is not served and the read goes to the
+   * source; the entry stays, for when the lease is confirmed again.
+   */
+  private trustedEntry(key: string): { value: V } | undefined {
+    const entry = this.lru.get(key);
+    if (entry && this.publisher && !this.publisher.isCoherent()) {
+      this.counters.leaseMisses++;
+      return undefined;
+    }
+    return entry;
   }
 
   private markInFlightStale(key: string): void {

@@ -87,6 +87,10 @@ export function checkHeartbeat(heartbeat: HeartbeatSettings, at: ElementReader, 
   }
 }
 
+function onOff(value: 'on' | 'off' | undefined): boolean | undefined {
+  return value === undefined ? undefined : value === 'on';
+}
+
 export function readMessaging(element: ElementReader | undefined): Partial<MessagingSettings> {
   if (!element) return {};
   const result = defined({
@@ -94,6 +98,7 @@ export function readMessaging(element: ElementReader | undefined): Partial<Messa
     coalesceMs: element.intAttribute('coalesceMs', { min: 0, max: 100 }),
     recvBufferBytes: element.intAttribute('recvBufferBytes', { min: 65_536, max: 256 * 1024 * 1024 }),
     receiveQueueLimit: element.intAttribute('receiveQueueLimit', { min: 100, max: 1_000_000 }),
+    retransmit: onOff(element.enumAttribute('retransmit', ['on', 'off'])),
   });
   element.reportUnknown();
   return result;

@@ -25,6 +25,8 @@ export interface MessagingSettings {
   readonly recvBufferBytes: number;
   /** Datagrams waiting to be processed; beyond this they are dropped and counted. */
   readonly receiveQueueLimit: number;
+  /** A lost invalidation datagram is asked for again (NAK) before its cache types are cleared. */
+  readonly retransmit: boolean;
 }
 
 export interface HeartbeatSettings {
@@ -170,6 +172,7 @@ export const DEFAULTS = Object.freeze({
     coalesceMs: 1,
     recvBufferBytes: 4 * 1024 * 1024,
     receiveQueueLimit: 10_000,
+    retransmit: true,
   }),
   heartbeat: Object.freeze({ intervalMs: 200, deadAfterMs: 1000 }),
   replication: Object.freeze({ mode: 'sync' as ReplicationMode, batchSize: 100, batchIntervalMs: 1000, rehome: 'eager' as RehomePolicy, noBackup: 'accept' as NoBackupPolicy }),

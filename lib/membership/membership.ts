@@ -172,6 +172,16 @@ export class Membership extends EventEmitter<MemberEventMap> {
     }
   }
 
+  get heartbeatSettings(): HeartbeatSettings {
+    return this.heartbeat;
+  }
+
+  /** Milliseconds since anything was heard from `name` (0 for this node or a name never heard). */
+  silentFor(name: string): number {
+    const member = this.members.get(name);
+    return member && !member.isSelf ? Math.max(0, this.clock.now() - member.lastHeardAt) : 0;
+  }
+
   get heartbeatsSent(): number {
     return this.#heartbeatsSent;
   }

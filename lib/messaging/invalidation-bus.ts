@@ -8,16 +8,20 @@
  * Loss detection is per cache type. Each datagram has a per-sender sequence number, and
  * each of its entries names the sequence of the sender's previous datagram that touched
  * the same type. Heartbeats and goodbyes carry, per type, the last sequence published. A
- * receiver that learns of a datagram touching type T that it never received clears T, and
- * only T: every other type is proven unaffected. A sender that dies or restarts may have
- * lost its last datagrams with nobody able to tell, so its peers clear every type.
+ * receiver that learns of a datagram it never received asks the sender for it (a NAK; the
+ * sender keeps its last datagrams) and clears the types it touched only if it does not come
+ * in time: every other type is proven unaffected. What cannot be asked for is cleared: a
+ * sender that dies or restarts may have lost its last datagrams with nobody able to tell,
+ * so its peers clear every type. The receiving side and the lease are `receiver.ts`.
  */
 import { Coalescer } from '../util/coalescer.js';
 import { publish } from '../diagnostics.js';
 import type { Membership, Member } from '../membership/membership.js';
 import type { ClusterChannel } from '../transport/cluster-channel.js';
 import type { EnvelopeOf, InvalidatePayload, PublishedState } from '../wire/messages.js';
+import { systemClock, type Clock, type Timer } from '../util/clock.js';
 import { silentLogger, type Logger } from '../util/logger.js';
+import { InvalidationReceiver, receiverTiming, RETRANSMIT_WINDOW, type LossReason, type ReceiverStats } from './receiver.js';
 
 /** Why a subscriber is told to drop a whole cache type. */
 export type ClearReason =
@@ -25,8 +29,7 @@ export type ClearReason =
   | 'gap' // a datagram touching this type was lost
   | 'first-contact' // a sender published to it before we could hear it
   | 'member-lost' // a sender died; its last datagrams may be lost
-  | 'sender-restarted' // a sender restarted before we saw it die
-  | 'lease-expired'; // a sender went silent (suspect): its heartbeats, which would tell of a lost datagram, are lost too
+  | 'sender-restarted'; // a sender restarted before we saw it die
 
 export interface InvalidationProcessor {
   invalidate(keys: readonly string[]): void;
@@ -37,15 +40,19 @@ export interface InvalidationBusOptions {
   readonly channel: ClusterChannel;
   readonly membership: Membership;
   readonly coalesceMs: number;
+  /** Lost datagrams are asked for again before their types are cleared (default true). */
+  readonly retransmit?: boolean;
+  readonly clock?: Clock;
   readonly logger?: Logger;
 }
 
-export interface InvalidationBusStats {
+export interface InvalidationBusStats extends ReceiverStats {
   datagramsSent: number;
-  datagramsReceived: number;
-  /** Invalidation datagrams announced by a sender's sequence numbers but never received. */
-  datagramsMissed: number;
   sendErrors: number;
+  /** Datagrams sent again because another node asked (NAK). */
+  retransmitsSent: number;
+  /** Asked-for datagrams no longer kept (older than the last RETRANSMIT_WINDOW). */
+  retransmitsUnavailable: number;
   clearsByReason: Record<Exclude<ClearReason, 'remote'>, number>;
 }
 
@@ -59,28 +66,42 @@ interface Waiter {
   reject(error: unknown): void;
 }
 
-/** What this node knows of one sender incarnation's publications. */
-interface SenderState {
-  readonly incarnation: string;
-  /** False until a heartbeat or goodbye has told us its full published state. */
-  baselined: boolean;
-  lastSeq: number;
-  readonly typeSeq: Map<string, number>;
+/** This node's last datagrams, kept to be sent again when another node reports them lost. */
+class RetransmitBuffer {
+  private readonly datagrams = new Map<number, { readonly payload: InvalidatePayload; resentAt: number }>();
+
+  remember(payload: InvalidatePayload): void {
+    this.datagrams.set(payload.seq, { payload, resentAt: -Infinity });
+    if (this.datagrams.size > RETRANSMIT_WINDOW) this.datagrams.delete(this.datagrams.keys().next().value!);
+  }
+
+  /** The datagram to send again; `resent` when it went within `minGapMs` (several nodes asked at once). */
+  take(seq: number, now: number, minGapMs: number): InvalidatePayload | 'gone' | 'resent' {
+    const kept = this.datagrams.get(seq);
+    if (!kept) return 'gone';
+    if (now - kept.resentAt < minGapMs) return 'resent';
+    kept.resentAt = now;
+    return kept.payload;
+  }
 }
 
 const CBOR_STRING_HEADER = 3; // enough for any string up to 65535 bytes
 const ENTRY_OVERHEAD = 1 + 9 + 1 + 3 + CBOR_STRING_HEADER; // array, prev, clear flag, keys array, type header
 
 export class InvalidationBus {
-  readonly stats: InvalidationBusStats = {
+  private readonly counters = {
     datagramsSent: 0,
-    datagramsReceived: 0,
-    datagramsMissed: 0,
     sendErrors: 0,
-    clearsByReason: { gap: 0, 'first-contact': 0, 'member-lost': 0, 'sender-restarted': 0, 'lease-expired': 0 },
+    retransmitsSent: 0,
+    retransmitsUnavailable: 0,
+    clearsByReason: { gap: 0, 'first-contact': 0, 'member-lost': 0, 'sender-restarted': 0 },
   };
   private readonly processors = new Map<string, InvalidationProcessor>();
-  private readonly senders = new Map<string, SenderState>();
+  private readonly receiver: InvalidationReceiver;
+  private readonly retransmitBuffer = new RetransmitBuffer();
+  private readonly clock: Clock;
+  private tickTimer: Timer | undefined;
+  private publishedSentAt = -Infinity;
   private readonly logger: Logger;
   private readonly envelopeOverhead: number;
   private pending = new Map<string, PendingType>();
@@ -93,28 +114,70 @@ export class InvalidationBus {
 
   constructor(private readonly options: InvalidationBusOptions) {
     this.logger = options.logger ?? silentLogger;
+    this.clock = options.clock ?? systemClock;
     // The bytes every invalidation datagram spends before its first entry.
     this.envelopeOverhead = options.channel.measure('invalidate', { seq: Number.MAX_SAFE_INTEGER, entries: [] }) + 3;
-    options.channel.on('invalidate', (envelope) => this.receive(envelope));
-    const { membership } = options;
-    membership.on('heartbeat', (member, payload) => this.reconcile(member, payload.published));
-    membership.on('left', (member, published) => {
-      this.reconcile(member, published);
-      this.senders.delete(member.name);
+    const { channel, membership } = options;
+    this.receiver = new InvalidationReceiver({
+      clock: this.clock,
+      retransmit: options.retransmit ?? true,
+      timing: () => receiverTiming(membership.heartbeatSettings.intervalMs),
+      hooks: {
+        apply: (entry) => {
+          const processor = this.processors.get(entry.type);
+          if (entry.clear) processor?.clear('remote');
+          else processor?.invalidate(entry.keys);
+        },
+        clear: (type, reason, sender) => this.clearType(type, reason, sender),
+        // Sent after the current datagram is fully handled: the answer may arrive at once.
+        nak: (target, incarnation, seqs) => queueMicrotask(() => void channel.send('nak', { target, incarnation, seqs }).catch(() => {})),
+      },
     });
-    // A lease on what this node caches: a lost last invalidation is caught by the sender's
-    // next heartbeat, but when those are lost too, nothing would catch it. A sender silent
-    // long enough to be suspected (two heartbeat intervals) is no longer trusted: every type
-    // is cleared, so no value stays stale for longer than that, whatever the loss.
-    membership.on('suspect', (member) => this.clearAll('lease-expired', member));
+    channel.on('invalidate', (envelope) => this.receiver.receive(envelope.sender, envelope.incarnation, envelope.payload));
+    channel.on('nak', (envelope) => this.answerNak(envelope));
+    channel.on('published', (envelope) => this.receiver.reconcile(envelope.sender, envelope.incarnation, envelope.payload));
+    membership.on('heartbeat', (member, payload) => this.receiver.reconcile(member.name, member.incarnation, payload.published));
+    membership.on('left', (member, published) => {
+      this.receiver.reconcile(member.name, member.incarnation, published);
+      this.receiver.forget(member.name, true);
+    });
     membership.on('dead', (member) => {
+      this.receiver.forget(member.name, false);
       this.clearAll('member-lost', member);
-      this.senders.delete(member.name);
     });
     membership.on('restarted', (member, previous) => {
-      this.senders.delete(member.name);
+      this.receiver.forget(member.name, false);
       if (previous.state === 'alive' || previous.state === 'suspect') this.clearAll('sender-restarted', member);
     });
+  }
+
+  get stats(): Readonly<InvalidationBusStats> {
+    return { ...this.receiver.stats, ...this.counters, clearsByReason: { ...this.counters.clearsByReason } };
+  }
+
+  /**
+   * False while some member's invalidations are not confirmed within the lease (a lost
+   * datagram not yet repaired, heartbeats lost): cached values must not be served then.
+   */
+  isCoherent(): boolean {
+    return this.receiver.coherent;
+  }
+
+  /** Starts the receiver's checks: repair deadlines, NAKs, probes of late heartbeats. */
+  start(): void {
+    const schedule = (): void => {
+      this.tickTimer = this.clock.setTimeout(() => {
+        this.receiver.tick();
+        schedule();
+      }, receiverTiming(this.options.membership.heartbeatSettings.intervalMs).nakIntervalMs);
+      this.tickTimer.unref?.();
+    };
+    if (!this.tickTimer) schedule();
+  }
+
+  stop(): void {
+    if (this.tickTimer) this.clock.clearTimeout(this.tickTimer);
+    this.tickTimer = undefined;
   }
 
   /** Registers the processor for one cache type; returns a function that unregisters it. */
@@ -165,62 +228,39 @@ export class InvalidationBus {
     return done;
   }
 
-  /** Handles a received invalidation datagram (already verified and from a known member). */
-  receive(envelope: EnvelopeOf<'invalidate'>): void {
-    this.stats.datagramsReceived++;
-    const state = this.senderState(envelope.sender, envelope.incarnation);
-    const { seq, entries } = envelope.payload;
-    if (seq > state.lastSeq + 1 && state.lastSeq > 0) this.stats.datagramsMissed += seq - state.lastSeq - 1;
-    state.lastSeq = Math.max(state.lastSeq, seq);
-    for (const entry of entries) {
-      const known = state.typeSeq.get(entry.type) ?? 0;
-      if (entry.prev > known) {
-        // We never saw the sender's previous datagram for this type: drop the whole type.
-        this.clearType(entry.type, state.baselined ? 'gap' : 'first-contact', envelope.sender);
-      } else {
-        const processor = this.processors.get(entry.type);
-        if (entry.clear) processor?.clear('remote');
-        else processor?.invalidate(entry.keys);
-      }
-      if (seq > known) state.typeSeq.set(entry.type, seq);
-    }
-  }
-
-  /** Compares a sender's announced publications with what we received. */
-  private reconcile(member: Member, published: PublishedState): void {
-    const state = this.senderState(member.name, member.incarnation);
-    if (published.seq > state.lastSeq) {
-      if (state.baselined) this.stats.datagramsMissed += published.seq - state.lastSeq;
-      state.lastSeq = published.seq;
-    }
-    for (const [type, seq] of published.types) {
-      if (seq > (state.typeSeq.get(type) ?? 0)) {
-        this.clearType(type, state.baselined ? 'gap' : 'first-contact', member.name);
-        state.typeSeq.set(type, seq);
+  /** Another node lost some of this node's datagrams (or its heartbeats): send them, then what was published. */
+  private answerNak(envelope: EnvelopeOf<'nak'>): void {
+    const { identity } = this.options.channel;
+    const { target, incarnation, seqs } = envelope.payload;
+    if (target !== identity.name || incarnation !== identity.incarnation) return;
+    const now = this.clock.now();
+    // Several nodes missing the same datagram ask at once; multicast answers them all with one copy.
+    const minGapMs = this.options.membership.heartbeatSettings.intervalMs / 40;
+    for (const seq of seqs) {
+      const datagram = this.retransmitBuffer.take(seq, now, minGapMs);
+      if (datagram === 'gone') this.counters.retransmitsUnavailable++;
+      else if (datagram !== 'resent') {
+        this.counters.retransmitsSent++;
+        void this.options.channel.send('invalidate', datagram).catch(() => this.counters.sendErrors++);
       }
     }
-    state.baselined = true;
-  }
-
-  private senderState(sender: string, incarnation: string): SenderState {
-    let state = this.senders.get(sender);
-    if (!state || state.incarnation !== incarnation) {
-      state = { incarnation, baselined: false, lastSeq: 0, typeSeq: new Map() };
-      this.senders.set(sender, state);
+    // What was published: the asker confirms, or learns what else it lacks.
+    if (now - this.publishedSentAt >= minGapMs) {
+      this.publishedSentAt = now;
+      void this.options.channel.send('published', this.publishedState()).catch(() => this.counters.sendErrors++);
     }
-    return state;
   }
 
-  private clearType(type: string, reason: Exclude<ClearReason, 'remote'>, sender: string): void {
-    this.stats.clearsByReason[reason]++;
+  private clearType(type: string, reason: LossReason, sender: string): void {
+    this.counters.clearsByReason[reason]++;
     if (reason === 'gap') this.logger.warn({ type, sender }, 'lost invalidation detected; cache type cleared');
     publish('cache', () => ({ node: this.options.channel.identity.name, type, event: 'loss-clear', reason, sender }));
     this.processors.get(type)?.clear(reason);
   }
 
-  private clearAll(reason: 'member-lost' | 'sender-restarted' | 'lease-expired', member: Member): void {
+  private clearAll(reason: 'member-lost' | 'sender-restarted', member: Member): void {
     this.logger.info({ node: member.name, reason }, 'clearing every cache type: the sender may have lost invalidations');
-    this.stats.clearsByReason[reason]++;
+    this.counters.clearsByReason[reason]++;
     for (const [type, processor] of this.processors) {
       publish('cache', () => ({ node: this.options.channel.identity.name, type, event: 'loss-clear', reason, sender: member.name }));
       processor.clear(reason);
@@ -295,11 +335,12 @@ export class InvalidationBus {
   }
 
   private async sendDatagram(datagram: InvalidatePayload): Promise<void> {
+    this.retransmitBuffer.remember(datagram);
     try {
       await this.options.channel.send('invalidate', datagram);
-      this.stats.datagramsSent++;
+      this.counters.datagramsSent++;
     } catch (error) {
-      this.stats.sendErrors++;
+      this.counters.sendErrors++;
       throw error;
     }
   }

@@ -123,6 +123,7 @@ export class CacheNode {
         secret: options.secret!.value,
         maxDatagramBytes: config.messaging.maxDatagramBytes,
         coalesceMs: config.messaging.coalesceMs,
+        retransmit: config.messaging.retransmit,
         self: { machine: config.node.machine, host: config.node.host, adminPort: this.adminPort, replicationPort: config.node.replicationPort },
         heartbeat: config.heartbeat,
         knownNodes: config.cluster.nodes.map((n) => n.name),
@@ -137,8 +138,12 @@ export class CacheNode {
         const node = this.nodesByName.get(name);
         return node ? { name, host: node.host, port: node.replicationPort } : undefined;
         // A peer that has not answered in deadAfterMs is treated as it would be once declared
-        // dead: the request path never waits on a stalled node longer than on a dead one.
-      }, newLinkStats(), () => this.currentConfig.heartbeat.deadAfterMs);
+        // dead: the request path never waits on a stalled node longer than on a dead one. One
+        // already silent for a while gets what is left of that (at least one heartbeat interval).
+      }, newLinkStats(), (name) => {
+        const { deadAfterMs, intervalMs } = this.currentConfig.heartbeat;
+        return Math.max(intervalMs, deadAfterMs - (this.core?.membership.silentFor(name) ?? 0));
+      });
       this.appSync = new ApplicationSync(this.apps, this.core.channel, this.core.membership);
     }
     this.caches = new ObjectCacheManager(config.caches, this.core?.bus);

@@ -24,6 +24,8 @@ export interface ClusterCoreOptions {
   readonly secret: Buffer;
   readonly maxDatagramBytes: number;
   readonly coalesceMs: number;
+  /** Ask for lost invalidation datagrams again before clearing (default true). */
+  readonly retransmit?: boolean;
   readonly self: SelfDescription;
   readonly heartbeat: HeartbeatSettings;
   readonly knownNodes: readonly string[];
@@ -56,12 +58,20 @@ export class ClusterCore {
       probe: options.probe,
     });
     this.channel.admit((envelope) => this.membership.observe(envelope));
-    this.bus = new InvalidationBus({ channel: this.channel, membership: this.membership, coalesceMs: options.coalesceMs, logger });
+    this.bus = new InvalidationBus({
+      channel: this.channel,
+      membership: this.membership,
+      coalesceMs: options.coalesceMs,
+      retransmit: options.retransmit ?? true,
+      clock: options.clock,
+      logger,
+    });
     this.channel.onHandlerError = (error, envelope) => logger.error({ err: error, kind: envelope.kind, sender: envelope.sender }, 'error while handling a cluster message');
   }
 
   start(): void {
     this.membership.start();
+    this.bus.start();
   }
 
   /** Sends what is pending, then a goodbye. */
@@ -69,6 +79,7 @@ export class ClusterCore {
     try {
       await this.bus.flush();
     } finally {
+      this.bus.stop();
       await this.membership.stop(true);
     }
   }

@@ -21,7 +21,7 @@ export interface MetricSources {
   readonly latency: MirrorLatency;
   /** Absent on a standalone node. */
   readonly membership?: Pick<Membership, 'list' | 'heartbeatsSent' | 'heartbeatsMissed' | 'multicastVerified'> | undefined;
-  readonly bus?: Pick<InvalidationBus, 'stats'> | undefined;
+  readonly bus?: Pick<InvalidationBus, 'stats' | 'isCoherent'> | undefined;
   readonly channel?: Pick<ClusterChannel, 'drops' | 'framesDelivered'> | undefined;
   readonly transport?: Pick<MulticastChannel, 'stats' | 'queueDepth'> | undefined;
 }
@@ -56,6 +56,7 @@ export function collectMetrics(sources: MetricSources): MetricFamily[] {
   counter('castmirror_cache_clears_sent_total', 'Cluster-wide clears started here.', perType((s) => s.clearsSent));
   counter('castmirror_cache_clears_received_total', 'Cluster-wide clears received.', perType((s) => s.clearsReceived));
   counter('castmirror_gap_clears_total', 'Cache clears forced by a possibly lost invalidation.', perType((s) => s.gapClears));
+  counter('castmirror_cache_lease_misses_total', 'Reads of a held key sent to the source while the invalidation lease had lapsed.', perType((s) => s.leaseMisses));
 
   const sessions = status.sessions;
   gauge('castmirror_sessions', 'Sessions held, by role.', [
@@ -120,13 +121,24 @@ export function collectMetrics(sources: MetricSources): MetricFamily[] {
     gauge('castmirror_multicast_verified', '1 once this node has heard its own heartbeat.', [{ value: membership.multicastVerified ? 1 : 0 }]);
   }
   if (bus) {
-    counter('castmirror_invalidation_datagrams_sent_total', 'Invalidation datagrams sent (after coalescing).', [{ value: bus.stats.datagramsSent }]);
-    counter('castmirror_invalidation_datagrams_received_total', 'Invalidation datagrams received.', [{ value: bus.stats.datagramsReceived }]);
-    counter('castmirror_invalidation_datagrams_missed_total', 'Invalidation datagrams announced but never received.', [{ value: bus.stats.datagramsMissed }]);
+    const b = bus.stats;
+    counter('castmirror_invalidation_datagrams_sent_total', 'Invalidation datagrams sent (after coalescing).', [{ value: b.datagramsSent }]);
+    counter('castmirror_invalidation_datagrams_received_total', 'Invalidation datagrams received (first copies, retransmitted ones included).', [{ value: b.datagramsReceived }]);
+    counter('castmirror_invalidation_datagrams_missed_total', 'Invalidation datagrams announced before they were received.', [{ value: b.datagramsMissed }]);
+    counter('castmirror_invalidation_datagrams_recovered_total', 'Missing invalidation datagrams that arrived retransmitted.', [{ value: b.datagramsRecovered }]);
+    counter('castmirror_invalidation_repairs_total', 'Cache types a loss touched that retransmission repaired (clears avoided).', [{ value: b.repairs }]);
+    counter('castmirror_invalidation_naks_sent_total', 'Requests to other nodes to send lost datagrams again.', [{ value: b.naksSent }]);
+    counter('castmirror_invalidation_probes_sent_total', 'Requests to other nodes for their state, when a heartbeat was late.', [{ value: b.probesSent }]);
+    counter('castmirror_invalidation_retransmits_total', 'Datagrams sent again because another node asked, and asked-for ones no longer kept.', [
+      { labels: { outcome: 'sent' }, value: b.retransmitsSent },
+      { labels: { outcome: 'unavailable' }, value: b.retransmitsUnavailable },
+    ]);
+    counter('castmirror_invalidation_lease_lapses_total', "Times a member's invalidations stayed unconfirmed past the lease (cached reads went to the source).", [{ value: b.leaseLapses }]);
+    gauge('castmirror_invalidation_coherent', '1 while every member is confirmed within the lease (cached values may be served).', [{ value: bus.isCoherent() ? 1 : 0 }]);
     counter(
       'castmirror_loss_clears_total',
       'Clears forced by possible loss, by reason (each may clear several types).',
-      Object.entries(bus.stats.clearsByReason).map(([reason, value]) => ({ labels: { reason }, value })),
+      Object.entries(b.clearsByReason).map(([reason, value]) => ({ labels: { reason }, value })),
     );
   }
   if (channel) {

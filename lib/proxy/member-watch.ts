@@ -4,10 +4,11 @@
  * sends, so the nodes do not see it as a member. Frames are authenticated with the
  * cluster secret exactly as the nodes do; anything else is counted and dropped.
  *
- * A node is alive while its heartbeats keep coming (within `deadAfterMs`), until it says
- * goodbye, and except after the proxy itself failed to connect to it: then it is down
- * until a heartbeat arrives after that failure (or, when no heartbeats reach the proxy,
- * for a few heartbeat timeouts).
+ * A node is alive while its heartbeats keep coming, suspect once two are missing (it may be
+ * stalled: requests for its sessions go to their backups first), down after `deadAfterMs`
+ * of silence or a goodbye, and down after the proxy itself failed to connect to it, until a
+ * heartbeat arrives after that failure (or, when no heartbeats reach the proxy, for a few
+ * heartbeat timeouts).
  */
 import type { ClusterConfig, NodeEntry } from '../config/types.js';
 import { ClusterChannel } from '../transport/cluster-channel.js';
@@ -28,11 +29,12 @@ export interface WatchedMember {
   refusedAt: number;
 }
 
-export type MemberView = 'alive' | 'unknown' | 'down';
+export type MemberView = 'alive' | 'suspect' | 'unknown' | 'down';
 
 export class MemberWatch {
   readonly members = new Map<string, WatchedMember>();
   private deadAfterMs: number;
+  private intervalMs: number;
 
   /** Called (at most once a second) when an authenticated heartbeat names a node the config does not list. */
   onUnknownNode: (name: string) => void = () => {};
@@ -44,6 +46,7 @@ export class MemberWatch {
     secret: Buffer | undefined,
   ) {
     this.deadAfterMs = config.heartbeat.deadAfterMs;
+    this.intervalMs = config.heartbeat.intervalMs;
     this.reconfigure(config);
     if (transport && secret) {
       const codec = new FrameCodec({ cluster: config.name, secret, maxFrameBytes: config.messaging.maxDatagramBytes });
@@ -61,6 +64,7 @@ export class MemberWatch {
   /** Takes a (re)loaded config: nodes added are watched, nodes removed are forgotten. */
   reconfigure(config: ClusterConfig): void {
     this.deadAfterMs = config.heartbeat.deadAfterMs;
+    this.intervalMs = config.heartbeat.intervalMs;
     for (const node of config.nodes) {
       const known = this.members.get(node.name);
       if (known) known.node = node;
@@ -75,9 +79,10 @@ export class MemberWatch {
   }
 
   /**
-   * alive: heard within deadAfterMs and not refused since. unknown: never heard and never
-   * refused (the proxy just started, or heartbeats do not reach it). down: silent too long,
-   * said goodbye, or refused a connection since it was last heard.
+   * alive: heard within two heartbeat intervals and not refused since. suspect: silent for
+   * longer, but less than deadAfterMs. unknown: never heard and never refused (the proxy just
+   * started, or heartbeats do not reach it). down: silent too long, said goodbye, or refused
+   * a connection since it was last heard.
    */
   stateOf(name: string, now = performance.now()): MemberView {
     const member = this.members.get(name);
@@ -85,11 +90,30 @@ export class MemberWatch {
     const refused = member.refusedAt > member.lastHeard && now - member.refusedAt <= this.deadAfterMs * 4;
     if (refused) return 'down';
     if (member.lastHeard === -Infinity) return 'unknown';
-    return !member.left && now - member.lastHeard <= this.deadAfterMs ? 'alive' : 'down';
+    if (member.left) return 'down';
+    const silentFor = now - member.lastHeard;
+    return silentFor <= 2 * this.intervalMs ? 'alive' : silentFor <= this.deadAfterMs ? 'suspect' : 'down';
   }
 
+  /** Heard within deadAfterMs (alive or suspect), not refused, not gone. */
   isAlive(name: string, now = performance.now()): boolean {
-    return this.stateOf(name, now) === 'alive';
+    const state = this.stateOf(name, now);
+    return state === 'alive' || state === 'suspect';
+  }
+
+  /**
+   * Was heard, has not said goodbye, and has been silent for deadAfterMs: a node that
+   * stopped answering (killed, stalled, cut off). Requests waiting on it are not waited for
+   * longer than a dead node would be.
+   */
+  stoppedAnswering(name: string, now = performance.now()): boolean {
+    const member = this.members.get(name);
+    return member !== undefined && member.lastHeard !== -Infinity && !member.left && now - member.lastHeard > this.deadAfterMs;
+  }
+
+  /** How often the proxy looks for nodes that stopped answering. */
+  get checkIntervalMs(): number {
+    return Math.max(5, this.intervalMs / 2);
   }
 
   incarnationOf(name: string): string | undefined {

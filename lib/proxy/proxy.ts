@@ -57,6 +57,8 @@ export interface ProxyStats {
   /** Requests a leaving node answered "not applied", sent to another node. */
   notApplied: number;
   timeouts: number;
+  /** Requests given up because their node stopped answering (silent for deadAfterMs). */
+  abandoned: number;
   forgedCookies: number;
   byNode: Record<string, number>;
   byReason: Record<string, number>;
@@ -73,6 +75,9 @@ export class StickyProxy {
   private readonly timeoutMs: number;
   private readonly connectTimeoutMs: number;
   private server: http.Server | undefined;
+  /** Per node, how to give up each request waiting on it (when the node stops answering). */
+  private readonly waiting = new Map<string, Set<(error: Error) => void>>();
+  private watchdog: NodeJS.Timeout | undefined;
 
   private constructor(
     options: ProxyOptions,
@@ -86,7 +91,7 @@ export class StickyProxy {
     // The name every node writes: <Sessions cookie> of the same server.xml.
     this.cookie = options.secret ? new RouteCookie({ secret: options.secret, cluster: options.config.name, name: options.config.sessions.cookie }) : undefined;
     this.router = new Router(members, this.mode);
-    this.stats = { requests: 0, retried: 0, failedAfterSend: 0, noNode: 0, notApplied: 0, timeouts: 0, forgedCookies: 0, byNode: {}, byReason: {} };
+    this.stats = { requests: 0, retried: 0, failedAfterSend: 0, noNode: 0, notApplied: 0, timeouts: 0, abandoned: 0, forgedCookies: 0, byNode: {}, byReason: {} };
     for (const node of options.config.nodes) {
       this.agents.set(node.name, newAgent());
       this.stats.byNode[node.name] = 0;
@@ -113,6 +118,7 @@ export class StickyProxy {
       const server = http.createServer({ keepAliveTimeout: 5_000 }, (req, res) => proxy.handle(req, res));
       await listen(server, options.port, options.host);
       proxy.server = server;
+      proxy.watchdog = setInterval(() => proxy.abandonSilentNodes(), members.checkIntervalMs).unref();
     } catch (error) {
       await members.close();
       throw error;
@@ -154,6 +160,7 @@ export class StickyProxy {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.watchdog);
     const server = this.server;
     this.server = undefined;
     if (server) {
@@ -212,6 +219,21 @@ export class StickyProxy {
     tryNext();
   }
 
+  /**
+   * A node silent for deadAfterMs (stalled, killed, cut off) is not waited on for the 30 s
+   * request timeout: what it was handling is given up, as if its connection had failed, so
+   * a bodiless GET goes to the next node (the session's backup) and anything else gets a 502.
+   */
+  private abandonSilentNodes(): void {
+    const now = performance.now();
+    for (const [name, requests] of this.waiting) {
+      if (requests.size === 0 || !this.members.stoppedAnswering(name, now)) continue;
+      this.stats.abandoned += requests.size;
+      const error = new Error(`${name} stopped answering (no heartbeat for deadAfterMs)`);
+      for (const abandon of [...requests]) abandon(error);
+    }
+  }
+
   private forward(
     name: string,
     req: IncomingMessage,
@@ -229,6 +251,14 @@ export class StickyProxy {
       settled = true;
       outcome();
     };
+    let requests = this.waiting.get(name);
+    if (!requests) this.waiting.set(name, (requests = new Set()));
+    const abandon = (error: Error): void => {
+      upstream.destroy();
+      settle(() => (sent ? on.failedAfterSend(error) : on.unreachable()));
+    };
+    requests.add(abandon);
+    upstream.once('close', () => requests.delete(abandon));
     const send = (): void => {
       sent = true;
       clearTimeout(connectTimer);
@@ -282,6 +312,7 @@ export class StickyProxy {
     const members = [...this.members.members.values()].map((m) => ({
       name: m.node.name,
       alive: this.members.isAlive(m.node.name, now),
+      state: this.members.stateOf(m.node.name, now),
       incarnation: m.incarnation ?? null,
       sessions: m.load?.sessions ?? null,
       msSinceHeard: Number.isFinite(m.lastHeard) ? Math.round(now - m.lastHeard) : null,

@@ -4,8 +4,11 @@
  *
  * sticky: a request whose route cookie names a live primary (of the same incarnation: a
  *   restarted primary lost its memory) goes there; else to the cookie's backup, which
- *   holds a copy; else to the least-loaded live node, which locates the session. A request
- *   without a cookie starts a session: least-loaded live node, round-robin among equals.
+ *   holds a copy; else to the least-loaded live node, which locates the session. A primary
+ *   that is only suspect (heartbeats missing: perhaps stalled) comes after its backup, which
+ *   takes the session over if the primary does not answer it either. A request without a
+ *   cookie starts a session: least-loaded live node, round-robin among equals. Suspect
+ *   nodes come after the live ones, then nodes never heard from, then those known down.
  * dumb: a random live node for every request, as a balancer that ignores cookies would;
  *   the nodes then fetch and locate sessions themselves.
  */
@@ -34,31 +37,42 @@ export class Router {
   choose(hint: RouteHint | undefined): RouteChoice {
     const now = performance.now();
     const live: WatchedMember[] = [];
-    // Never heard from (the proxy just started), then known down: tried only after the live ones.
+    // Silent for a while, never heard from (the proxy just started), then known down: tried only after the live ones.
+    const suspect: string[] = [];
     const unknown: string[] = [];
     const down: string[] = [];
+    const states = new Map<string, string>();
     for (const member of this.members.members.values()) {
       const state = this.members.stateOf(member.node.name, now);
+      states.set(member.node.name, state);
       if (state === 'alive') live.push(member);
-      else (state === 'unknown' ? unknown : down).push(member.node.name);
+      else (state === 'suspect' ? suspect : state === 'unknown' ? unknown : down).push(member.node.name);
     }
 
     if (this.mode === 'dumb') {
-      return { order: [...this.shuffled(live.map((m) => m.node.name)), ...unknown, ...down], reason: 'random' };
+      return { order: [...this.shuffled(live.map((m) => m.node.name)), ...suspect, ...unknown, ...down], reason: 'random' };
     }
     const preferred: string[] = [];
     let reason: RouteChoice['reason'] = hint ? 'relocate' : 'new-session';
-    if (hint?.primary && !down.includes(hint.primary) && this.members.members.has(hint.primary) && this.sameIncarnation(hint)) {
-      preferred.push(hint.primary);
+    const usable = (name: string | undefined): name is string => name !== undefined && states.has(name) && states.get(name) !== 'down';
+    const primary = usable(hint?.primary) && this.sameIncarnation(hint!) ? hint!.primary : undefined;
+    const backup = usable(hint?.backup) && hint!.backup !== primary ? hint!.backup : undefined;
+    if (primary && states.get(primary) !== 'suspect') {
+      preferred.push(primary);
       reason = 'primary';
     }
-    if (hint?.backup && !down.includes(hint.backup) && this.members.members.has(hint.backup) && !preferred.includes(hint.backup)) {
-      preferred.push(hint.backup);
+    if (backup) {
+      preferred.push(backup);
       if (reason !== 'primary') reason = 'backup';
+    }
+    // A suspect primary after its backup: the backup asks it, and takes over if it does not answer.
+    if (primary && !preferred.includes(primary)) {
+      preferred.push(primary);
+      if (reason !== 'backup') reason = 'primary';
     }
     const rest = this.leastLoaded(live.filter((m) => !preferred.includes(m.node.name)));
     // Without heartbeats (a balancer in front of apps that are not castmirror nodes), unknown nodes take turns.
-    const last = [...this.rotated(unknown), ...down].filter((n) => !preferred.includes(n));
+    const last = [...suspect, ...this.rotated(unknown), ...down].filter((n) => !preferred.includes(n));
     return { order: [...preferred, ...rest, ...last], reason };
   }
 

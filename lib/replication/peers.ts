@@ -41,14 +41,15 @@ export class PeerPool {
   private closed = false;
 
   /**
-   * `requestTimeoutMs`: how long a request waits for its answer (read at each request, so a
-   * reload applies): a peer that takes longer is treated as unavailable.
+   * `requestTimeoutMs`: how long a request to that peer waits for its answer (read at each
+   * request, so a reload applies, and a peer already silent for a while gets less): a peer
+   * that takes longer is treated as unavailable.
    */
   constructor(
     private readonly identity: LinkIdentity,
     private readonly address: (name: string) => PeerAddress | undefined,
     readonly stats: LinkStats,
-    private readonly requestTimeoutMs: () => number | undefined = () => undefined,
+    private readonly requestTimeoutMs: (name: string) => number | undefined = () => undefined,
   ) {}
 
   /** The open connection to `name`, if there is one (no waiting: the hot path). */
@@ -68,7 +69,7 @@ export class PeerPool {
     if (!address) throw new PeerUnavailableError(name, 'not a known node');
     // The handshake is a request too: a stalled peer's kernel accepts the connection, and
     // nothing answers it.
-    state.connecting = connect(address, this.identity, this.stats, this.requestTimeoutMs()).then(
+    state.connecting = connect(address, this.identity, this.stats, this.requestTimeoutMs(name)).then(
       (connection) => {
         state.connection = connection;
         state.connecting = undefined;
@@ -97,7 +98,7 @@ export class PeerPool {
         connection = await this.get(name);
         await connection.drained();
       }
-      return await connection.request(message, timeoutFor(message, this.requestTimeoutMs()));
+      return await connection.request(message, timeoutFor(message, this.requestTimeoutMs(name)));
     } catch (error) {
       if (error instanceof PeerUnavailableError) return undefined;
       throw error;

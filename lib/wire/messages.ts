@@ -12,6 +12,8 @@ export const MessageKind = {
   located: 5,
   apps: 6,
   'apps-ack': 7,
+  nak: 8,
+  published: 9,
 } as const;
 export type MessageKindName = keyof typeof MessageKind;
 export type MessageKindCode = (typeof MessageKind)[MessageKindName];
@@ -23,6 +25,7 @@ export const LIMITS = Object.freeze({
   cacheKeyBytes: 512,
   typesPerMessage: 1024,
   keysPerEntry: 65_536,
+  seqsPerNak: 256,
 });
 
 /**
@@ -70,6 +73,17 @@ export interface InvalidationEntry {
 export interface InvalidatePayload {
   readonly seq: number;
   readonly entries: readonly InvalidationEntry[];
+}
+
+/**
+ * "Send again the invalidation datagrams `seqs` you published" (NAKACK-style), to one sender
+ * incarnation. The sender answers with them and a `published` message; with empty `seqs`
+ * ("what have you published?", asked when its heartbeat is late) with the latter only.
+ */
+export interface NakPayload {
+  readonly target: string;
+  readonly incarnation: string;
+  readonly seqs: readonly number[];
 }
 
 /** "Who holds session S?", for a node with no usable route hint. */
@@ -135,7 +149,9 @@ export type Envelope =
   | (EnvelopeHeader & { readonly kind: 'locate'; readonly payload: LocatePayload })
   | (EnvelopeHeader & { readonly kind: 'located'; readonly payload: LocatedPayload })
   | (EnvelopeHeader & { readonly kind: 'apps'; readonly payload: AppsPayload })
-  | (EnvelopeHeader & { readonly kind: 'apps-ack'; readonly payload: AppsAckPayload });
+  | (EnvelopeHeader & { readonly kind: 'apps-ack'; readonly payload: AppsAckPayload })
+  | (EnvelopeHeader & { readonly kind: 'nak'; readonly payload: NakPayload })
+  | (EnvelopeHeader & { readonly kind: 'published'; readonly payload: PublishedState });
 
 export type EnvelopeOf<K extends Envelope['kind']> = Extract<Envelope, { kind: K }>;
 
@@ -174,6 +190,10 @@ function payloadToWire(envelope: Envelope): unknown {
       return [envelope.payload.request, appsToWire(envelope.payload.apps)];
     case 'apps-ack':
       return [envelope.payload.request, envelope.payload.requester, appsToWire(envelope.payload.apps)];
+    case 'nak':
+      return [envelope.payload.target, envelope.payload.incarnation, envelope.payload.seqs];
+    case 'published':
+      return publishedToWire(envelope.payload);
   }
 }
 
@@ -244,6 +264,17 @@ export function checkEnvelope(value: unknown): Envelope | string {
       if (!Array.isArray(payload) || payload.length !== 3 || !isCount(payload[0]) || !isName(payload[1])) return 'bad apps-ack payload';
       const apps = checkApps(payload[2]);
       return typeof apps === 'string' ? apps : { ...header, kind, payload: { request: payload[0], requester: payload[1], apps } };
+    }
+    case 'nak': {
+      if (!Array.isArray(payload) || payload.length !== 3) return 'bad nak payload';
+      const [target, targetIncarnation, seqs] = payload as unknown[];
+      if (!isName(target) || !isString(targetIncarnation, LIMITS.incarnationLength) || targetIncarnation === '') return 'bad nak target';
+      if (!Array.isArray(seqs) || seqs.length > LIMITS.seqsPerNak || !seqs.every((q) => isCount(q) && q > 0)) return 'bad nak sequences';
+      return { ...header, kind, payload: { target, incarnation: targetIncarnation, seqs: seqs as number[] } };
+    }
+    case 'published': {
+      const published = checkPublished(payload);
+      return typeof published === 'string' ? published : { ...header, kind, payload: published };
     }
   }
 }

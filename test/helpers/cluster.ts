@@ -104,6 +104,7 @@ const PROGRAMS = {
   'session-app': { args: (config: string, node: string) => [SESSION_APP, config, node], ready: 'app listening' },
   'express-app': { args: (config: string, node: string) => [path.join(FIXTURES, 'express-app.ts'), config, node], ready: 'app listening' },
   'fastify-app': { args: (config: string, node: string) => [path.join(FIXTURES, 'fastify-app.ts'), config, node], ready: 'app listening' },
+  'cache-load': { args: (config: string, node: string) => [path.join(FIXTURES, 'cache-load.ts'), config, node], ready: 'app listening' },
 } as const;
 
 export type Program = keyof typeof PROGRAMS;

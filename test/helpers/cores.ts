@@ -16,7 +16,7 @@ export interface TestCore {
 }
 
 /** `adminPort: 0` models nodes started without the admin API. */
-export function makeCores(names: readonly string[], options: { clock?: FakeClock; knownNodes?: readonly string[]; maxDatagramBytes?: number; adminPort?: number } = {}) {
+export function makeCores(names: readonly string[], options: { clock?: FakeClock; knownNodes?: readonly string[]; maxDatagramBytes?: number; adminPort?: number; retransmit?: boolean } = {}) {
   const clock = options.clock ?? new FakeClock();
   const network = new MemoryNetwork();
   const cores = new Map<string, TestCore>();
@@ -34,6 +34,7 @@ export function makeCores(names: readonly string[], options: { clock?: FakeClock
       secret: SECRET,
       maxDatagramBytes: options.maxDatagramBytes ?? 1400,
       coalesceMs: 1,
+      retransmit: options.retransmit ?? true,
       // The probe finds members by host, so each core's host is its name.
       self: { machine: `m-${name}`, host: name, adminPort: options.adminPort ?? 9000, replicationPort: 7000 },
       heartbeat: HEARTBEAT,

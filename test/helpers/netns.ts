@@ -93,6 +93,23 @@ export class Hosts {
 }`);
   }
 
+  /**
+   * Random loss of `percent` of the multicast datagrams arriving at host `i` (nftables
+   * `numgen random` inside its namespace); 0 removes it. Unicast (replication, the probe,
+   * HTTP) is untouched.
+   */
+  loss(i: number, percent: number): void {
+    try {
+      nft(this.ns(i), 'delete table inet castmirror_loss');
+    } catch {
+      // there was none
+    }
+    if (percent <= 0) return;
+    nft(this.ns(i), `table inet castmirror_loss {
+  chain in { type filter hook input priority 0; policy accept; ip daddr 224.0.0.0/4 numgen random mod 100 < ${percent} drop; }
+}`);
+  }
+
   heal(i: number): void {
     nft(this.ns(i), 'delete table inet castmirror_partition');
   }
