@@ -31,7 +31,7 @@ interface AppReply {
 }
 
 /** Three session-app nodes, one per host namespace, converged; torn down after each test. */
-async function startHosts(cleanups: (() => void)[]) {
+async function startHosts(cleanups: (() => void)[], heartbeat = { intervalMs: 100, deadAfterMs: 500 }) {
   const hosts = Hosts.create(NAMES.length);
   cleanups.push(() => hosts.cleanup());
   const dir = mkdtempSync(path.join(tmpdir(), 'castmirror-hosts-'));
@@ -50,7 +50,7 @@ async function startHosts(cleanups: (() => void)[]) {
   <MulticastPort>45564</MulticastPort>
   <MulticastTTL>1</MulticastTTL>
   <Secret file="secret"/>
-  <Heartbeat intervalMs="100" deadAfterMs="500"/>
+  <Heartbeat intervalMs="${heartbeat.intervalMs}" deadAfterMs="${heartbeat.deadAfterMs}"/>
   <Replication mode="sync"/>
   <ClusterNodes>
 ${NAMES.map((_, i) => node(i)).join('\n')}
@@ -66,6 +66,12 @@ ${NAMES.map((_, i) => setting(i)).join('\n')}
   const cluster = {
     hosts,
     processes,
+    /** Starts node `i` again (a new process, a new incarnation) on its host. */
+    restart: async (i: number) => {
+      const process = new NodeProcess(NAMES[i]!, configPath, {}, 'session-app', [], hosts.ns(i));
+      processes[i] = process;
+      await process.started();
+    },
     status: (i: number) => hosts.json<NodeStatus>(`http://${hosts.address(i)}:9081/status`, { headers: auth }),
     roleOn: async (i: number, session: string) => {
       const reply = await hosts.request(`http://${hosts.address(i)}:9081/sessions/${session}`, { headers: auth });
@@ -219,5 +225,25 @@ describe('three hosts in network namespaces', { timeout: 120_000 }, () => {
     const { list } = await c.app(0, '/read', { hint });
     assert.deepEqual(list, acknowledged, 'every acknowledged write, read through the resumed node');
   });
-});
 
+  test('a backup host that crashes and is back before it is declared dead is refilled: its sessions have two copies again, and survive their primary', { skip }, async (t) => {
+    // A long deadAfterMs, so the restarted process is seen as a new incarnation, not after a death.
+    const c = await startHosts(cleanups, { intervalMs: 100, deadAfterMs: 8_000 });
+    const created: { hint: RouteHint; value: number }[] = [];
+    for (let value = 0; value < 40; value++) created.push({ hint: (await c.app(0, '/append', { value })).hint, value });
+    const onB = created.filter(({ hint }) => hint.backup === 'node-b');
+    assert.ok(onB.length > 0, 'some sessions are backed up on node-b');
+    c.processes[1]!.kill('SIGKILL');
+    await c.processes[1]!.exited;
+    const restartedAt = performance.now();
+    await c.restart(1);
+    await eventually(async () => (await c.status(1)).sessions.backups >= onB.length, { timeoutMs: 20_000, intervalMs: 20, what: 'node-b refilled with the copies it lost' });
+    t.diagnostic(`node-b back as a new incarnation; ${onB.length} copies refilled ${Math.round(performance.now() - restartedAt)} ms after its restart began`);
+    c.processes[0]!.kill('SIGKILL');
+    await c.processes[0]!.exited;
+    for (const { hint, value } of onB) {
+      const reply = await c.app(1, '/read', { hint });
+      assert.deepEqual(reply.list, [value], `session ${value} continues on the refilled node-b (${reply.outcome})`);
+    }
+  });
+});
