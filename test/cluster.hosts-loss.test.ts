@@ -11,7 +11,6 @@
  * clears, repairs and lease lapses for each. Needs root for the namespaces (CI runs as root).
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -19,7 +18,7 @@ import { after, describe, test } from 'node:test';
 import type { NodeStatus } from '../lib/index.js';
 import type { InvalidationBusStats } from '../lib/messaging/invalidation-bus.js';
 import { killAll, NodeProcess } from './helpers/cluster.js';
-import { canCreateNamespaces, Hosts } from './helpers/netns.js';
+import { canCreateNamespaces, Hosts, writeHostsConfig } from './helpers/netns.js';
 import { eventually } from './helpers/wait.js';
 
 const NAMES = ['node-a', 'node-b', 'node-c'];
@@ -88,28 +87,12 @@ function staleness(file: string, writes: Map<number, number[]>, windowMs: number
 }
 
 async function startCluster(hosts: Hosts, dir: string, retransmit: boolean) {
-  const secret = randomBytes(24).toString('base64url');
-  writeFileSync(path.join(dir, 'secret'), secret, { mode: 0o600 });
-  const group = `239.214.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
-  const configPath = path.join(dir, `server-${retransmit ? 'on' : 'off'}.xml`);
-  writeFileSync(
-    configPath,
-    `<Server name="loss">
-  <Cluster>1</Cluster>
-  <MulticastAddress>${group}</MulticastAddress>
-  <MulticastPort>45564</MulticastPort>
-  <MulticastTTL>1</MulticastTTL>
-  <Secret file="secret"/>
-  <Heartbeat intervalMs="${INTERVAL_MS}" deadAfterMs="${5 * INTERVAL_MS}"/>
-  <Messaging retransmit="${retransmit ? 'on' : 'off'}"/>
-  <ClusterNodes>
-${NAMES.map((name, i) => `    <Node name="${name}" host="${hosts.address(i)}" machine="host-${i}" httpPort="8081" replicationPort="7081" adminPort="9081"/>`).join('\n')}
-  </ClusterNodes>
-  <Caches><Cache type="product" capacity="1000"/></Caches>
-${NAMES.map((name, i) => `  <NodeSetting node="${name}"><MulticastInterface>${hosts.address(i)}</MulticastInterface><Admin host="${hosts.address(i)}"/></NodeSetting>`).join('\n')}
-</Server>
-`,
-  );
+  const { configPath, secret } = writeHostsConfig(hosts, dir, {
+    names: NAMES,
+    file: `server-${retransmit ? 'on' : 'off'}.xml`,
+    heartbeat: { intervalMs: INTERVAL_MS, deadAfterMs: 5 * INTERVAL_MS },
+    extraXml: `  <Messaging retransmit="${retransmit ? 'on' : 'off'}"/>\n  <Caches><Cache type="product" capacity="1000"/></Caches>`,
+  });
   const db = path.join(dir, 'database');
   writeFileSync(db, Buffer.alloc(KEYS * 8));
   const processes = NAMES.map((name, i) => new NodeProcess(name, configPath, { CASTMIRROR_LOAD_DB: db }, 'cache-load', [], hosts.ns(i)));

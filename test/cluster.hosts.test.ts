@@ -8,8 +8,7 @@
  * never silently.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, test } from 'node:test';
@@ -17,7 +16,7 @@ import type { NodeStatus } from '../lib/index.js';
 import type { RouteHint } from '../lib/replication/route-hint.js';
 import type { SessionView } from '../lib/session/view.js';
 import { killAll, NodeProcess } from './helpers/cluster.js';
-import { canCreateNamespaces, Hosts } from './helpers/netns.js';
+import { canCreateNamespaces, Hosts, writeHostsConfig } from './helpers/netns.js';
 import { eventually, sleep } from './helpers/wait.js';
 
 const NAMES = ['node-a', 'node-b', 'node-c'];
@@ -36,29 +35,7 @@ async function startHosts(cleanups: (() => void)[], heartbeat = { intervalMs: 10
   cleanups.push(() => hosts.cleanup());
   const dir = mkdtempSync(path.join(tmpdir(), 'castmirror-hosts-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const secret = randomBytes(24).toString('base64url');
-  writeFileSync(path.join(dir, 'secret'), secret, { mode: 0o600 });
-  const group = `239.213.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
-  const node = (i: number) => `    <Node name="${NAMES[i]}" host="${hosts.address(i)}" machine="host-${i}" httpPort="8081" replicationPort="7081" adminPort="9081"/>`;
-  const setting = (i: number) => `  <NodeSetting node="${NAMES[i]}"><MulticastInterface>${hosts.address(i)}</MulticastInterface><Admin host="${hosts.address(i)}"/></NodeSetting>`;
-  const configPath = path.join(dir, 'server.xml');
-  writeFileSync(
-    configPath,
-    `<Server name="hosts">
-  <Cluster>1</Cluster>
-  <MulticastAddress>${group}</MulticastAddress>
-  <MulticastPort>45564</MulticastPort>
-  <MulticastTTL>1</MulticastTTL>
-  <Secret file="secret"/>
-  <Heartbeat intervalMs="${heartbeat.intervalMs}" deadAfterMs="${heartbeat.deadAfterMs}"/>
-  <Replication mode="sync"/>
-  <ClusterNodes>
-${NAMES.map((_, i) => node(i)).join('\n')}
-  </ClusterNodes>
-${NAMES.map((_, i) => setting(i)).join('\n')}
-</Server>
-`,
-  );
+  const { configPath, secret } = writeHostsConfig(hosts, dir, { names: NAMES, heartbeat, extraXml: '  <Replication mode="sync"/>' });
   const auth = { authorization: `Bearer ${secret}` };
   const started = performance.now();
   const processes = NAMES.map((name, i) => new NodeProcess(name, configPath, {}, 'session-app', [], hosts.ns(i)));

@@ -7,6 +7,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { ROOT } from './cluster.js';
@@ -29,6 +30,37 @@ export function canCreateNamespaces(): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Writes a server.xml (and its secret file) in `dir` for one node per host: node `i` named
+ * `names[i]` at host `i`'s address, machine `host-i`, multicast and admin on that address;
+ * `extraXml` goes inside <Server>. Returns the config's path and the secret.
+ */
+export function writeHostsConfig(hosts: Hosts, dir: string, options: { names: readonly string[]; file?: string; heartbeat: { intervalMs: number; deadAfterMs: number }; extraXml?: string }): { configPath: string; secret: string } {
+  const secret = randomBytes(24).toString('base64url');
+  writeFileSync(path.join(dir, 'secret'), secret, { mode: 0o600 });
+  const group = `239.213.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
+  const { names, heartbeat } = options;
+  const configPath = path.join(dir, options.file ?? 'server.xml');
+  writeFileSync(
+    configPath,
+    `<Server name="hosts">
+  <Cluster>1</Cluster>
+  <MulticastAddress>${group}</MulticastAddress>
+  <MulticastPort>45564</MulticastPort>
+  <MulticastTTL>1</MulticastTTL>
+  <Secret file="secret"/>
+  <Heartbeat intervalMs="${heartbeat.intervalMs}" deadAfterMs="${heartbeat.deadAfterMs}"/>
+${options.extraXml ?? ''}
+  <ClusterNodes>
+${names.map((name, i) => `    <Node name="${name}" host="${hosts.address(i)}" machine="host-${i}" httpPort="8081" replicationPort="7081" adminPort="9081"/>`).join('\n')}
+  </ClusterNodes>
+${names.map((name, i) => `  <NodeSetting node="${name}"><MulticastInterface>${hosts.address(i)}</MulticastInterface><Admin host="${hosts.address(i)}"/></NodeSetting>`).join('\n')}
+</Server>
+`,
+  );
+  return { configPath, secret };
 }
 
 export class Hosts {
