@@ -36,7 +36,7 @@ const cluster = await benchCluster(['primary', 'backup']);
 
 /** A delta message the size castmirror sends for one small change. */
 function sampleDelta(): Buffer {
-  const session = new SessionObject({ id: newSessionId(), version: 41, epoch: 0, primary: 'primary', backup: 'backup', origin: 'primary', createdAt: Date.now(), lastAccessAt: Date.now(), timeoutMs: 1_800_000 }, new ReferenceRegistry());
+  const session = new SessionObject({ id: newSessionId(), version: 41, epoch: 0, primary: 'primary', backup: 'backup', origin: 'primary', createdAt: Date.now(), lastAccessAt: Date.now(), timeoutMs: 1_800_000, expiresAt: null }, new ReferenceRegistry());
   session.global.set('n', 12345);
   return Buffer.from(encodeMessage({ t: 'batch', id: 123456, deltas: [deltaOf(session)!] }));
 }

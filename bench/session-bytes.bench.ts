@@ -16,7 +16,7 @@ const db = makeDatabase(1000);
 const references = makeReferences() as ReferenceRegistry<unknown>;
 
 function newSession(): SessionObject {
-  return new SessionObject({ id: newSessionId(), version: 1, epoch: 0, primary: 'node-a', backup: 'node-b', origin: 'node-a', createdAt: Date.now(), lastAccessAt: Date.now(), timeoutMs: 1_800_000 }, references);
+  return new SessionObject({ id: newSessionId(), version: 1, epoch: 0, primary: 'node-a', backup: 'node-b', origin: 'node-a', createdAt: Date.now(), lastAccessAt: Date.now(), timeoutMs: 1_800_000, expiresAt: null }, references);
 }
 
 /** Bytes of the mirror message for one "next page" click. */

@@ -28,14 +28,14 @@ test(`fuzz: ${CASES} mutated and random replication frames; nothing escapes the 
   });
   const ids = Array.from({ length: 5 }, newSessionId);
   const valid = (): ReplicationMessage => {
-    const session = new SessionObject({ id: ids[int(ids.length)]!, version: int(5), epoch: 0, primary: 'a', backup: 'b', origin: 'a', createdAt: 1, lastAccessAt: Date.now(), timeoutMs: 60_000 }, references);
+    const session = new SessionObject({ id: ids[int(ids.length)]!, version: int(5), epoch: 0, primary: 'a', backup: 'b', origin: 'a', createdAt: 1, lastAccessAt: Date.now(), timeoutMs: 60_000, expiresAt: null }, references);
     session.global.set('k', int(100));
     if (int(2)) session.pushComposite().simple.set('s', 'x');
     switch (int(5)) {
       case 0: return { t: 'mirror', id: int(1000), snapshot: snapshotOf(session) };
       case 1: return { t: 'batch', id: int(1000), deltas: [deltaOf(session)!] };
       case 2: return { t: 'fetch', id: int(1000), session: session.id };
-      case 3: return { t: 'touch', session: session.id, at: Date.now() };
+      case 3: return { t: 'touch', session: session.id, at: Date.now(), expiresAt: null };
       default: return { t: 'release', session: session.id };
     }
   };

@@ -41,7 +41,7 @@ describe('replication links (real TCP on 127.0.0.1)', () => {
     const connection = await connect({ name: 'b', host: '127.0.0.1', port }, identity('a'), newLinkStats());
     const reply = await connection.request({ t: 'fetch', session: 'abcdefghijklmnopqrstuvwxyz' });
     assert.deepEqual(reply, { t: 'fetched', id: 1, snapshot: null, role: 'none' });
-    connection.send({ t: 'touch', session: 'abcdefghijklmnopqrstuvwxyz', at: 5 });
+    connection.send({ t: 'touch', session: 'abcdefghijklmnopqrstuvwxyz', at: 5, expiresAt: null });
     await eventually(() => seen.includes('a:touch'));
     connection.close();
   });

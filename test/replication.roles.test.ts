@@ -164,7 +164,7 @@ describe('BackupSide', () => {
     const created = await nodes.node('a').run(undefined, addToCart('x'));
     const copy = nodes.node('b').inspect(created.session.id)!.session;
     const reply = await nodes.node('b').answer(
-      { t: 'batch', id: 7, deltas: [{ id: created.session.id, base: copy.version + 5, version: copy.version + 6, epoch: copy.meta.epoch, stack: [], set: [], delete: [], meta: { primary: 'a', backup: 'b', lastAccessAt: Date.now() } }] },
+      { t: 'batch', id: 7, deltas: [{ id: created.session.id, base: copy.version + 5, version: copy.version + 6, epoch: copy.meta.epoch, stack: [], set: [], delete: [], meta: { primary: 'a', backup: 'b', lastAccessAt: Date.now(), expiresAt: null } }] },
       { node: 'a', incarnation: 'a-1' },
     );
     assert.deepEqual(reply, { t: 'batch-ack', id: 7, versions: [-1] });

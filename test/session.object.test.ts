@@ -14,7 +14,7 @@ const decoder = new Decoder({ useRecords: false, mapsAsObjects: true });
 const wire = <T>(value: T): T => decoder.decode(encoder.encode(value)) as T;
 
 function newSession(references: ReferenceRegistry<unknown> = makeReferences() as ReferenceRegistry<unknown>): SessionObject {
-  return new SessionObject({ id: newSessionId(), version: 0, epoch: 0, primary: 'a', backup: 'b', origin: 'a', createdAt: 1, lastAccessAt: 1, timeoutMs: 60_000 }, references);
+  return new SessionObject({ id: newSessionId(), version: 0, epoch: 0, primary: 'a', backup: 'b', origin: 'a', createdAt: 1, lastAccessAt: 1, timeoutMs: 60_000, expiresAt: null }, references);
 }
 
 describe('session ids', () => {

@@ -27,6 +27,7 @@ import { RouteToken } from '../replication/route-token.js';
 import { SessionManager } from '../replication/session-manager.js';
 import { ReferenceRegistry } from '../session/reference.js';
 import { MulticastChannel } from '../transport/multicast.js';
+import { CloseOnce } from '../util/close-once.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { deriveKey } from '../wire/frame.js';
 import type { AppState, MemberLoad } from '../wire/messages.js';
@@ -84,17 +85,13 @@ export class CacheNode {
   /** Where this node's admin API listens (0: none), as heartbeats and status say. */
   private readonly adminPort: number;
   private readonly logger: Logger;
-  private closing: Promise<void> | undefined;
+  private readonly lifecycle = new CloseOnce(() => this.shutdown());
   private currentConfig: NodeConfig;
   private readonly secret: ResolvedSecret | undefined;
   /** Node names accepted by the replication server; entries change on reload. */
   private readonly replicationPeers = new Set<string>();
   /** Where the peer pool finds each node; entries change on reload. */
   private readonly nodesByName = new Map<string, NodeEntry>();
-  private resolveClosed!: (closing: Promise<void>) => void;
-  private readonly closedSignal = new Promise<void>((resolve) => {
-    this.resolveClosed = (closing) => void closing.then(resolve, resolve);
-  });
   private readonly startedAtMonotonic = performance.now();
   private eluBaseline = performance.eventLoopUtilization();
 
@@ -225,7 +222,7 @@ export class CacheNode {
   }
 
   get closed(): boolean {
-    return this.closing !== undefined;
+    return this.lifecycle.started;
   }
 
   /**
@@ -273,7 +270,7 @@ export class CacheNode {
       replication: this.peers ? { ...this.peers.stats } : null,
       routeCookies: this.routeToken.stats,
       applications: this.applications(),
-      leaving: this.closing !== undefined,
+      leaving: this.lifecycle.started,
     };
   }
 
@@ -319,14 +316,17 @@ export class CacheNode {
    * be watched.
    */
   close(): Promise<void> {
-    this.closing ??= this.shutdown();
-    this.resolveClosed(this.closing);
-    return this.closing;
+    return this.lifecycle.close();
+  }
+
+  /** Resolves when the node starts to close (before the hand-over), whoever closes it. */
+  whenClosing(): Promise<void> {
+    return this.lifecycle.whenClosing();
   }
 
   /** Resolves once the node has closed, whoever closed it (a signal, a drain request). */
   whenClosed(): Promise<void> {
-    return this.closedSignal;
+    return this.lifecycle.whenClosed();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -76,6 +76,7 @@ export class BackupSide {
         const copy = store.copies.get(message.session);
         if (copy && message.at > copy.meta.lastAccessAt) {
           copy.meta.lastAccessAt = message.at;
+          copy.meta.expiresAt = message.expiresAt;
           store.copies.put(copy);
         }
         return undefined;

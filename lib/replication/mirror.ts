@@ -270,10 +270,14 @@ export class Mirror {
     }
   }
 
-  /** Keeps the backup copy from expiring; sent at most every 1/20 of the timeout. */
+  /**
+   * Keeps the backup copy from expiring, and tells it the session's expiry: sent at most
+   * every 1/20 of the session's lifetime, so the copy's end is never more than that early.
+   */
   touch(session: SessionObject): void {
-    if (!this.options.peers || !this.backups.touchDue(session, Date.now(), this.options.timeoutMs / 20)) return;
+    if (!this.options.peers || !this.backups.touchDue(session, Date.now(), session.lifetimeMs / 20)) return;
     this.counts.touches++;
-    void this.options.peers.trySend(session.meta.backup!, { t: 'touch', session: session.id, at: session.meta.lastAccessAt });
+    const { lastAccessAt: at, expiresAt } = session.meta;
+    void this.options.peers.trySend(session.meta.backup!, { t: 'touch', session: session.id, at, expiresAt });
   }
 }

@@ -22,7 +22,8 @@ export type ReplicationMessage =
   | { t: 'batch-ack'; id: number; versions: number[] }
   /** The receiver refuses: it holds this session as primary at a version that wins. */
   | { t: 'conflict'; id: number; version: number; incarnation: string }
-  | { t: 'touch'; session: string; at: number }
+  /** The session was used at `at` (and now ends at `expiresAt`, or by its idle timeout: null). */
+  | { t: 'touch'; session: string; at: number; expiresAt: number | null }
   /** The asker becomes primary: a primary that answers steps down, a backup stays backup. */
   | { t: 'fetch'; id: number; session: string }
   | { t: 'fetched'; id: number; snapshot: SessionSnapshot | null; role: 'primary' | 'backup' | 'none' }
@@ -57,17 +58,17 @@ export function encodeMessage(message: ReplicationMessage): Uint8Array {
   return body;
 }
 
-type DeltaTuple = [string, number, number, number, readonly number[], SessionDelta['set'], SessionDelta['delete'], string, string | null, number];
+type DeltaTuple = [string, number, number, number, readonly number[], SessionDelta['set'], SessionDelta['delete'], string, string | null, number, number | null];
 
 function deltaToWire(d: SessionDelta): DeltaTuple {
-  return [d.id, d.base, d.version, d.epoch, d.stack, d.set, d.delete, d.meta.primary, d.meta.backup ?? null, d.meta.lastAccessAt];
+  return [d.id, d.base, d.version, d.epoch, d.stack, d.set, d.delete, d.meta.primary, d.meta.backup ?? null, d.meta.lastAccessAt, d.meta.expiresAt];
 }
 
 /** A tuple back to a delta object, or the value unchanged for checkDelta to refuse. */
 function deltaFromWire(value: unknown): unknown {
-  if (!Array.isArray(value) || value.length !== 10) return value;
-  const [id, base, version, epoch, stack, set, del, primary, backup, lastAccessAt] = value as unknown[];
-  return { id, base, version, epoch, stack, set, delete: del, meta: { primary, backup: backup ?? undefined, lastAccessAt } };
+  if (!Array.isArray(value) || value.length !== 11) return value;
+  const [id, base, version, epoch, stack, set, del, primary, backup, lastAccessAt, expiresAt] = value as unknown[];
+  return { id, base, version, epoch, stack, set, delete: del, meta: { primary, backup: backup ?? undefined, lastAccessAt, expiresAt } };
 }
 
 /** Decodes and checks one frame body; throws DecodeError. */
@@ -113,7 +114,7 @@ function checkMessage(m: unknown): string | undefined {
     case 'conflict':
       return isCount(m.id) && isCount(m.version) && isName(m.incarnation) ? undefined : 'bad conflict';
     case 'touch':
-      return isSessionId(m.session) && isCount(m.at) ? undefined : 'bad touch';
+      return isSessionId(m.session) && isCount(m.at) && isExpiry(m.expiresAt) ? undefined : 'bad touch';
     case 'fetch':
       return isCount(m.id) && isSessionId(m.session) ? undefined : 'bad fetch';
     case 'fetched':
@@ -147,8 +148,14 @@ function checkMeta(meta: unknown): string | undefined {
     isName(meta.origin) &&
     isCount(meta.createdAt) &&
     isCount(meta.lastAccessAt) &&
-    isCount(meta.timeoutMs);
+    isCount(meta.timeoutMs) &&
+    isExpiry(meta.expiresAt);
   return ok ? undefined : 'bad session meta';
+}
+
+/** An absolute expiry in epoch ms, or null (the idle timeout applies). */
+function isExpiry(value: unknown): value is number | null {
+  return value === null || isCount(value);
 }
 
 function checkStack(stack: unknown): boolean {
@@ -179,6 +186,7 @@ function checkDelta(delta: unknown): string | undefined {
     isObject(meta) &&
     isName(meta.primary) &&
     (meta.backup === undefined || meta.backup === null || isName(meta.backup)) &&
-    isCount(meta.lastAccessAt);
+    isCount(meta.lastAccessAt) &&
+    isExpiry(meta.expiresAt);
   return ok ? undefined : 'bad delta';
 }

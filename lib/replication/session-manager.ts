@@ -290,7 +290,7 @@ export class SessionManager {
   private create(id: string): SessionObject {
     const now = Date.now();
     const session = new SessionObject(
-      { id, version: 0, epoch: 0, primary: this.self, backup: undefined, origin: this.self, createdAt: now, lastAccessAt: now, timeoutMs: this.options.timeoutMs },
+      { id, version: 0, epoch: 0, primary: this.self, backup: undefined, origin: this.self, createdAt: now, lastAccessAt: now, timeoutMs: this.options.timeoutMs, expiresAt: null },
       this.options.references,
     );
     this.backups.assign(session, this.backups.choose(new Set([this.self])));

@@ -9,8 +9,13 @@ import type { SessionObject } from '../session/session.js';
 
 const TOMBSTONES = 100_000;
 
+/** Sessions checked per sweep beyond the expired front (see AccessOrdered.sweep). */
+const SWEEP_BUDGET = 10_000;
+
 class AccessOrdered {
   private readonly map = new Map<string, SessionObject>();
+  /** Where the last sweep stopped going round (a Map iterator sees later insertions and skips deletions). */
+  private cursor: IterableIterator<SessionObject> | undefined;
 
   get size(): number {
     return this.map.size;
@@ -38,7 +43,12 @@ class AccessOrdered {
     return this.map.values();
   }
 
-  /** Removes and returns the sessions idle for longer than their timeout. */
+  /**
+   * Removes and returns expired sessions. Idle timeouts expire in access order, so the front
+   * is read until the first live session. Sessions with an absolute expiry (a cookie's) may
+   * end in any order: a cursor goes round the whole map across sweeps, SWEEP_BUDGET sessions
+   * at a time, so each sweep costs a bounded amount whatever the number of sessions.
+   */
   sweep(now: number): SessionObject[] {
     const expired: SessionObject[] = [];
     for (const session of this.map.values()) {
@@ -46,6 +56,18 @@ class AccessOrdered {
       expired.push(session);
     }
     for (const session of expired) this.map.delete(session.id);
+    for (let checked = 0; checked < SWEEP_BUDGET; checked++) {
+      this.cursor ??= this.map.values();
+      const next = this.cursor.next();
+      if (next.done) {
+        this.cursor = undefined;
+        break;
+      }
+      if (next.value.isExpired(now)) {
+        expired.push(next.value);
+        this.map.delete(next.value.id);
+      }
+    }
     return expired;
   }
 }

@@ -24,7 +24,7 @@ export interface SessionDelta {
   readonly stack: readonly number[];
   readonly set: readonly (readonly [string, string, StoredValue])[];
   readonly delete: readonly (readonly [string, string])[];
-  readonly meta: { readonly primary: string; readonly backup: string | undefined; readonly lastAccessAt: number };
+  readonly meta: { readonly primary: string; readonly backup: string | undefined; readonly lastAccessAt: number; readonly expiresAt: number | null };
 }
 
 export function snapshotOf(session: SessionObject): SessionSnapshot {
@@ -61,7 +61,7 @@ export function deltaOf(session: SessionObject): SessionDelta | undefined {
   }
   if (!any) return undefined;
   const { meta } = session;
-  return { id: meta.id, base: meta.version, version: meta.version + 1, epoch: meta.epoch, stack: session.stack, set, delete: deleted, meta: { primary: meta.primary, backup: meta.backup, lastAccessAt: meta.lastAccessAt } };
+  return { id: meta.id, base: meta.version, version: meta.version + 1, epoch: meta.epoch, stack: session.stack, set, delete: deleted, meta: { primary: meta.primary, backup: meta.backup, lastAccessAt: meta.lastAccessAt, expiresAt: meta.expiresAt } };
 }
 
 export type ApplyResult = 'applied' | 'gap' | 'stale';
@@ -79,6 +79,7 @@ export function applyDelta(copy: SessionObject, delta: SessionDelta): ApplyResul
   copy.meta.primary = delta.meta.primary;
   copy.meta.backup = delta.meta.backup;
   copy.meta.lastAccessAt = delta.meta.lastAccessAt;
+  copy.meta.expiresAt = delta.meta.expiresAt;
   copy.markMirrored();
   return 'applied';
 }

@@ -30,7 +30,13 @@ export interface SessionMeta {
   readonly origin: string;
   readonly createdAt: number;
   lastAccessAt: number;
+  /** Idle timeout: the session ends this long after its last access, unless `expiresAt` is set. */
   readonly timeoutMs: number;
+  /**
+   * An absolute end chosen by the application (a session cookie's `Expires`), in epoch ms;
+   * when set it replaces the idle timeout. null: the idle timeout applies.
+   */
+  expiresAt: number | null;
 }
 
 export class SessionObject {
@@ -144,6 +150,13 @@ export class SessionObject {
   }
 
   isExpired(now: number): boolean {
-    return now - this.meta.lastAccessAt > this.meta.timeoutMs;
+    const { expiresAt } = this.meta;
+    return expiresAt !== null ? now >= expiresAt : now - this.meta.lastAccessAt > this.meta.timeoutMs;
+  }
+
+  /** How long the session lives from its last access, as things stand (for the pace of touches). */
+  get lifetimeMs(): number {
+    const { expiresAt } = this.meta;
+    return expiresAt !== null ? Math.max(0, expiresAt - this.meta.lastAccessAt) : this.meta.timeoutMs;
   }
 }
