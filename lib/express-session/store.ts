@@ -38,6 +38,12 @@ export interface CastmirrorStoreOptions {
   readonly node: Pick<CacheNode, 'sessions' | 'routeToken' | 'config' | 'caches' | 'whenClosing' | 'closed'>;
   /** Attributes of the route cookie that `routing()` sets (its name is `<Sessions cookie>` in server.xml). */
   readonly cookie?: RouteCookieAttributes;
+  /**
+   * Keeps this store's sessions apart from other stores' on the same cluster (several
+   * applications, or tests), as connect-redis's `prefix` does: ids are kept as prefix + id,
+   * and `all`, `ids`, `length` and `clear` see only this prefix. Default: '' (every session).
+   */
+  readonly prefix?: string;
 }
 
 /** What the store did, for tests and metrics. */
@@ -68,10 +74,13 @@ export class CastmirrorStore extends session.Store {
   private readonly node: CastmirrorStoreOptions['node'];
   private readonly routeCookie: RouteCookie;
   private readonly missing: ObjectCache<true> | undefined;
+  readonly prefix: string;
 
   constructor(options: CastmirrorStoreOptions) {
     super();
     this.node = options.node;
+    if (options.prefix !== undefined && typeof options.prefix !== 'string') throw new InvalidArgumentError('prefix must be a string');
+    this.prefix = options.prefix ?? '';
     this.routeCookie = RouteCookie.forNode(options.node, options.cookie);
     // Only a cluster has other nodes to ask; several stores on one node share the cache.
     if (options.node.config.cluster.clustered) {
@@ -84,10 +93,7 @@ export class CastmirrorStore extends session.Store {
           loader: async (key) => ((await this.node.sessions.runExisting({ sessionId: key }, () => undefined)) ? undefined : true),
         });
     }
-    // express-session stops using a store that says `disconnect`, and uses it again on `connect`.
-    process.nextTick(() => {
-      if (!this.node.closed) this.emit('connect');
-    });
+    // express-session stops using a store that says `disconnect` (a closed node does not come back).
     void options.node.whenClosing().then(() => this.emit('disconnect'));
   }
 
@@ -120,13 +126,13 @@ export class CastmirrorStore extends session.Store {
   override all(): Promise<ListedSession[]>;
   override all(callback: Callback<ListedSession[]>): void;
   override all(callback?: Callback<ListedSession[]>): Promise<ListedSession[]> | void {
-    return settle(Promise.resolve().then(() => this.primaries().map((held) => ({ ...readStored(held)!, id: sidOf(held) }))), callback);
+    return settle(Promise.resolve().then(() => this.primaries().map((held) => ({ ...readStored(held)!, id: this.unprefixed(held) }))), callback);
   }
 
   ids(): Promise<string[]>;
   ids(callback: Callback<string[]>): void;
   ids(callback?: Callback<string[]>): Promise<string[]> | void {
-    return settle(Promise.resolve().then(() => this.primaries().map(sidOf)), callback);
+    return settle(Promise.resolve().then(() => this.primaries().map((held) => this.unprefixed(held))), callback);
   }
 
   override length(): Promise<number>;
@@ -150,6 +156,7 @@ export class CastmirrorStore extends session.Store {
   routing(): (req: IncomingMessage, res: ServerResponse, next: () => void) => void {
     const { sessions } = this.node;
     const { routeCookie } = this;
+    const store = this;
     return (req, res, next) => {
       const reading = routeCookie.read(req.headers.cookie);
       const originalWriteHead = res.writeHead;
@@ -157,7 +164,7 @@ export class CastmirrorStore extends session.Store {
       res.writeHead = function (this: ServerResponse, ...args: Parameters<ServerResponse['writeHead']>) {
         res.writeHead = originalWriteHead;
         const { sessionID: sid, session: data } = req as IncomingMessage & { sessionID?: string; session?: Record<string, unknown> };
-        const key = typeof sid === 'string' && sid !== '' ? keyOf(sid) : undefined;
+        const key = typeof sid === 'string' && sid !== '' ? keyOf(store.prefix + sid) : undefined;
         const held = key ? sessions.inspect(key) : undefined;
         let hint: RouteHint | undefined;
         if (held?.role === 'primary') hint = sessions.hintFor(held.session);
@@ -172,7 +179,7 @@ export class CastmirrorStore extends session.Store {
 
   private async read(sid: string): Promise<StoredSession | null> {
     this.stats.gets++;
-    const key = checkedKey(sid);
+    const key = this.keyFor(sid);
     if (this.missing && !this.node.sessions.inspect(key) && (await this.missing.getOrLoad(key))) {
       this.stats.knownMisses++;
       this.stats.misses++;
@@ -185,9 +192,9 @@ export class CastmirrorStore extends session.Store {
 
   private async write(sid: string, sess: SessionData): Promise<void> {
     this.stats.sets++;
-    const key = checkedKey(sid);
+    const key = this.keyFor(sid);
     // Everything is checked and encoded before the session is touched: a refusal changes nothing.
-    const next = splitSession(sid, key, sess);
+    const next = splitSession(this.prefix + sid, key, sess);
     if (this.node.config.cluster.clustered && !fitsAFrame(next)) throw new SessionTooLargeError(sid);
     if (next.expiresAt !== null && next.expiresAt <= Date.now()) {
       // Already expired (connect-redis does the same): the session ends.
@@ -207,8 +214,8 @@ export class CastmirrorStore extends session.Store {
 
   private async renew(sid: string, sess: SessionData): Promise<void> {
     this.stats.touches++;
-    const key = checkedKey(sid);
-    const { expiresAt } = splitSession(sid, key, sess);
+    const key = this.keyFor(sid);
+    const { expiresAt } = splitSession(this.prefix + sid, key, sess);
     await this.node.sessions.runExisting({ sessionId: key }, (held) => {
       if (expiresAt !== null) held.meta.expiresAt = expiresAt;
     });
@@ -216,16 +223,26 @@ export class CastmirrorStore extends session.Store {
 
   private async end(sid: string): Promise<void> {
     this.stats.destroys++;
-    const key = checkedKey(sid);
+    const key = this.keyFor(sid);
     const { sessions } = this.node;
     // Brought here first (if held elsewhere), so that it ends everywhere.
     if (await sessions.runExisting({ sessionId: key }, () => undefined)) await sessions.destroy({ sessionId: key });
   }
 
-  /** Live primaries holding express-session data. */
+  /** Live primaries holding express-session data under this store's prefix. */
   private primaries(): SessionObject[] {
     const now = Date.now();
-    return [...this.node.sessions.primaries()].filter((held) => !held.isExpired(now) && readStored(held) !== undefined);
+    return [...this.node.sessions.primaries()].filter((held) => !held.isExpired(now) && readStored(held) !== undefined && sidOf(held).startsWith(this.prefix));
+  }
+
+  /** The castmirror session id of an express-session id; throws InvalidArgumentError for what is not one. */
+  private keyFor(sid: unknown): string {
+    if (typeof sid !== 'string' || sid === '' || sid.length > 4096) throw new InvalidArgumentError('a session id must be a string of 1-4096 characters');
+    return keyOf(this.prefix + sid);
+  }
+
+  private unprefixed(held: SessionObject): string {
+    return sidOf(held).slice(this.prefix.length);
   }
 }
 
@@ -238,11 +255,6 @@ function fitsAFrame(next: EncodedSession): boolean {
   // A UTF-16 unit is at most 3 bytes of UTF-8: most sessions need no count at all.
   if (chars * 3 <= SESSION_BYTES_LIMIT) return true;
   return Buffer.byteLength(next.data) + Buffer.byteLength(next.cookie ?? '') <= SESSION_BYTES_LIMIT;
-}
-
-function checkedKey(sid: unknown): string {
-  if (typeof sid !== 'string' || sid === '' || sid.length > 4096) throw new InvalidArgumentError('a session id must be a string of 1-4096 characters');
-  return keyOf(sid);
 }
 
 /**

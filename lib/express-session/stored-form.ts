@@ -43,7 +43,7 @@ export function keyOf(sid: string): string {
   return isSessionId(sid) ? sid : createHash('sha256').update(sid).digest('base64url');
 }
 
-/** Checks and encodes; throws InvalidArgumentError for what no store could keep. */
+/** Checks and encodes (`sid`: the id as kept, with the store's prefix); throws InvalidArgumentError for what no store could keep. */
 export function splitSession(sid: string, key: string, sess: SessionData): EncodedSession {
   if (typeof sess !== 'object' || sess === null) throw new InvalidArgumentError(`session ${sid.slice(0, 80)} must be an object`);
   const { cookie, ...rest } = sess as StoredSession;
@@ -88,7 +88,7 @@ export function readStored(held: SessionObject): StoredSession | undefined {
   return sess;
 }
 
-/** The id express-session knows the session by. */
+/** The id the session is kept under: the store's prefix and express-session's id. */
 export function sidOf(held: SessionObject): string {
   return held.global.get<string>(SID) ?? held.id;
 }
