@@ -97,6 +97,10 @@ describe('sessions across three app processes (sync mode)', { timeout: 180_000 }
     assert.match(text.stdout, /primary copy, version 1; primary node-b/);
     assert.match(text.stdout, /search = \{"\$ref":"page-iterator"/);
     const missing = await runCli(['sessions', 'get', 'AAAAAAAAAAAAAAAAAAAAAAAA', '--config', cluster.configPath, '--node', 'node-b']);
+    // An id may start with "-": it is still the id.
+    const dashed = await runCli(['sessions', 'get', '-AAAAAAAAAAAAAAAAAAAAAAA', '--config', cluster.configPath, '--node', 'node-b']);
+    assert.equal(dashed.code, missing.code, 'the same answer as for any unknown id');
+    assert.doesNotMatch(dashed.stderr, /Unknown option/);
     assert.equal(missing.code, 1);
   });
 
