@@ -104,6 +104,8 @@ const PROGRAMS = {
   'session-app': { args: (config: string, node: string) => [SESSION_APP, config, node], ready: 'app listening' },
   'express-app': { args: (config: string, node: string) => [path.join(FIXTURES, 'express-app.ts'), config, node], ready: 'app listening' },
   'fastify-app': { args: (config: string, node: string) => [path.join(FIXTURES, 'fastify-app.ts'), config, node], ready: 'app listening' },
+  'example-express': { args: (config: string, node: string) => [path.join(ROOT, 'examples', 'express-session', 'express.ts'), config, node], ready: 'listening' },
+  'example-fastify': { args: (config: string, node: string) => [path.join(ROOT, 'examples', 'express-session', 'fastify.ts'), config, node], ready: 'listening' },
   'cache-load': { args: (config: string, node: string) => [path.join(FIXTURES, 'cache-load.ts'), config, node], ready: 'app listening' },
 } as const;
 
