@@ -49,11 +49,15 @@ export function splitSession(sid: string, key: string, sess: SessionData): Encod
   const { cookie, ...rest } = sess as StoredSession;
   const data = toJson(sid, rest);
   if (cookie === undefined || cookie === null) return { sid, key, data, cookie: undefined, expiresAt: null };
-  const plain = JSON.parse(toJson(sid, cookie)) as Record<string, unknown>;
-  const expiresAt = expiryOf(sid, plain.expires);
+  // The cookie's own JSON form (express-session's and @fastify/session's Cookie have toJSON), a fresh object.
+  const given = cookie as unknown as { toJSON?: () => Record<string, unknown> };
+  const plain = typeof given.toJSON === 'function' ? given.toJSON() : { ...(given as Record<string, unknown>) };
+  // An invalid Date is what JSON would store: null (express-session then reports it when it writes the cookie).
+  const expires = plain.expires instanceof Date ? (Number.isNaN(plain.expires.getTime()) ? null : plain.expires.getTime()) : plain.expires;
+  const expiresAt = expiryOf(sid, expires);
   // A real expiry lives in the meta; an absent or null one stays as the application wrote it.
   if (expiresAt !== null) delete plain.expires;
-  return { sid, key, data, cookie: JSON.stringify(plain), expiresAt };
+  return { sid, key, data, cookie: toJson(sid, plain), expiresAt };
 }
 
 /** Stores `next` into `held`; returns whether the data or the cookie's attributes changed (a commit). */
