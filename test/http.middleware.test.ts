@@ -130,3 +130,45 @@ describe('a change that no backup holds', () => {
     }
   });
 });
+
+describe('the route cookie changes with the route, and with the version only where it matters', { timeout: 60_000 }, () => {
+  for (const mode of ['sync', 'async'] as const) {
+    test(`${mode} mode, two nodes: ${mode === 'sync' ? 'updates send no new cookie until the route changes' : 'every update sends the new version'}; a failover is served with the latest state`, async () => {
+      const cluster = await makeCluster({ nodes: 2, extraXml: `<Replication mode="${mode}"/>` });
+      const nodes = await Promise.all(['node-a', 'node-b'].map((nodeName) => startNode({ configPath: cluster.configPath, nodeName, admin: false })));
+      const servers = nodes.map((node) =>
+        http.createServer((req, res) =>
+          sessionMiddleware({ node })(req, res, () => {
+            const { session } = (req as SessionRequest).castmirror!;
+            if (req.method === 'POST') session.global.set('count', (session.global.getNumber('count') ?? 0) + 1);
+            res.end(String(session.global.getNumber('count') ?? 0));
+          }),
+        ),
+      );
+      try {
+        const [urlA, urlB] = await Promise.all(servers.map(serve));
+        while (nodes.some((n) => n.membership!.alive().length < 2)) await new Promise((r) => setTimeout(r, 10));
+        const client = new CookieClient(urlA!);
+        const first = await client.post('/count', {});
+        assert.ok(first.headers.getSetCookie().some((c) => c.startsWith('castmirror.route=')), 'a new session gets its cookie');
+        let cookies = 0;
+        for (let i = 0; i < 10; i++) if ((await client.post('/count', {})).headers.getSetCookie().some((c) => c.startsWith('castmirror.route='))) cookies++;
+        assert.equal(cookies, mode === 'sync' ? 0 : 10, mode === 'sync' ? 'the route did not change: no Set-Cookie, nothing signed' : 'async: the version travels with every change');
+        // The primary goes away; the backup serves the session with every acknowledged change, and the new route.
+        servers[0]!.closeAllConnections();
+        await new Promise((resolve) => servers[0]!.close(resolve));
+        await nodes[0]!.close();
+        client.retarget(urlB!);
+        if (mode === 'async') await new Promise((r) => setTimeout(r, 50)); // the async copies reach the backup
+        const after = await client.get('/count');
+        assert.equal(after.body, 11, 'the latest state');
+        assert.ok(after.headers.getSetCookie().some((c) => c.startsWith('castmirror.route=')), 'the route changed: a new cookie');
+      } finally {
+        for (const server of servers) server.closeAllConnections();
+        await Promise.all(servers.map((s) => new Promise((resolve) => (s.listening ? s.close(resolve) : resolve(undefined)))));
+        await Promise.all(nodes.map((n) => n.close()));
+        cluster.cleanup();
+      }
+    });
+  }
+});

@@ -29,7 +29,7 @@ import { InvalidArgumentError, SessionTooLargeError } from '../errors.js';
 import { MAX_FRAME_BYTES } from '../replication/protocol.js';
 import type { ObjectCache } from '../cache/object-cache.js';
 import type { CacheNode } from '../node/cache-node.js';
-import { sameRoute, type RouteHint } from '../replication/route-hint.js';
+import type { RouteHint } from '../replication/route-hint.js';
 import type { SessionObject } from '../session/session.js';
 import { RouteCookie, type RouteCookieAttributes } from '../http/route-cookie.js';
 import { keyOf, readStored, sidOf, splitSession, writeStored, type EncodedSession, type StoredSession } from './stored-form.js';
@@ -170,7 +170,7 @@ export class CastmirrorStore extends session.Store {
         if (held?.role === 'primary') hint = sessions.hintFor(held.session);
         // A new session's headers go before express-session's set() has finished: it will be created here.
         else if (key && !held && data && Object.keys(data).some((k) => k !== 'cookie')) hint = sessions.hintForNew(key);
-        if (hint && !sameRoute(reading.status === 'valid' ? reading.hint : undefined, hint)) res.appendHeader('Set-Cookie', routeCookie.serialize(hint));
+        if (hint && sessions.clientNeeds(reading.status === 'valid' ? reading.hint : undefined, hint)) res.appendHeader('Set-Cookie', routeCookie.serialize(hint));
         return originalWriteHead.apply(this, args);
       } as ServerResponse['writeHead'];
       next();

@@ -14,7 +14,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CacheNode } from '../node/cache-node.js';
-import { sameRoute, type Outcome, type RouteHint } from '../replication/route-hint.js';
+import type { Outcome, RouteHint } from '../replication/route-hint.js';
 import type { SessionObject } from '../session/session.js';
 import { AppDisabledError, HandlerFailedError, SessionTooLargeError } from '../errors.js';
 import { errorBody } from '../util/http-reply.js';
@@ -101,7 +101,7 @@ export function sessionMiddleware(options: SessionMiddlewareOptions): SessionMid
       res.write = originalWrite;
       res.flushHeaders = originalFlushHeaders;
       if (res.headersSent) return;
-      if (hint && !sameRoute(received, hint)) res.appendHeader('Set-Cookie', routeCookie.serialize(hint));
+      if (hint && node.sessions.clientNeeds(received, hint)) res.appendHeader('Set-Cookie', routeCookie.serialize(hint));
       // A cookie that did not verify is removed, so it is not sent (and counted) again.
       else if (!hint && reading.status === 'forged') res.appendHeader('Set-Cookie', routeCookie.clearing());
       if (heldHead) originalWriteHead.apply(res, heldHead);

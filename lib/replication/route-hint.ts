@@ -16,14 +16,13 @@ export interface RouteHint {
   readonly version?: number | undefined;
 }
 
-/** Whether a client holding `known` already holds `next` (so no new cookie is needed). */
+/** Whether `known` and `next` name the same session at the same place (primary, backup, incarnation); versions aside. */
 export function sameRoute(known: RouteHint | undefined, next: RouteHint): boolean {
   return (
     known !== undefined &&
     known.sessionId === next.sessionId &&
     known.primary === next.primary &&
     known.backup === next.backup &&
-    known.primaryIncarnation === next.primaryIncarnation &&
-    known.version === next.version
+    known.primaryIncarnation === next.primaryIncarnation
   );
 }

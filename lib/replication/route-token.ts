@@ -7,6 +7,7 @@
  * Value: `v1.<base64url JSON array>.<base64url 16-byte HMAC-SHA256 tag>`.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { isSessionId } from '../session/id.js';
 import { deriveKey } from '../wire/frame.js';
 import type { RouteHint } from './route-hint.js';
@@ -15,6 +16,8 @@ const PREFIX = 'v1';
 const TAG_BYTES = 16;
 /** Node names and incarnations are short; a value beyond this is not ours. */
 const MAX_TOKEN_CHARS = 512;
+/** Tokens verified recently, kept so that a client's next request costs a lookup, not an HMAC. */
+const VERIFIED_TOKENS = 10_000;
 
 export interface RouteTokenStats {
   readonly valid: number;
@@ -23,6 +26,8 @@ export interface RouteTokenStats {
 
 export class RouteToken {
   private readonly key: Buffer;
+  /** Only tokens whose tag verified: a hit is the same text, so the same verified hint. */
+  private readonly verified = new LRUCache<string, RouteHint>({ max: VERIFIED_TOKENS });
   #valid = 0;
   #forged = 0;
 
@@ -43,6 +48,14 @@ export class RouteToken {
 
   /** The hint a token carries, or undefined for anything forged or malformed (not counted). */
   decode(value: string): RouteHint | undefined {
+    const known = this.verified.get(value);
+    if (known) return known;
+    const hint = this.check(value);
+    if (hint) this.verified.set(value, hint);
+    return hint;
+  }
+
+  private check(value: string): RouteHint | undefined {
     if (value.length > MAX_TOKEN_CHARS) return undefined;
     const [prefix, body, tag, extra] = value.split('.');
     if (prefix !== PREFIX || !body || !tag || extra !== undefined) return undefined;

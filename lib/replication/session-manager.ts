@@ -31,7 +31,7 @@ import { Locator } from './locator.js';
 import { Mirror } from './mirror.js';
 import type { Peers } from './peers.js';
 import type { ReplicationMessage } from './protocol.js';
-import type { Outcome, RouteHint } from './route-hint.js';
+import { sameRoute, type Outcome, type RouteHint } from './route-hint.js';
 import { SessionQueue } from './session-queue.js';
 import { SessionStore } from './session-store.js';
 import { tally, type MirrorLatency, type SessionStats, type Tally } from './stats.js';
@@ -237,6 +237,24 @@ export class SessionManager {
   /** The hint for a session this node is about to create (its backup is not chosen yet). */
   hintForNew(sessionId: string): RouteHint {
     return { sessionId, primary: this.self, backup: undefined, primaryIncarnation: this.options.self.incarnation, version: 0 };
+  }
+
+  /**
+   * Whether a client whose cookie says `known` must be sent `next`, the session's hint now.
+   * The route (primary, backup, incarnation) always travels. The version travels only where
+   * it is what keeps a node from serving a copy older than the client has seen: in async and
+   * batched modes (a backup may lag) and after a sync change that no backup took. In sync
+   * mode every version the client was told of is on the backup its cookie names, so the
+   * cookie stays as it is: nothing is signed and no Set-Cookie goes out for a change.
+   */
+  clientNeeds(known: RouteHint | undefined, next: RouteHint): boolean {
+    if (!sameRoute(known, next)) return true;
+    const seen = known!.version ?? 0;
+    const now = next.version ?? 0;
+    // The client claims a version this node does not hold (it took over an older copy): set it right.
+    if (seen > now) return true;
+    if (seen === now || !this.options.peers) return false;
+    return this.mirror.mode !== 'sync' || this.backups.isUnmirrored(next.sessionId);
   }
 
   hintFor(session: SessionObject): RouteHint {
