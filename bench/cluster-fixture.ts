@@ -1,4 +1,5 @@
-/** A two-node server.xml on loopback for benchmarks (interface 127.0.0.1, TTL 0). */
+/** A two-node server.xml on loopback for benchmarks (interface 127.0.0.1, TTL 0), and a local redis-server for the baselines. */
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -58,3 +59,30 @@ ${heartbeat}${xmlInside}<ClusterNodes>${nodes.join('')}</ClusterNodes></Server>`
     },
   };
 }
+
+/** Resolves once something accepts connections on the port (redis-server takes a moment). */
+async function listening(port: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = net.connect({ host: '127.0.0.1', port }, () => (socket.destroy(), resolve(true)));
+      socket.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`redis-server did not listen on ${port}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * A local redis-server on a free port of 127.0.0.1 (no persistence), for the Redis baselines;
+ * undefined when redis-server is not installed (the bench then says the row is skipped).
+ */
+export async function startRedisServer(): Promise<{ readonly port: number; stop(): void } | undefined> {
+  if (spawnSync('redis-server', ['--version']).status !== 0) return undefined;
+  const port = await freePort();
+  const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  await listening(port);
+  return { port, stop: () => void server.kill() };
+}
+

@@ -6,11 +6,9 @@
  * Needs redis-server on the PATH (Debian: apt-get install redis-server). Without it, the
  * Redis row is skipped and the output says so.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import net from 'node:net';
 import { Redis } from 'ioredis';
 import { startNode } from '../lib/start.js';
-import { benchCluster, freePort } from './cluster-fixture.js';
+import { benchCluster, startRedisServer } from './cluster-fixture.js';
 import { print, round, runMicro, until } from './common.js';
 
 const cluster = await benchCluster(['primary', 'backup']);
@@ -26,29 +24,11 @@ const { hint } = await primary!.sessions.run(undefined, (s) => {
 });
 const serialized = JSON.stringify({ cookie: { originalMaxAge: 1_800_000, httpOnly: true, path: '/' }, user: { id: 'u-1234', name: 'Ada' }, cart, step: 'address' });
 
-/** Resolves once something accepts connections on the port (redis-server takes a moment). */
-async function listening(port: number): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = net.connect({ host: '127.0.0.1', port }, () => (socket.destroy(), resolve(true)));
-      socket.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`redis-server did not listen on ${port}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 let redis: Redis | undefined;
-let redisProcess: ReturnType<typeof spawn> | undefined;
-const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
+const redisServer = await startRedisServer();
 try {
-  if (hasRedis) {
-    const port = await freePort();
-    redisProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    await listening(port);
-    redis = new Redis({ host: '127.0.0.1', port, lazyConnect: true });
+  if (redisServer) {
+    redis = new Redis({ host: '127.0.0.1', port: redisServer.port, lazyConnect: true });
     await redis.connect();
     await redis.set('sess:bench', serialized);
   }
@@ -69,7 +49,7 @@ try {
   });
 } finally {
   redis?.disconnect();
-  redisProcess?.kill();
+  redisServer?.stop();
   await Promise.all([primary!.close(), backup!.close()]);
   cluster.cleanup();
 }

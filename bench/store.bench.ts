@@ -7,15 +7,14 @@
  * process of its own, as redis-server is), and connect-redis against a local redis-server
  * (skipped, and said so, without one).
  */
-import { fork, spawn, spawnSync } from 'node:child_process';
-import net from 'node:net';
+import { fork } from 'node:child_process';
 import session from 'express-session';
 import { RedisStore } from 'connect-redis';
 import { createClient } from 'redis';
 import { CastmirrorStore } from '../lib/express-session/store.js';
 import { parseConfigText } from '../lib/config/load.js';
 import { startNode } from '../lib/start.js';
-import { benchCluster, freePort } from './cluster-fixture.js';
+import { benchCluster, startRedisServer } from './cluster-fixture.js';
 import { print, round, runMicro, sibling, until } from './common.js';
 
 type AnyStore = session.Store;
@@ -29,19 +28,6 @@ function sessionOf(n: number): session.SessionData {
 
 const call = (fn: (cb: (error?: unknown) => void) => void): Promise<void> => new Promise((resolve, reject) => fn((error) => (error ? reject(error) : resolve())));
 const get = (store: AnyStore, sid: string) => call((cb) => store.get(sid, cb));
-
-async function listening(port: number): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = net.connect({ host: '127.0.0.1', port }, () => (socket.destroy(), resolve(true)));
-      socket.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`redis-server did not listen on ${port}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const standalone = await startNode({
   config: parseConfigText('<Server name="solo"><Cluster>0</Cluster><ClusterNodes><Node name="a" host="127.0.0.1" httpPort="1" replicationPort="2" adminPort="3"/></ClusterNodes></Server>', 'inline.xml'),
@@ -58,8 +44,7 @@ await new Promise((resolve) => {
 const primary = await startNode({ configPath, nodeName: 'primary', admin: false });
 await until(() => primary.membership!.get('backup')?.state === 'alive', 'the backup to be alive');
 
-const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
-let redisProcess: ReturnType<typeof spawn> | undefined;
+let redisServer: Awaited<ReturnType<typeof startRedisServer>>;
 let redisClient: ReturnType<typeof createClient> | undefined;
 const stores: Record<string, AnyStore> = {
   MemoryStore: new session.MemoryStore(),
@@ -67,11 +52,9 @@ const stores: Record<string, AnyStore> = {
   'CastmirrorStore sync, 2 nodes': new CastmirrorStore({ node: primary }),
 };
 try {
-  if (hasRedis) {
-    const port = await freePort();
-    redisProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    await listening(port);
-    redisClient = createClient({ url: `redis://127.0.0.1:${port}` });
+  redisServer = await startRedisServer();
+  if (redisServer) {
+    redisClient = createClient({ url: `redis://127.0.0.1:${redisServer.port}` });
     await redisClient.connect();
     stores['connect-redis (local redis-server)'] = new RedisStore({ client: redisClient });
   }
@@ -114,7 +97,7 @@ try {
   });
 } finally {
   await redisClient?.quit();
-  redisProcess?.kill();
+  redisServer?.stop();
   await Promise.all([standalone.close(), primary.close()]);
   backup.send({ cmd: 'exit' });
   cluster.cleanup();

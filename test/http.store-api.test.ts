@@ -11,9 +11,9 @@ import { after, before, describe, test } from 'node:test';
 import type { SessionData } from 'express-session';
 import { CastmirrorStore } from '../lib/express-session/store.js';
 import { keyOf } from '../lib/express-session/stored-form.js';
-import { parseConfigText, startNode, type CacheNode } from '../lib/index.js';
+import type { CacheNode } from '../lib/index.js';
+import { nodePair, standaloneNode, type NodePair } from './helpers/nodes.js';
 import { newSessionId } from '../lib/session/id.js';
-import { makeCluster, type TestCluster } from './helpers/cluster.js';
 import { eventually, sleep } from './helpers/wait.js';
 
 const call = <T = any>(fn: (cb: (error?: unknown, value?: T) => void) => void): Promise<T | undefined> =>
@@ -21,11 +21,6 @@ const call = <T = any>(fn: (cb: (error?: unknown, value?: T) => void) => void): 
 
 const cookieFor = (maxAgeMs: number) => ({ originalMaxAge: maxAgeMs, expires: new Date(Date.now() + maxAgeMs), httpOnly: true, path: '/' });
 const data = (extra: Record<string, unknown>, cookie: object = cookieFor(60_000)) => ({ cookie, ...extra }) as unknown as SessionData;
-
-function standaloneNode(): Promise<CacheNode> {
-  const config = parseConfigText('<Server name="solo"><Cluster>0</Cluster><ClusterNodes><Node name="a" host="127.0.0.1" httpPort="1" replicationPort="2" adminPort="3"/></ClusterNodes></Server>', 'inline.xml');
-  return startNode({ config, nodeName: 'a', admin: false });
-}
 
 describe('CastmirrorStore on a standalone node', () => {
   let node: CacheNode;
@@ -179,22 +174,18 @@ describe('CastmirrorStore on a standalone node', () => {
 });
 
 describe('CastmirrorStore on two nodes, sync mode (real sockets)', { timeout: 60_000 }, () => {
-  let cluster: TestCluster;
+  let pair: NodePair;
   let a: CacheNode;
   let b: CacheNode;
   let onA: CastmirrorStore;
   let onB: CastmirrorStore;
   before(async () => {
-    cluster = await makeCluster({ nodes: 2, extraXml: '<Replication mode="sync"/>' });
-    [a, b] = (await Promise.all(['node-a', 'node-b'].map((nodeName) => startNode({ configPath: cluster.configPath, nodeName })))) as [CacheNode, CacheNode];
-    await eventually(() => a.membership!.get('node-b')?.state === 'alive' && b.membership!.get('node-a')?.state === 'alive', { what: 'two members' });
+    pair = await nodePair();
+    [a, b] = pair.nodes;
     onA = new CastmirrorStore({ node: a });
     onB = new CastmirrorStore({ node: b });
   });
-  after(async () => {
-    await Promise.all([a?.close(), b?.close()]);
-    cluster?.cleanup();
-  });
+  after(() => pair?.close());
 
   test('the cookie expiry reaches the backup: a session found there after its primary is gone ends when its cookie does', async () => {
     const sid = 'tenant:7:' + crypto.randomUUID();

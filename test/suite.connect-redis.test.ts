@@ -5,9 +5,8 @@
 import { after, before, describe, test } from 'node:test';
 import { CastmirrorStore } from '../lib/express-session/store.js';
 import { keyOf } from '../lib/express-session/stored-form.js';
-import { parseConfigText, startNode, type CacheNode } from '../lib/index.js';
-import { makeCluster, type TestCluster } from './helpers/cluster.js';
-import { eventually } from './helpers/wait.js';
+import type { CacheNode } from '../lib/index.js';
+import { nodePair, standaloneNode, type NodePair } from './helpers/nodes.js';
 import { lifecycleTest } from './upstream/connect-redis/lifecycle.js';
 
 /** How long `node` keeps the session `sid` of `store`, in seconds (what Redis's TTL says of a key). */
@@ -23,8 +22,7 @@ function ttlOf(node: CacheNode, store: CastmirrorStore) {
 describe('connect-redis lifecycle test, standalone node', () => {
   let node: CacheNode;
   before(async () => {
-    const config = parseConfigText('<Server name="solo"><Cluster>0</Cluster><ClusterNodes><Node name="a" host="127.0.0.1" httpPort="1" replicationPort="2" adminPort="3"/></ClusterNodes></Server>', 'inline.xml');
-    node = await startNode({ config, nodeName: 'a', admin: false });
+    node = await standaloneNode();
   });
   after(() => node.close());
 
@@ -35,20 +33,15 @@ describe('connect-redis lifecycle test, standalone node', () => {
 });
 
 describe('connect-redis lifecycle test, two-node cluster in sync mode', { timeout: 60_000 }, () => {
-  let cluster: TestCluster;
-  let nodes: CacheNode[] = [];
+  let pair: NodePair;
   before(async () => {
-    cluster = await makeCluster({ nodes: 2, extraXml: '<Replication mode="sync"/>' });
-    nodes = await Promise.all(['node-a', 'node-b'].map((nodeName) => startNode({ configPath: cluster.configPath, nodeName })));
-    await eventually(() => nodes.every((n) => n.membership!.alive().length === 2), { what: 'two members' });
+    pair = await nodePair();
   });
-  after(async () => {
-    await Promise.all(nodes.map((n) => n.close()));
-    cluster?.cleanup();
-  });
+  after(() => pair?.close());
 
   test('lifecycle', async () => {
-    const store = new CastmirrorStore({ node: nodes[0]!, prefix: 'sess:' });
-    await lifecycleTest(store, ttlOf(nodes[0]!, store), nodes[0]!.config.sessions.timeoutSeconds);
+    const [node] = pair.nodes;
+    const store = new CastmirrorStore({ node, prefix: 'sess:' });
+    await lifecycleTest(store, ttlOf(node, store), node.config.sessions.timeoutSeconds);
   });
 });

@@ -7,10 +7,9 @@
 import { createRequire } from 'node:module';
 import { after, before, describe } from 'node:test';
 import { CastmirrorStore } from '../lib/express-session/store.js';
-import { parseConfigText, startNode, type CacheNode } from '../lib/index.js';
-import { makeCluster, type TestCluster } from './helpers/cluster.js';
+import type { CacheNode } from '../lib/index.js';
+import { nodePair, standaloneNode, type NodePair } from './helpers/nodes.js';
 import { installMochaGlobals } from './upstream/mocha.js';
-import { eventually } from './helpers/wait.js';
 
 const require = createRequire(import.meta.url);
 installMochaGlobals();
@@ -23,24 +22,17 @@ const prefix = (): string => `suite-${++stores}:`;
 describe('express-session test/session.js, standalone node', { timeout: 120_000 }, () => {
   let node: CacheNode;
   before(async () => {
-    const config = parseConfigText('<Server name="solo"><Cluster>0</Cluster><ClusterNodes><Node name="a" host="127.0.0.1" httpPort="1" replicationPort="2" adminPort="3"/></ClusterNodes></Server>', 'inline.xml');
-    node = await startNode({ config, nodeName: 'a', admin: false });
+    node = await standaloneNode();
   });
   after(() => node.close());
   suite(() => new CastmirrorStore({ node, prefix: prefix() }));
 });
 
 describe('express-session test/session.js, two-node cluster in sync mode', { timeout: 120_000 }, () => {
-  let cluster: TestCluster;
-  let nodes: CacheNode[] = [];
+  let pair: NodePair;
   before(async () => {
-    cluster = await makeCluster({ nodes: 2, extraXml: '<Replication mode="sync"/>' });
-    nodes = await Promise.all(['node-a', 'node-b'].map((nodeName) => startNode({ configPath: cluster.configPath, nodeName })));
-    await eventually(() => nodes.every((n) => n.membership!.alive().length === 2), { what: 'two members' });
+    pair = await nodePair();
   });
-  after(async () => {
-    await Promise.all(nodes.map((n) => n.close()));
-    cluster?.cleanup();
-  });
-  suite(() => new CastmirrorStore({ node: nodes[0]!, prefix: prefix() }));
+  after(() => pair?.close());
+  suite(() => new CastmirrorStore({ node: pair.nodes[0], prefix: prefix() }));
 });

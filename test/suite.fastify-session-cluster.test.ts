@@ -6,22 +6,14 @@
 import { createRequire } from 'node:module';
 import { after, before } from 'node:test';
 import { CastmirrorStore } from '../lib/express-session/store.js';
-import { startNode, type CacheNode } from '../lib/index.js';
-import { makeCluster, type TestCluster } from './helpers/cluster.js';
-import { eventually } from './helpers/wait.js';
+import { nodePair, type NodePair } from './helpers/nodes.js';
 
 const require = createRequire(import.meta.url);
-let cluster: TestCluster;
-let nodes: CacheNode[] = [];
+let pair: NodePair;
 let stores = 0;
 before(async () => {
-  cluster = await makeCluster({ nodes: 2, extraXml: '<Replication mode="sync"/>' });
-  nodes = await Promise.all(['node-a', 'node-b'].map((nodeName) => startNode({ configPath: cluster.configPath, nodeName })));
-  await eventually(() => nodes.every((n) => n.membership!.alive().length === 2), { what: 'two members' });
+  pair = await nodePair();
 });
-after(async () => {
-  await Promise.all(nodes.map((n) => n.close()));
-  cluster?.cleanup();
-});
-(require('./upstream/store-factory.cjs') as { use(make: () => CastmirrorStore): void }).use(() => new CastmirrorStore({ node: nodes[0]!, prefix: `suite-${++stores}:` }));
+after(() => pair?.close());
+(require('./upstream/store-factory.cjs') as { use(make: () => CastmirrorStore): void }).use(() => new CastmirrorStore({ node: pair.nodes[0], prefix: `suite-${++stores}:` }));
 for (const file of ['base', 'cookie', 'expiration', 'session', 'store', 'verifyPath']) require(`./upstream/fastify-session/${file}.test.cjs`);

@@ -6,14 +6,14 @@
 import { createRequire } from 'node:module';
 import { after, before } from 'node:test';
 import { CastmirrorStore } from '../lib/express-session/store.js';
-import { parseConfigText, startNode, type CacheNode } from '../lib/index.js';
+import type { CacheNode } from '../lib/index.js';
+import { standaloneNode } from './helpers/nodes.js';
 
 const require = createRequire(import.meta.url);
 let node: CacheNode;
 let stores = 0;
 before(async () => {
-  const config = parseConfigText('<Server name="solo"><Cluster>0</Cluster><ClusterNodes><Node name="a" host="127.0.0.1" httpPort="1" replicationPort="2" adminPort="3"/></ClusterNodes></Server>', 'inline.xml');
-  node = await startNode({ config, nodeName: 'a', admin: false });
+  node = await standaloneNode();
 });
 after(() => node.close());
 (require('./upstream/store-factory.cjs') as { use(make: () => CastmirrorStore): void }).use(() => new CastmirrorStore({ node, prefix: `suite-${++stores}:` }));
