@@ -22,6 +22,8 @@ export interface BenchCluster {
   readonly group: string;
   readonly port: number;
   write(name: string, xmlInside: string): string;
+  /** The httpPort server.xml gives node `name`. */
+  httpPortOf(name: string): number;
   cleanup(): void;
 }
 
@@ -36,8 +38,10 @@ export async function benchCluster(names: readonly string[], heartbeat = '<Heart
   const group = `239.79.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
   const port = await freePort();
   const nodes: string[] = [];
+  const httpPorts = new Map<string, number>();
   for (const name of names) {
-    nodes.push(`<Node name="${name}" host="127.0.0.1" machine="${name}" httpPort="${await freePort()}" replicationPort="${await freePort()}" adminPort="${await freePort()}"/>`);
+    httpPorts.set(name, await freePort());
+    nodes.push(`<Node name="${name}" host="127.0.0.1" machine="${name}" httpPort="${httpPorts.get(name)}" replicationPort="${await freePort()}" adminPort="${await freePort()}"/>`);
   }
   return {
     dir,
@@ -54,6 +58,7 @@ ${heartbeat}${xmlInside}<ClusterNodes>${nodes.join('')}</ClusterNodes></Server>`
       );
       return configPath;
     },
+    httpPortOf: (name) => httpPorts.get(name)!,
     cleanup() {
       rmSync(dir, { recursive: true, force: true });
     },

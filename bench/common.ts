@@ -2,6 +2,7 @@
  * Shared by the benchmarks: run tinybench tasks and report each beside its baseline, as
  * one JSON object on stdout. Figures are ratios to a baseline measured in the same run.
  */
+import { readFileSync } from 'node:fs';
 import { Bench, type Task } from 'tinybench';
 
 export interface TaskFigures {
@@ -82,3 +83,15 @@ export async function until(condition: () => boolean, what: string, timeoutMs = 
 export function print(result: unknown): void {
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
+
+/** CPU time (user + system) a process has used, in ms, from /proc (Linux); 0 once it is gone. */
+export function cpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the command name.
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return 0;
+  }
+}
+

@@ -16,7 +16,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { benchCluster, freePort, type BenchCluster } from './cluster-fixture.js';
-import { print, round, sibling } from './common.js';
+import { cpuMs, print, round, sibling } from './common.js';
 import { BUCKET_MS, load, type LoadResult } from './http-load.js';
 
 const USERS = Number(process.env.BENCH_HTTP_USERS ?? 16);
@@ -74,17 +74,6 @@ interface Setup {
   /** Every process serving the load (nodes, proxy, redis): their CPU is what a request costs. */
   readonly pids: number[];
   stop(): Promise<void>;
-}
-
-/** CPU time (user + system) a process has used, in ms, from /proc (Linux). */
-function cpuMs(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the command name.
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-  } catch {
-    return 0;
-  }
 }
 
 /** Three app processes plus the proxy, from one config. */

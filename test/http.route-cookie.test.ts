@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
+import { serialize } from 'cookie';
 import fc from 'fast-check';
 import { InvalidArgumentError } from '../lib/errors.js';
 import { RouteCookie } from '../lib/http/route-cookie.js';
@@ -25,6 +26,14 @@ describe('RouteCookie', () => {
     // A session without a backup yet.
     const alone = { sessionId: hint.sessionId, primary: 'node-a', backup: undefined, primaryIncarnation: 'x', version: 0 };
     assert.deepEqual(cookie.decode(cookie.encode(alone)), alone);
+  });
+
+  test('the Set-Cookie header is what the cookie package writes, for any attributes', () => {
+    for (const options of [{}, { name: 'r', secure: true, sameSite: 'strict' as const, maxAgeSeconds: 60 }, { path: '/shop', sameSite: 'none' as const, secure: true }, { maxAgeSeconds: 0 }]) {
+      const cookie = new RouteCookie({ secret, cluster: 'shop', ...options });
+      const expected = serialize(cookie.name, cookie.encode(hint), { path: options.path ?? '/', httpOnly: true, sameSite: options.sameSite ?? 'lax', secure: options.secure === true, maxAge: options.maxAgeSeconds });
+      assert.equal(cookie.serialize(hint), expected, JSON.stringify(options));
+    }
   });
 
   test('tampering with any part, another secret or another cluster: refused', () => {

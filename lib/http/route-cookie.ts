@@ -39,6 +39,8 @@ export class RouteCookie {
   readonly name: string;
   readonly token: RouteToken;
   private readonly attributes: Parameters<typeof serialize>[2];
+  /** `; Path=/; HttpOnly; ...`, checked and written once by the cookie package: a token needs no encoding. */
+  private readonly attributeText: string;
 
   constructor(options: RouteCookieOptions) {
     checkAttributes(options);
@@ -52,6 +54,7 @@ export class RouteCookie {
       secure: options.secure === true,
       maxAge: options.maxAgeSeconds,
     };
+    this.attributeText = serialize(this.name, '', this.attributes).slice(this.name.length + 1);
   }
 
   /** The cookie a node's HTTP edge reads and writes: the node's token, the name in server.xml. */
@@ -73,9 +76,9 @@ export class RouteCookie {
     return this.token.decode(value);
   }
 
-  /** A `Set-Cookie` header value carrying the hint. */
+  /** A `Set-Cookie` header value carrying the hint (a token is base64url and dots: a valid cookie value as it is). */
   serialize(hint: RouteHint): string {
-    return serialize(this.name, this.encode(hint), this.attributes);
+    return `${this.name}=${this.encode(hint)}${this.attributeText}`;
   }
 
   /** A `Set-Cookie` header value that removes the cookie (one that did not verify, say). */
