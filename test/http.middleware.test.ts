@@ -131,9 +131,9 @@ describe('a change that no backup holds', () => {
   });
 });
 
-describe('the route cookie changes with the route, and with the version only where it matters', { timeout: 60_000 }, () => {
+describe('the route cookie changes with the route, and with the version only after a change no backup took', { timeout: 60_000 }, () => {
   for (const mode of ['sync', 'async'] as const) {
-    test(`${mode} mode, two nodes: ${mode === 'sync' ? 'updates send no new cookie until the route changes' : 'every update sends the new version'}; a failover is served with the latest state`, async () => {
+    test(`${mode} mode, two nodes: updates send no new cookie until the route changes; a failover is served with the latest state`, async () => {
       const cluster = await makeCluster({ nodes: 2, extraXml: `<Replication mode="${mode}"/>` });
       const nodes = await Promise.all(['node-a', 'node-b'].map((nodeName) => startNode({ configPath: cluster.configPath, nodeName, admin: false })));
       const servers = nodes.map((node) =>
@@ -153,7 +153,7 @@ describe('the route cookie changes with the route, and with the version only whe
         assert.ok(first.headers.getSetCookie().some((c) => c.startsWith('castmirror.route=')), 'a new session gets its cookie');
         let cookies = 0;
         for (let i = 0; i < 10; i++) if ((await client.post('/count', {})).headers.getSetCookie().some((c) => c.startsWith('castmirror.route='))) cookies++;
-        assert.equal(cookies, mode === 'sync' ? 0 : 10, mode === 'sync' ? 'the route did not change: no Set-Cookie, nothing signed' : 'async: the version travels with every change');
+        assert.equal(cookies, 0, 'the route did not change: no Set-Cookie, nothing signed');
         // The primary goes away; the backup serves the session with every acknowledged change, and the new route.
         servers[0]!.closeAllConnections();
         await new Promise((resolve) => servers[0]!.close(resolve));

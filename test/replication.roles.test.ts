@@ -130,6 +130,19 @@ describe('SessionFinder', () => {
     assert.deepEqual(served.result, ['v1', 'v2']);
   });
 
+  test('async: a backup whose copy lags, asked with a cookie of an older version, takes the session from its live primary', async () => {
+    const nodes = await makeNodes(['a', 'b'], { mode: 'async' });
+    const created = await nodes.node('a').run(undefined, addToCart('v1'));
+    await until('the copy on b', () => nodes.node('b').inspect(created.session.id)?.session.version === created.session.version);
+    // b misses the next change; the client's cookie still says the first version (it is not rewritten for a change).
+    nodes.hub.down.add('b');
+    await nodes.node('a').run(created.hint, addToCart('v2'));
+    nodes.hub.down.delete('b');
+    const served = await nodes.node('b').run(created.hint, readCart);
+    assert.equal(served.outcome, 'fetched', 'not taken over from the lagging copy');
+    assert.deepEqual(served.result, ['v1', 'v2']);
+  });
+
   test('a session no node holds is lost when it had a primary, expired when the client never had one', async () => {
     const nodes = await makeNodes(['a', 'b']);
     const lost = await nodes.node('a').run({ sessionId: 'x'.repeat(22), primary: 'b', version: 3 }, () => 'new');

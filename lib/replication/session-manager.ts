@@ -241,11 +241,12 @@ export class SessionManager {
 
   /**
    * Whether a client whose cookie says `known` must be sent `next`, the session's hint now.
-   * The route (primary, backup, incarnation) always travels. The version travels only where
-   * it is what keeps a node from serving a copy older than the client has seen: in async and
-   * batched modes (a backup may lag) and after a sync change that no backup took. In sync
-   * mode every version the client was told of is on the backup its cookie names, so the
-   * cookie stays as it is: nothing is signed and no Set-Cookie goes out for a change.
+   * The route (primary, backup, incarnation) always travels; the version only after a change
+   * that no backup took, where it is what keeps another node from serving its older copy.
+   * Otherwise the cookie stays as it is, and nothing is signed for a change: in sync mode the
+   * backup the cookie names holds every version the client was told of; in async and batched
+   * modes a backup asked for the session first fetches it from the primary while that lives
+   * (finder.ts), and what a dead primary had not yet copied is the mode's stated loss window.
    */
   clientNeeds(known: RouteHint | undefined, next: RouteHint): boolean {
     if (!sameRoute(known, next)) return true;
@@ -253,8 +254,7 @@ export class SessionManager {
     const now = next.version ?? 0;
     // The client claims a version this node does not hold (it took over an older copy): set it right.
     if (seen > now) return true;
-    if (seen === now || !this.options.peers) return false;
-    return this.mirror.mode !== 'sync' || this.backups.isUnmirrored(next.sessionId);
+    return seen !== now && this.backups.isUnmirrored(next.sessionId);
   }
 
   hintFor(session: SessionObject): RouteHint {
