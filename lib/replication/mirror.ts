@@ -50,6 +50,12 @@ export class Mirror {
   readonly latency: MirrorLatency = { ack: new Histogram(LATENCY_BUCKETS_SECONDS), syncCommit: new Histogram(LATENCY_BUCKETS_SECONDS) };
   private readonly counts: MirrorCounts = tally('mirrorsSent', 'acks', 'resyncs', 'fullCopies', 'touches', 'inFlight', 'lastAckLagMs', 'conflicts', 'releases');
   private batch: Pending[] = [];
+  /**
+   * async and batched modes: backups with a frame of deltas on its way, and what waits for it.
+   * One frame in flight per backup, the rest gathered behind it: under load the deltas of many
+   * commits share a frame (as sync commits do while they wait for their acks), idle it costs nothing.
+   */
+  private readonly sending = new Map<string, Pending[]>();
   private readonly batchTimer = new Coalescer(() => this.flush());
   private readonly store: SessionStore;
   private readonly backups: Backups;
@@ -156,8 +162,27 @@ export class Mirror {
     }
     this.batch = [];
     for (const [backup, items] of byBackup) {
-      for (let at = 0; at < items.length; at += MAX_DELTAS_PER_FRAME) void this.sendBatch(backup, items.slice(at, at + MAX_DELTAS_PER_FRAME));
+      const waiting = this.sending.get(backup);
+      if (waiting) waiting.push(...items);
+      else if (this.replication.mode === 'sync') this.sendFrames(backup, items);
+      else this.sendInTurn(backup, items);
     }
+  }
+
+  private sendFrames(backup: string, items: Pending[]): Promise<unknown> {
+    const frames: Promise<void>[] = [];
+    for (let at = 0; at < items.length; at += MAX_DELTAS_PER_FRAME) frames.push(this.sendBatch(backup, items.slice(at, at + MAX_DELTAS_PER_FRAME)));
+    return Promise.all(frames);
+  }
+
+  /** Sends `items` to `backup`; what is committed for it meanwhile goes in the next frame, once this one is answered. */
+  private sendInTurn(backup: string, items: Pending[]): void {
+    const waiting: Pending[] = [];
+    this.sending.set(backup, waiting);
+    void this.sendFrames(backup, items).finally(() => {
+      this.sending.delete(backup);
+      if (waiting.length > 0) this.sendInTurn(backup, waiting);
+    });
   }
 
   /** One frame of deltas to one backup; each delta's committer learns its own outcome. */
