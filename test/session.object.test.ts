@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { plainDataProblem } from '../lib/session/plain-data.js';
 import { describe, test } from 'node:test';
 import { Decoder, Encoder } from 'cbor-x';
 import { SessionStateError, SessionValueError } from '../lib/errors.js';
@@ -65,6 +66,22 @@ describe('pools', () => {
     cyclic.self = cyclic;
     assert.throws(() => s.global.set('loop', cyclic), /circular reference at self/);
     s.global.set('ok', { when: new Date(0), tags: new Set(['a']), bytes: Buffer.from('x'), list: [1, null, true] });
+  });
+
+  test('the message names the path to the problem exactly', () => {
+    const problemOf = (value: unknown) => plainDataProblem(value);
+    assert.equal(problemOf({ a: [1, { b: () => 1 }] }), 'a function at a[1].b cannot be stored');
+    assert.equal(problemOf([[Symbol('s')]]), 'a symbol at [0][0] cannot be stored');
+    assert.equal(problemOf(new Map([['k', { deep: () => 0 }]])), 'a function at .get(k).deep cannot be stored');
+    assert.equal(problemOf(new Map([[() => 0, 1]])), 'a function at <key> cannot be stored');
+    assert.equal(problemOf({ tags: new Set([Symbol('t')]) }), 'a symbol at tags<item> cannot be stored');
+    assert.equal(problemOf(() => 1), 'a function cannot be stored');
+    const shared = { n: 1 };
+    assert.equal(problemOf({ a: shared, b: shared, c: [shared, shared] }), undefined, 'the same object twice is not a cycle');
+    let deep: unknown = 1;
+    for (let i = 0; i < 40; i++) deep = { d: deep };
+    assert.match(problemOf(deep)!, /^nesting deeper than 32 at d\.d\./);
+    assert.equal(problemOf({ ok: [1, 'x', null, new Date(0), { y: true }] }), undefined);
   });
 });
 
