@@ -32,7 +32,7 @@ import type { CacheNode } from '../node/cache-node.js';
 import type { RouteHint } from '../replication/route-hint.js';
 import type { SessionObject } from '../session/session.js';
 import { RouteCookie, type RouteCookieAttributes } from '../http/route-cookie.js';
-import { keyOf, readStored, sidOf, splitSession, writeStored, type EncodedSession, type StoredSession } from './stored-form.js';
+import { holdsStored, keyOf, readStored, sidOf, splitSession, writeStored, type EncodedSession, type StoredSession } from './stored-form.js';
 
 export interface CastmirrorStoreOptions {
   readonly node: Pick<CacheNode, 'sessions' | 'routeToken' | 'config' | 'caches' | 'whenClosing' | 'closed'>;
@@ -232,7 +232,7 @@ export class CastmirrorStore extends session.Store {
   /** Live primaries holding express-session data under this store's prefix. */
   private primaries(): SessionObject[] {
     const now = Date.now();
-    return [...this.node.sessions.primaries()].filter((held) => !held.isExpired(now) && readStored(held) !== undefined && sidOf(held).startsWith(this.prefix));
+    return [...this.node.sessions.primaries()].filter((held) => !held.isExpired(now) && holdsStored(held) && sidOf(held).startsWith(this.prefix));
   }
 
   /** The castmirror session id of an express-session id; throws InvalidArgumentError for what is not one. */

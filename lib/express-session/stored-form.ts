@@ -78,6 +78,11 @@ export function writeStored(held: SessionObject, next: EncodedSession): boolean 
   return changed;
 }
 
+/** Whether `held` holds an express-session session (without reading it). */
+export function holdsStored(held: SessionObject): boolean {
+  return held.global.has(DATA);
+}
+
 /** The session as express-session stored it, a fresh copy; undefined if `held` holds none. */
 export function readStored(held: SessionObject): StoredSession | undefined {
   const data = held.global.get<string>(DATA);

@@ -132,7 +132,7 @@ export class InvalidationReceiver {
 
   /** True while every sender's publications were confirmed within the lease: cached values may be served. */
   get coherent(): boolean {
-    return this.trustedUntil === Infinity || this.clock.now() <= this.trustedUntil;
+    return this.clock.now() <= this.trustedUntil;
   }
 
   /** Handles an invalidation datagram (already verified and from a known member), first copy or retransmitted. */
@@ -204,9 +204,9 @@ export class InvalidationReceiver {
         this.hooks.clear(type, 'gap', view.name);
       }
       this.settle(view);
-      if (now - view.nakAt >= timing.nakIntervalMs) {
-        if (this.options.retransmit && view.missing.size > 0) this.sendNak(view, now);
-        else if (this.options.retransmit && now - view.confirmedAt >= timing.probeAfterMs) {
+      if (this.options.retransmit && now - view.nakAt >= timing.nakIntervalMs) {
+        if (view.missing.size > 0) this.sendNak(view, now);
+        else if (now - view.confirmedAt >= timing.probeAfterMs) {
           view.nakAt = now;
           this.stats.probesSent++;
           this.hooks.nak(view.name, view.incarnation, []);
