@@ -13,10 +13,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { benchCluster, type BenchCluster } from './cluster-fixture.js';
+import { benchCluster, freePortRun, type BenchCluster } from './cluster-fixture.js';
 import { cpuMs, print, round, sibling } from './common.js';
 
 const SECONDS = Number(process.env.BENCH_CART_SECONDS ?? 10);
@@ -59,18 +59,34 @@ function toMs(text: string): number {
   return match[2] === 'us' ? value / 1000 : match[2] === 's' ? value * 1000 : value;
 }
 
-function wrk(port: number, cookies: readonly string[], scratch: string): WrkFigures {
+/**
+ * wrk with 2 threads; with several targets, thread i connects to target i (wrk's setup()
+ * sets each thread's address), as a balancer with affinity would, and sends the cookies of
+ * the sessions that target created.
+ */
+function wrk(targets: readonly { port: number; cookies: readonly string[] }[], scratch: string): WrkFigures {
   const script = path.join(scratch, 'cart.lua');
+  const table = (cookies: readonly string[]) => `{ ${cookies.map((c) => JSON.stringify(c)).join(', ')} }`;
   writeFileSync(
     script,
-    `local cookies = { ${cookies.map((c) => JSON.stringify(c)).join(', ')} }
+    `local ports = { ${targets.map((t) => t.port).join(', ')} }
+local cookiesByTarget = { ${targets.map((t) => table(t.cookies)).join(',\n')} }
+local threads = 0
+function setup(thread)
+  local target = (threads % #ports) + 1
+  threads = threads + 1
+  thread.addr = wrk.lookup("127.0.0.1", tostring(ports[target]))[1]
+  thread:set("target", target)
+end
 local n = 0
 request = function()
   n = n + 1
+  local cookies = cookiesByTarget[target]
   return wrk.format("GET", "/cart/cart?op=add&item=" .. (n % 50), { ["Cookie"] = cookies[(n % #cookies) + 1] })
 end
 `,
   );
+  const port = targets[0]!.port;
   const run = spawnSync('wrk', ['-t2', '-c32', `-d${SECONDS}s`, '--latency', '-s', script, `http://127.0.0.1:${port}`], { encoding: 'utf8' });
   if (run.status !== 0) throw new Error(`wrk failed: ${run.stderr}`);
   const out = run.stdout;
@@ -80,24 +96,50 @@ end
   return { requestsPerSecond: Math.round(rps), p50Ms: toMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? ''), p99Ms: toMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? ''), requests, non2xx };
 }
 
-async function variant(name: string, kind: 'bare' | 'castmirror', cluster: BenchCluster, xml: string, nodes: readonly string[], scratch: string) {
-  const configPath = cluster.write(`${name.replace(/\W+/g, '-')}.xml`, xml);
-  if (xml.includes('<Cluster>0</Cluster>') || nodes.length === 1) writeFileSync(configPath, readFileSync(configPath, 'utf8').replace('<Cluster>1</Cluster>', '<Cluster>0</Cluster>'));
-  const children = await Promise.all(nodes.map((node) => appProcess(kind, configPath, node)));
+interface Variant {
+  readonly name: string;
+  readonly kind: 'bare' | 'castmirror';
+  /** The config file's path. */
+  readonly config: string;
+  /** The node processes to run. */
+  readonly nodes: readonly string[];
+  /** The nodes wrk's threads send to (the sessions are made there). */
+  readonly targets: readonly string[];
+}
+
+async function measure(variant: Variant, portOf: (node: string) => number, scratch: string) {
+  const children = await Promise.all(variant.nodes.map((node) => appProcess(variant.kind, variant.config, node)));
   try {
-    const port = cluster.httpPortOf(nodes[0]!);
     // The nodes of a cluster must see each other before sessions are made, or they start without a backup.
-    if (nodes.length > 1) await new Promise((r) => setTimeout(r, 1500));
-    const cookies: string[] = [];
-    for (let i = 0; i < SESSIONS; i++) cookies.push(await newSession(port));
+    if (variant.nodes.length > 1) await new Promise((r) => setTimeout(r, 1500));
+    const targets = [];
+    for (const node of variant.targets) {
+      const port = portOf(node);
+      const cookies: string[] = [];
+      for (let i = 0; i < SESSIONS / variant.targets.length; i++) cookies.push(await newSession(port));
+      targets.push({ port, cookies });
+    }
     const cpuBefore = children.reduce((sum, c) => sum + cpuMs(c.pid!), 0);
-    const figures = wrk(port, cookies, scratch);
+    const figures = wrk(targets, scratch);
     const cpu = children.reduce((sum, c) => sum + cpuMs(c.pid!), 0) - cpuBefore;
-    return { name, ...figures, cpuMsPer1000: round((cpu / Math.max(1, figures.requests)) * 1000, 1) };
+    return { name: variant.name, processes: variant.targets.length, ...figures, cpuMsPer1000: round((cpu / Math.max(1, figures.requests)) * 1000, 1) };
   } finally {
     for (const child of children) child.kill('SIGTERM');
     await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(undefined) : c.once('exit', r)))));
   }
+}
+
+/** A config whose one `<Node name="web" processes="N">` runs on one machine: web-0..web-(N-1). */
+async function processesConfig(scratch: string, file: string, processes: number, inside: string, cluster: BenchCluster): Promise<{ path: string; portOf: (node: string) => number }> {
+  const [http, replication, admin] = [await freePortRun(processes), await freePortRun(processes), await freePortRun(processes)];
+  const configPath = path.join(scratch, file);
+  writeFileSync(
+    configPath,
+    `<Server name="bench-processes"><Cluster>${inside.includes('<Replication') ? 1 : 0}</Cluster><MulticastAddress>${cluster.group}</MulticastAddress><MulticastPort>${cluster.port}</MulticastPort>
+<MulticastInterface>127.0.0.1</MulticastInterface><MulticastTTL>0</MulticastTTL><Secret file="${path.join(cluster.dir, 'secret')}"/>
+<Heartbeat intervalMs="100" deadAfterMs="500"/>${inside}<ClusterNodes><Node name="web" processes="${processes}" host="127.0.0.1" machine="m1" httpPort="${http}" replicationPort="${replication}" adminPort="${admin}"/></ClusterNodes></Server>`,
+  );
+  return { path: configPath, portOf: (node) => http + Number(node.slice('web-'.length)) };
 }
 
 if (spawnSync('wrk', ['--version']).error) {
@@ -106,18 +148,45 @@ if (spawnSync('wrk', ['--version']).error) {
   const cluster = await benchCluster(['node-1', 'node-2']);
   const scratch = mkdtempSync(path.join(tmpdir(), 'castmirror-cart-'));
   try {
+    const standalone = (name: string) => {
+      const configPath = cluster.write(name, '');
+      writeFileSync(configPath, readFileSync(configPath, 'utf8').replace('<Cluster>1</Cluster>', '<Cluster>0</Cluster>'));
+      return configPath;
+    };
+    const portOfNode = (node: string) => cluster.httpPortOf(node);
     const results = [
-      await variant('bare node:http, counter in a Map keyed by a cookie (baseline)', 'bare', cluster, '', ['node-1'], scratch),
-      await variant('castmirror standalone', 'castmirror', cluster, '', ['node-1'], scratch),
-      await variant('castmirror sync, 2 nodes', 'castmirror', cluster, '<Replication mode="sync"/>', ['node-1', 'node-2'], scratch),
-      await variant('castmirror async, 2 nodes', 'castmirror', cluster, '<Replication mode="async"/>', ['node-1', 'node-2'], scratch),
+      await measure({ name: 'bare node:http, counter in a Map keyed by a cookie (baseline)', kind: 'bare', config: standalone('bare.xml'), nodes: ['node-1'], targets: ['node-1'] }, portOfNode, scratch),
+      await measure({ name: 'castmirror standalone', kind: 'castmirror', config: standalone('standalone.xml'), nodes: ['node-1'], targets: ['node-1'] }, portOfNode, scratch),
+      await measure({ name: 'castmirror sync, 2 nodes', kind: 'castmirror', config: cluster.write('sync.xml', '<Replication mode="sync"/>'), nodes: ['node-1', 'node-2'], targets: ['node-1'] }, portOfNode, scratch),
+      await measure({ name: 'castmirror async, 2 nodes', kind: 'castmirror', config: cluster.write('async.xml', '<Replication mode="async"/>'), nodes: ['node-1', 'node-2'], targets: ['node-1'] }, portOfNode, scratch),
     ];
+    // The processes curve: 1 and 2 processes of one machine, each wrk thread on its own process.
+    const curve = [];
+    for (const [label, kind, inside] of [
+      ['bare node:http', 'bare', ''],
+      ['castmirror standalone', 'castmirror', ''],
+      ['castmirror sync (the processes back each other up)', 'castmirror', '<Replication mode="sync"/>'],
+    ] as const) {
+      for (const processes of [1, 2]) {
+        if (processes === 1 && inside !== '') continue; // one process alone has no one to mirror to
+        const config = await processesConfig(scratch, `curve-${kind}-${processes}-${inside ? 'sync' : 'solo'}.xml`, processes, inside, cluster);
+        const nodes = Array.from({ length: processes }, (_, i) => `web-${i}`);
+        curve.push(await measure({ name: `${label}, processes="${processes}"`, kind, config: config.path, nodes, targets: nodes }, config.portOf, scratch));
+      }
+    }
     const bare = results[0]!;
+    const bareCurve = curve[0]!;
     print({
       benchmark: 'cart',
       baseline: bare.name,
       wrk: `-t2 -c32 -d${SECONDS}s, ${SESSIONS} sessions in rotation, straight to node-1`,
       tasks: results.map((r) => ({ ...r, ratioToBaseline: round(r.requestsPerSecond / bare.requestsPerSecond, 3), p99VsBaseline: round(r.p99Ms / bare.p99Ms, 2) })),
+      processesCurve: {
+        baseline: bareCurve.name,
+        wrk: `-t2 -c32 -d${SECONDS}s; with 2 processes each wrk thread keeps to one process and its ${SESSIONS / 2} sessions`,
+        cores: availableParallelism(),
+        tasks: curve.map((r) => ({ ...r, ratioToBaseline: round(r.requestsPerSecond / bareCurve.requestsPerSecond, 3) })),
+      },
     });
   } finally {
     rmSync(scratch, { recursive: true, force: true });

@@ -229,3 +229,75 @@ describe('the route cookie name', () => {
     ]);
   });
 });
+
+describe('several processes per <Node>', () => {
+  const parse = (nodes: string, inner = '', cores = 4) => parseClusterConfig(xml(inner, nodes), 'server.xml', { env: SECRET_ENV, cores });
+
+  test('processes="N" is N nodes name-0..name-(N-1) on consecutive ports, one machine', () => {
+    const { config, diagnostics: problems } = parse(`    <Node name="web" processes="3" host="127.0.0.1" httpPort="8001" replicationPort="7001" adminPort="9001"/>
+    <Node name="b" host="127.0.0.1" machine="m2" httpPort="8100" replicationPort="7100" adminPort="9100"/>`);
+    assert.deepEqual(problems, []);
+    assert.deepEqual(
+      config!.nodes.map((n) => [n.name, n.group, n.index, n.processes, n.machine, n.httpPort, n.replicationPort, n.adminPort]),
+      [
+        ['web-0', 'web', 0, 3, '127.0.0.1', 8001, 7001, 9001],
+        ['web-1', 'web', 1, 3, '127.0.0.1', 8002, 7002, 9002],
+        ['web-2', 'web', 2, 3, '127.0.0.1', 8003, 7003, 9003],
+        ['b', 'b', 0, 1, 'm2', 8100, 7100, 9100],
+      ],
+    );
+  });
+
+  test('processes="auto" is one per core of the machine reading the config, capped at 64', () => {
+    const node = '    <Node name="web" processes="auto" host="127.0.0.1" httpPort="8001" replicationPort="7001" adminPort="9001"/>';
+    assert.equal(parse(node, '', 2).config!.nodes.length, 2);
+    assert.equal(parse(node, '', 1).config!.nodes.map((n) => n.name).join(), 'web-0');
+    assert.equal(parse(node, '', 200).config!.nodes.length, 64);
+  });
+
+  test('a backup naming a group pins process i to its process i mod size; a NodeSetting on a group covers every process', () => {
+    const { config, diagnostics: problems } = parse(
+      `    <Node name="web" processes="3" host="127.0.0.1" httpPort="8001" replicationPort="7001" adminPort="9001" backup="api"/>
+    <Node name="api" processes="2" host="127.0.0.2" httpPort="8001" replicationPort="7001" adminPort="9001" backup="web-2"/>`,
+      '  <NodeSetting node="web"><Heartbeat intervalMs="100" deadAfterMs="300"/></NodeSetting>\n  <NodeSetting node="api-1"><Heartbeat intervalMs="50" deadAfterMs="300"/></NodeSetting>',
+    );
+    assert.deepEqual(problems, []);
+    assert.deepEqual(config!.nodes.map((n) => `${n.name}->${n.backup}`), ['web-0->api-0', 'web-1->api-1', 'web-2->api-0', 'api-0->web-2', 'api-1->web-2']);
+    assert.deepEqual(['web-0', 'web-2', 'api-0', 'api-1'].map((n) => resolveNodeConfig(config!, n).heartbeat.intervalMs), [100, 100, 200, 50]);
+  });
+
+  test('bad counts, clashing names, ports and overlapping ranges are reported at the <Node>', () => {
+    const long = 'n'.repeat(63);
+    assert.deepEqual(
+      diagnostics(
+        xml(
+          '  <NodeSetting node="web"><Heartbeat intervalMs="100"/></NodeSetting>\n  <NodeSetting node="web-1"><Heartbeat intervalMs="100"/></NodeSetting>',
+          `    <Node name="web" processes="2" host="127.0.0.1" httpPort="8001" replicationPort="7001" adminPort="9001"/>
+    <Node name="web-1" host="127.0.0.2" httpPort="8001" replicationPort="7001" adminPort="9001"/>
+    <Node name="x" processes="0" host="127.0.0.3" httpPort="8001" replicationPort="7001" adminPort="9001"/>
+    <Node name="y" processes="many" host="127.0.0.3" httpPort="8001" replicationPort="7001" adminPort="9001"/>
+    <Node name="${long}" processes="10" host="127.0.0.3" httpPort="8001" replicationPort="7001" adminPort="9001"/>
+    <Node name="z" processes="4" host="127.0.0.3" httpPort="65534" replicationPort="7001" adminPort="9001"/>
+    <Node name="w" processes="4" host="127.0.0.1" httpPort="7999" replicationPort="7101" adminPort="9101" backup="web"/>`,
+        ),
+      ),
+      [
+        'server.xml:7:3: node "web-1" has more than one <NodeSetting>',
+        'server.xml:10:5: node name "web-1" is already used at line 9',
+        'server.xml:11:20: processes="0" on <Node> must be a number from 1 to 64, or "auto" (one per core)',
+        'server.xml:12:20: processes="many" on <Node> must be a number from 1 to 64, or "auto" (one per core)',
+        `server.xml:13:5: name="${long}" with 10 processes gives "${long}-9", longer than a name may be (64 characters)`,
+        'server.xml:14:5: 4 processes from these ports need port 65537, above 65535',
+        'server.xml:15:5: httpPort of node w-2 uses 127.0.0.1:8001, which is already the httpPort of node web-0',
+        'server.xml:15:5: httpPort of node w-3 uses 127.0.0.1:8002, which is already the httpPort of node web-1',
+      ],
+    );
+  });
+
+  test('a node missing from the list that looks like a process of a group gets a hint about auto', async () => {
+    const { unlistedProcessHint } = await import('../lib/config/types.js');
+    assert.match(unlistedProcessHint(['web-0', 'web-1', 'b'], 'web-5') ?? '', /processes="auto" counts the cores of each machine/);
+    assert.equal(unlistedProcessHint(['web-0', 'b'], 'api-5'), undefined);
+    assert.equal(unlistedProcessHint(['web-0', 'b'], 'c'), undefined);
+  });
+});

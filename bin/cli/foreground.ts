@@ -1,6 +1,7 @@
 /**
  * What the long-running verbs (start, demo, proxy) share: a JSON logger on stdout, and
- * running until SIGINT or SIGTERM, then closing gracefully (a second signal exits at once).
+ * running until SIGINT or SIGTERM (or the supervisor's IPC channel closes), then closing
+ * gracefully (a second signal exits at once).
  */
 import { pino } from 'pino';
 import type { Logger } from '../../lib/util/logger.js';
@@ -47,6 +48,11 @@ export function runUntilSignal(close: () => Promise<void>, logger: Logger, close
     };
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
+    // Started by a supervisor (bin/cli/supervisor.ts): when it goes, even killed, so do we.
+    if (process.channel) {
+      process.channel.unref();
+      process.once('disconnect', () => stop('supervisor gone'));
+    }
   });
 }
 

@@ -1,6 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseClusterConfig } from '../../lib/config/parse.js';
@@ -11,28 +10,32 @@ import { PROXY_STATUS_PATH } from '../../lib/proxy/proxy.js';
 import { PROXY_MODES } from '../../lib/proxy/router.js';
 import { loadConfig } from '../../lib/config/load.js';
 import { formatStatus } from './status.js';
+import { RESTART_DELAY_MS, Supervisor } from '../cli/supervisor.js';
 
 const CONVERGE_TIMEOUT_MS = 20_000;
-const STOP_GRACE_MS = 5_000;
 const PROXY = 'proxy';
 
 export const cluster: Verb = {
   name: 'cluster',
   summary: 'run every node of the config that lives on this machine (npm start)',
-  usage: `usage: castmirror cluster --config F [--app demo|none] [--proxy-mode sticky|dumb] [--json]
+  usage: `usage: castmirror cluster --config F [--app demo|none] [--proxy-mode sticky|dumb] [--restart on|off] [--json]
 
-Starts each node of F whose host is this machine as a child process, running the demo
-shop (castmirror demo; --app none: bare nodes, castmirror start), plus the sticky proxy
-when F has <Proxy>. Waits until the nodes all see each other and the proxy sees them,
-prints the shop URL, pids and admin URLs, and stops everything it started on Ctrl-C.
-Logs go to .castmirror/logs/ beside F. When F's <Secret file=...> does not exist and its
-env variable is unset, a random secret is written there (mode 600) first.`,
+Starts each node of F whose host is this machine as a child process (every process of a
+<Node processes="N|auto">), running the demo shop (castmirror demo; --app none: bare
+nodes, castmirror start), plus the sticky proxy when F has <Proxy>. Waits until the nodes
+all see each other and the proxy sees them, prints the shop URL, pids and admin URLs, and
+stops everything it started on Ctrl-C (a second Ctrl-C kills them). A child that crashes
+or is killed is started again ${RESTART_DELAY_MS / 1000} s later (--restart off: it is not), with a
+longer wait while it keeps crashing. Logs go to .castmirror/logs/ beside F. When F's
+<Secret file=...> does not exist and its env variable is unset, a random secret is
+written there (mode 600) first.`,
   async run(argv, io) {
     const { values } = parse(argv, {
       config: { type: 'string', short: 'c' },
       app: { type: 'string' },
       'proxy-mode': { type: 'string' },
       json: { type: 'boolean' },
+      restart: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     });
     if (values.help) {
@@ -41,6 +44,7 @@ env variable is unset, a random secret is written there (mode 600) first.`,
     }
     const app = values.app ?? 'demo';
     if (app !== 'demo' && app !== 'none') throw new UsageError('--app must be demo or none');
+    if (values.restart !== undefined && values.restart !== 'on' && values.restart !== 'off') throw new UsageError('--restart must be on or off');
     const proxyMode = values['proxy-mode'] ?? 'sticky';
     if (!(PROXY_MODES as readonly string[]).includes(proxyMode)) throw new UsageError(`--proxy-mode must be one of ${PROXY_MODES.join(', ')}`);
     const file = requireConfigPath(values.config);
@@ -55,52 +59,29 @@ env variable is unset, a random secret is written there (mode 600) first.`,
     const logDir = path.join(path.dirname(path.resolve(file)), '.castmirror', 'logs');
     mkdirSync(logDir, { recursive: true });
 
-    const children = new Map<string, ChildProcess>();
-    let stopping = false;
-    const launch = (name: string, args: string[]): void => {
-      const logFile = path.join(logDir, `${name}.log`);
-      const log = openSync(logFile, 'a');
-      const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...args], { stdio: ['ignore', log, log] });
-      closeSync(log);
-      children.set(name, child);
-      child.on('exit', (code, signal) => {
-        children.delete(name);
-        if (!stopping) io.err(`${name} (pid ${child.pid}) exited ${signal ? `on ${signal}` : `with code ${code}`}; see ${logFile}`);
-      });
-    };
+    const supervisor = new Supervisor({ io, restart: values.restart !== 'off' });
+    const launch = (name: string, args: string[]): void => supervisor.launch({ name, args, logFile: path.join(logDir, `${name}.log`) });
     for (const node of local) launch(node.name, [app === 'demo' ? 'demo' : 'start', '--config', file, '--node', node.name]);
     const proxy = app === 'demo' ? loaded.config.proxy : undefined;
     if (proxy) launch(PROXY, ['proxy', '--config', file, '--mode', proxyMode]);
-    const expected = children.size;
-
-    const stopAll = async (): Promise<void> => {
-      stopping = true;
-      const exits = [...children.values()].map((child) => new Promise((resolve) => child.once('exit', resolve)));
-      for (const child of children.values()) child.kill('SIGTERM');
-      const timer = setTimeout(() => {
-        for (const child of children.values()) child.kill('SIGKILL');
-      }, STOP_GRACE_MS);
-      await Promise.all(exits);
-      clearTimeout(timer);
-    };
 
     const names = local.map((n) => n.name);
-    const stillRunning = (): boolean => children.size === expected;
+    const stillRunning = (): boolean => supervisor.allFirstRunning;
     const converged = await waitForConvergence(loaded, names, stillRunning);
     const proxyUrl = proxy ? `http://${proxy.host}:${proxy.port}` : undefined;
     if (converged === undefined || (proxyUrl && !(await waitForProxy(proxyUrl, names, stillRunning)))) {
       io.err(`the ${converged ? 'proxy did not see every node' : 'nodes did not all see each other'} within ${CONVERGE_TIMEOUT_MS / 1000} s; see the logs in ${logDir}`);
-      await stopAll();
+      await supervisor.stop();
       return EXIT.failure;
     }
     const rows = local.map((n) => ({
       node: n.name,
-      pid: children.get(n.name)?.pid ?? 0,
+      pid: supervisor.pidOf(n.name) ?? 0,
       ...(app === 'demo' ? { http: `http://${n.host}:${n.httpPort}` } : {}),
       admin: `http://${loaded.config.admin.host}:${n.adminPort}`,
       log: path.join(logDir, `${n.name}.log`),
     }));
-    const proxyRow = proxyUrl ? { url: proxyUrl, pid: children.get(PROXY)?.pid ?? 0, mode: proxyMode, log: path.join(logDir, `${PROXY}.log`) } : undefined;
+    const proxyRow = proxyUrl ? { url: proxyUrl, pid: supervisor.pidOf(PROXY) ?? 0, mode: proxyMode, log: path.join(logDir, `${PROXY}.log`) } : undefined;
     if (values.json) {
       printJson(io, { cluster: loaded.config.name, nodes: rows, proxy: proxyRow ?? null });
     } else {
@@ -114,26 +95,9 @@ env variable is unset, a random secret is written there (mode 600) first.`,
       io.out('Ctrl-C stops everything started here.');
     }
 
-    return new Promise<number>((resolve) => {
-      const stop = (): void => {
-        if (stopping) {
-          // A second Ctrl-C: do not wait for graceful shutdowns.
-          for (const child of children.values()) child.kill('SIGKILL');
-          return;
-        }
-        clearInterval(watch);
-        void stopAll().then(() => resolve(EXIT.ok));
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-      const watch = setInterval(() => {
-        if (children.size === 0 && !stopping) {
-          clearInterval(watch);
-          io.err('every node has exited');
-          resolve(EXIT.failure);
-        }
-      }, 500);
-    });
+    if ((await supervisor.untilSignalOrExit()) === 'signal') return EXIT.ok;
+    io.err('every process has exited');
+    return EXIT.failure;
   },
 };
 

@@ -2,6 +2,13 @@ import { startNode } from '../../lib/start.js';
 import { EXIT, parse, requireConfigPath, UsageError, type Verb } from '../cli/common.js';
 import { foregroundLogger, LOG_LEVEL_OPTION, reloadOnSighup, runUntilSignal } from '../cli/foreground.js';
 import { loadConfig } from '../../lib/config/load.js';
+import type { ClusterConfig } from '../../lib/config/types.js';
+import { RESTART_DELAY_MS, Supervisor } from '../cli/supervisor.js';
+
+/** The process names of a `<Node processes>` entry called `group`; none when it names one node. */
+function processesOf(config: ClusterConfig, group: string): string[] {
+  return config.nodes.filter((n) => n.group === group && n.name !== group).map((n) => n.name);
+}
 
 export const start: Verb = {
   name: 'start',
@@ -10,6 +17,10 @@ export const start: Verb = {
 
 Runs node N of F in the foreground, logging JSON lines to stdout. SIGINT or SIGTERM
 closes it gracefully (pending invalidations sent, goodbye to the others) and exits 0.
+
+When N is a <Node processes="K|auto"> entry, runs its K processes N-0..N-(K-1) as child
+processes and supervises them: their log lines come to stdout, one that crashes is
+started again ${RESTART_DELAY_MS / 1000} s later, and a signal stops them all gracefully.
 
 Fault injection for drills and tests: CASTMIRROR_FAULT_DROP_EVERY=K drops every Kth
 datagram this node receives.`,
@@ -29,7 +40,17 @@ datagram this node receives.`,
     const dropEvery = Number(process.env.CASTMIRROR_FAULT_DROP_EVERY ?? 0);
     if (!Number.isSafeInteger(dropEvery) || dropEvery < 0) throw new UsageError('CASTMIRROR_FAULT_DROP_EVERY must be a whole number');
 
-    const loaded = await loadConfig(requireConfigPath(values.config));
+    const file = requireConfigPath(values.config);
+    const loaded = await loadConfig(file);
+    const processes = processesOf(loaded.config, values.node);
+    if (processes.length > 0) {
+      const supervisor = new Supervisor({ io });
+      const args = (name: string): string[] => ['start', '--config', file, '--node', name, ...(values['log-level'] ? ['--log-level', values['log-level']] : [])];
+      for (const name of processes) supervisor.launch({ name, args: args(name), logFile: undefined });
+      logger.info({ group: values.node, processes }, 'started the processes of this node entry');
+      await supervisor.untilSignalOrExit();
+      return EXIT.ok;
+    }
     if (dropEvery > 0) logger.warn({ dropEvery }, 'fault injection: dropping every Nth received datagram');
     const node = await startNode({ config: loaded, nodeName: values.node, logger, faults: { dropEveryNthDatagram: dropEvery } });
     reloadOnSighup(() => node.reload(), logger);

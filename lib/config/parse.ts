@@ -3,10 +3,11 @@
  * span them (listener clashes, per-node overrides, backups that name a listed node), and
  * reports every problem at once with its position. The result is deeply frozen.
  */
+import { availableParallelism } from 'node:os';
 import type { ConfigDiagnostic } from '../errors.js';
 import { Diagnostics, ElementReader, parseXml, type Position } from './xml-reader.js';
 import { resolveSecret } from './secret.js';
-import { DEFAULTS, type AdminSettings, type CacheSettings, type ClusterConfig, type HeartbeatSettings, type NodeEntry, type NodeOverrides, type ProxySettings, type ResolvedSecret } from './types.js';
+import { DEFAULTS, MAX_PROCESSES_PER_NODE, NAME_PATTERN, type AdminSettings, type CacheSettings, type ClusterConfig, type HeartbeatSettings, type NodeEntry, type NodeOverrides, type ProxySettings, type ResolvedSecret } from './types.js';
 import {
   HOST,
   NAME,
@@ -47,6 +48,8 @@ export interface ParseOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Validate <Secret> but do not look the secret up (to prepare a secret file first). */
   readonly skipSecretLookup?: boolean;
+  /** What `processes="auto"` means: this machine's cores unless given (tests give it). */
+  readonly cores?: number;
 }
 
 export function parseClusterConfig(text: string, file: string, options: ParseOptions = {}): ParseResult {
@@ -58,7 +61,7 @@ export function parseClusterConfig(text: string, file: string, options: ParseOpt
     root.error(`the root element must be <Server>, not <${root.name}>`);
     return failed;
   }
-  const config = readServer(root, file);
+  const config = readServer(root, file, options.cores ?? availableParallelism());
   const secretElement = config.secret ? root.child('Secret') : undefined;
   let secret: ResolvedSecret | undefined;
   const warnings: string[] = [];
@@ -79,7 +82,7 @@ export function parseClusterConfig(text: string, file: string, options: ParseOpt
   return { config: deepFreeze(config), secret, diagnostics: [], warnings };
 }
 
-function readServer(server: ElementReader, file: string): ClusterConfig {
+function readServer(server: ElementReader, file: string, cores: number): ClusterConfig {
   const name = server.stringAttribute('name', { required: true, pattern: NAME, what: NAME_WHAT }) ?? '';
   const clusterElement = server.child('Cluster', { required: true });
   const clustered = clusterElement ? clusterElement.intText({ min: 0, max: 1 }) === 1 : false;
@@ -95,7 +98,7 @@ function readServer(server: ElementReader, file: string): ClusterConfig {
   const heartbeat = { ...DEFAULTS.heartbeat, ...readHeartbeat(heartbeatElement) };
   checkHeartbeat(heartbeat, heartbeatElement ?? server);
 
-  const nodes = readNodes(server.child('ClusterNodes', { required: true }));
+  const nodes = readNodes(server.child('ClusterNodes', { required: true }), cores);
   const caches = readCaches(server.child('Caches'));
   const admin = { ...DEFAULTS.admin, ...readAdmin(server.child('Admin')) };
   const proxyElement = server.child('Proxy');
@@ -134,10 +137,16 @@ interface PositionedNode {
   readonly element: ElementReader;
 }
 
-function readNodes(element: ElementReader | undefined): PositionedNode[] {
+/**
+ * `<Node>` entries -> one NodeEntry per process. `processes="N"` (or `auto`: one per core of
+ * the machine reading the config) makes N entries named `name-0`..`name-(N-1)`, on the same
+ * host and machine, with ports `httpPort + i`, `replicationPort + i`, `adminPort + i`.
+ */
+function readNodes(element: ElementReader | undefined, cores: number): PositionedNode[] {
   if (!element) return [];
   const nodes: PositionedNode[] = [];
   const byName = new Map<string, PositionedNode>();
+  const groups = new Map<string, PositionedNode[]>();
   const children = element.children('Node');
   if (children.length === 0) element.error('<ClusterNodes> must list at least one <Node>');
   for (const child of children) {
@@ -148,24 +157,77 @@ function readNodes(element: ElementReader | undefined): PositionedNode[] {
     const replicationPort = child.intAttribute('replicationPort', PORT, { required: true });
     const adminPort = child.intAttribute('adminPort', PORT, { required: true });
     const backup = child.stringAttribute('backup', { pattern: NAME, what: NAME_WHAT });
+    const processes = readProcesses(child, cores);
     child.reportUnknown();
-    if (name === undefined || host === undefined || httpPort === undefined || replicationPort === undefined || adminPort === undefined) continue;
-    const first = byName.get(name);
-    if (first) {
-      child.error(`node name "${name}" is already used at line ${first.element.position.line}`);
+    if (name === undefined || host === undefined || httpPort === undefined || replicationPort === undefined || adminPort === undefined || processes === null) continue;
+    const count = processes ?? 1;
+    const names = processes === undefined ? [name] : Array.from({ length: count }, (_, i) => `${name}-${i}`);
+    const clash = [name, ...names].find((n) => byName.has(n) || groups.has(n));
+    if (clash !== undefined) {
+      const first = byName.get(clash) ?? groups.get(clash)![0]!;
+      child.error(`node name "${clash}" is already used at line ${first.element.position.line}`);
       continue;
     }
-    const node = { entry: { name, host, machine: machine ?? host, httpPort, replicationPort, adminPort, backup }, element: child };
-    byName.set(name, node);
-    nodes.push(node);
+    if (!NAME_PATTERN.test(names[names.length - 1]!)) {
+      child.error(`name="${name}" with ${count} processes gives "${names[names.length - 1]}", longer than a name may be (64 characters)`);
+      continue;
+    }
+    const highest = Math.max(httpPort, replicationPort, adminPort) + count - 1;
+    if (highest > PORT.max) {
+      child.error(`${count} processes from these ports need port ${highest}, above ${PORT.max}`);
+      continue;
+    }
+    const group = names.map((processName, index) => ({
+      entry: {
+        name: processName,
+        group: name,
+        index,
+        processes: count,
+        host,
+        machine: machine ?? host,
+        httpPort: httpPort + index,
+        replicationPort: replicationPort + index,
+        adminPort: adminPort + index,
+        backup,
+      },
+      element: child,
+    }));
+    groups.set(name, group);
+    for (const node of group) {
+      byName.set(node.entry.name, node);
+      nodes.push(node);
+    }
   }
   element.reportUnknown();
-  for (const { entry, element: at } of nodes) {
-    if (entry.backup === undefined) continue;
-    if (entry.backup === entry.name) at.error(`node ${entry.name} cannot be its own backup`);
-    else if (!byName.has(entry.backup)) at.error(`backup="${entry.backup}" on node ${entry.name} names a node that <ClusterNodes> does not list`);
+  return nodes.map((node) => ({ ...node, entry: { ...node.entry, backup: pinnedBackup(node, groups, byName) } }));
+}
+
+/** `processes="N|auto"`: undefined when absent (a single process), null when reported as wrong. */
+function readProcesses(child: ElementReader, cores: number): number | undefined | null {
+  const found = child.attribute('processes');
+  if (!found) return child.hasAttribute('processes') ? null : undefined;
+  if (found.value === 'auto') return Math.max(1, Math.min(cores, MAX_PROCESSES_PER_NODE));
+  const count = /^\d+$/.test(found.value) ? Number(found.value) : NaN;
+  if (count >= 1 && count <= MAX_PROCESSES_PER_NODE) return count;
+  child.error(`processes="${found.value}" on <Node> must be a number from 1 to ${MAX_PROCESSES_PER_NODE}, or "auto" (one per core)`, found.position);
+  return null;
+}
+
+/** `backup="x"` -> the process it names: a group's process i modulo its size, or a node itself. */
+function pinnedBackup(node: PositionedNode, groups: ReadonlyMap<string, PositionedNode[]>, byName: ReadonlyMap<string, PositionedNode>): string | undefined {
+  const { entry, element } = node;
+  if (entry.backup === undefined) return undefined;
+  const group = groups.get(entry.backup);
+  const target = group && group[0]!.entry.name !== entry.backup ? group[entry.index % group.length]!.entry.name : byName.has(entry.backup) ? entry.backup : undefined;
+  if (target === undefined) {
+    if (entry.index === 0) element.error(`backup="${entry.backup}" on node ${entry.group} names a node that <ClusterNodes> does not list`);
+    return undefined;
   }
-  return nodes;
+  if (target === entry.name) {
+    element.error(`node ${entry.name} cannot be its own backup`);
+    return undefined;
+  }
+  return target;
 }
 
 interface PositionedCache {
@@ -187,7 +249,12 @@ function readNodeSettings(
   heartbeat: HeartbeatSettings,
 ): Record<string, NodeOverrides> {
   const overrides: Record<string, NodeOverrides> = {};
-  const nodeNames = new Set(nodes.map((n) => n.entry.name));
+  // A <NodeSetting> names one process, or a <Node> entry and so every process of it.
+  const processesNamed = new Map<string, string[]>();
+  for (const { entry } of nodes) {
+    processesNamed.set(entry.name, [entry.name]);
+    if (entry.group !== entry.name) processesNamed.set(entry.group, [...(processesNamed.get(entry.group) ?? []), entry.name]);
+  }
   const cacheTypes = new Set(caches.map((c) => c.settings.type));
   for (const setting of server.children('NodeSetting')) {
     const node = setting.stringAttribute('node', { required: true });
@@ -215,16 +282,18 @@ function readNodeSettings(
     });
     setting.reportUnknown();
     if (node === undefined) continue;
-    if (!nodeNames.has(node)) {
+    const targets = processesNamed.get(node);
+    if (!targets) {
       setting.error(`<NodeSetting> names node "${node}", which <ClusterNodes> does not list`);
       continue;
     }
-    if (overrides[node]) {
-      setting.error(`node "${node}" has more than one <NodeSetting>`);
+    const taken = targets.find((name) => overrides[name]);
+    if (taken !== undefined) {
+      setting.error(`node "${taken}" has more than one <NodeSetting>`);
       continue;
     }
     if (heartbeatElement && nodeOverrides.heartbeat) checkHeartbeat({ ...heartbeat, ...nodeOverrides.heartbeat }, heartbeatElement, node);
-    overrides[node] = nodeOverrides;
+    for (const name of targets) overrides[name] = nodeOverrides;
   }
   return overrides;
 }

@@ -77,14 +77,37 @@ export interface ProxySettings {
 }
 
 export interface NodeEntry {
+  /** `web1`, or `web1-0`..`web1-3` for the processes of `<Node name="web1" processes="4">`. */
   readonly name: string;
+  /** The `<Node>` entry this process belongs to: its name, or the name itself for a single process. */
+  readonly group: string;
+  /** This process's number within its group (0 for a single process); its ports are the entry's plus this. */
+  readonly index: number;
+  /** How many processes the group has (1 for a single process). */
+  readonly processes: number;
   readonly host: string;
   readonly machine: string;
   readonly httpPort: number;
   readonly replicationPort: number;
   readonly adminPort: number;
-  /** `backup="node-x"`: keep this node's session backups there while it is alive. */
+  /**
+   * `backup="node-x"`: keep this node's session backups there while it is alive. A backup
+   * naming a group pins process i to that group's process i modulo its size.
+   */
   readonly backup: string | undefined;
+}
+
+/** The most processes one `<Node>` may ask for; `processes="auto"` is capped here too. */
+export const MAX_PROCESSES_PER_NODE = 64;
+
+/**
+ * Why a node named `web1-5` may be missing from a config listing `web1-0..web1-3`: the
+ * machines reading it count different cores for `processes="auto"`. Undefined otherwise.
+ */
+export function unlistedProcessHint(listed: readonly string[], name: string): string | undefined {
+  const match = /^(.+)-(\d+)$/.exec(name);
+  if (!match || !listed.some((n) => n.startsWith(`${match[1]}-`) && /^\d+$/.test(n.slice(match[1]!.length + 1)))) return undefined;
+  return `${name} looks like a process of <Node name="${match[1]}" processes=...>, which lists fewer here: processes="auto" counts the cores of each machine that reads server.xml, so machines with different cores disagree; write the number instead`;
 }
 
 export interface CacheSettings {

@@ -10,7 +10,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { EventEmitter } from 'node:events';
-import type { HeartbeatSettings } from '../config/types.js';
+import { unlistedProcessHint, type HeartbeatSettings } from '../config/types.js';
 import type { Envelope, HeartbeatPayload, MemberLoad, PublishedState } from '../wire/messages.js';
 import type { AdmitVerdict, ClusterChannel } from '../transport/cluster-channel.js';
 import { systemClock, type Clock, type Timer } from '../util/clock.js';
@@ -231,7 +231,7 @@ export class Membership extends EventEmitter<MemberEventMap> {
     if (!this.knownNodes.has(sender)) {
       if (!this.warnedUnknown.has(sender)) {
         this.warnedUnknown.add(sender);
-        this.logger.warn({ node: sender }, 'ignoring frames from a node that <ClusterNodes> does not list');
+        this.logger.warn({ node: sender, hint: unlistedProcessHint([...this.knownNodes], sender) }, 'ignoring frames from a node that <ClusterNodes> does not list');
       }
       return 'unknown-member';
     }

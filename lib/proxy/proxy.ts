@@ -12,7 +12,7 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { ClusterConfig, NodeEntry } from '../config/types.js';
+import { unlistedProcessHint, type ClusterConfig, type NodeEntry } from '../config/types.js';
 import { RouteCookie } from '../http/route-cookie.js';
 import { NOT_APPLIED_HEADER } from '../http/headers.js';
 import { InvalidArgumentError, NoNodeError, TransportError, UpstreamFailedError, UpstreamTimeoutError } from '../errors.js';
@@ -103,7 +103,7 @@ export class StickyProxy {
       options.reloadConfig().then(
         (config) => {
           const { added } = this.reconfigure(config);
-          if (!added.includes(name)) this.logger.warn({ node: name }, 'heartbeats from a node that server.xml does not list');
+          if (!added.includes(name)) this.logger.warn({ node: name, hint: unlistedProcessHint([...this.nodes.keys()], name) }, 'heartbeats from a node that server.xml does not list');
         },
         (error: unknown) => this.logger.warn({ err: error }, 'could not re-read the config for a new node'),
       );

@@ -31,3 +31,24 @@ export function randomGroup(): string {
   const octet = () => 1 + Math.floor(Math.random() * 254);
   return `239.77.${octet()}.${octet()}`;
 }
+
+/** The first of `count` consecutive TCP ports on 127.0.0.1 that were all free a moment ago. */
+export async function freeTcpPortRun(count: number): Promise<number> {
+  for (;;) {
+    const first = await freeTcpPort();
+    const rest = Array.from({ length: count - 1 }, (_, i) => first + 1 + i);
+    if (first + count - 1 > 65535 || rest.some((p) => handedOut.has(p))) continue;
+    const free = await Promise.all(rest.map(tcpPortIsFree));
+    if (!free.every(Boolean)) continue;
+    for (const port of rest) handedOut.add(port);
+    return first;
+  }
+}
+
+function tcpPortIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
