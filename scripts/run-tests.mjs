@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { provisionTestTools } from './test-tools.mjs';
 
 const root = path.resolve(import.meta.dirname ?? path.dirname(new URL(import.meta.url).pathname), '..');
 const only = process.argv.slice(2);
@@ -17,6 +18,8 @@ if (files.length === 0) {
   console.error('run-tests: no test files match test/*.test.ts');
   process.exit(1);
 }
+
+provisionTestTools();
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'castmirror-tap-'));
 const tap = path.join(scratch, 'results.tap');

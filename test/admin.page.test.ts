@@ -1,19 +1,19 @@
 /**
  * The admin page, on real nodes (child processes): the browser login (Basic, the secret as
  * password), the CSRF header on actions, the server-sent view of every node; and in
- * headless Chromium (Debian's chromium, playwright-core), a cache clear clicked on the page
+ * headless Chromium (the Chromium of @sparticuz/chromium, playwright-core: test/helpers/browser.ts), a cache clear clicked on the page
  * empties that cache on every node, and an application disabled there is disabled
  * everywhere. Screenshot: test-artifacts/admin-page.png.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, afterEach, describe, test } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from './helpers/browser.js';
 import { killAll, makeCluster, ROOT, startNodes, type TestCluster } from './helpers/cluster.js';
 import { eventually } from './helpers/wait.js';
 
-const CHROMIUM = process.env.CASTMIRROR_CHROMIUM ?? '/usr/bin/chromium';
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
 const APPS = '<Applications><Application name="blog" enabled="1"/></Applications>';
 
@@ -68,7 +68,6 @@ describe('admin page', { timeout: 90_000 }, () => {
   });
 
   test('in Chromium: a cache clear clicked on the page empties that cache on every node; an application disabled there is disabled everywhere', async () => {
-    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium package (.ci/run does)`);
     const cluster = await start();
     for (const node of ['node-a', 'node-b', 'node-c']) {
       for (const key of ['k1', 'k2']) await cluster.admin(node).json('PUT', `/caches/product/entries/${key}`, { from: node });
@@ -76,10 +75,7 @@ describe('admin page', { timeout: 90_000 }, () => {
     const size = async (node: string) => (await cluster.admin(node).json<{ size: number }>('GET', '/caches/product')).size;
     assert.deepEqual(await Promise.all(['node-a', 'node-b', 'node-c'].map(size)), [2, 2, 2]);
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
     const context = await browser.newContext({ httpCredentials: { username: 'admin', password: cluster.secret } });
     const page = await context.newPage();
     page.on('dialog', (dialog) => void dialog.accept());

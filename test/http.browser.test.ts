@@ -1,22 +1,21 @@
 /**
- * The demo page in headless Chromium (Debian's chromium, driven by playwright-core): search,
+ * The demo page in headless Chromium (the Chromium of @sparticuz/chromium, driven by playwright-core: test/helpers/browser.ts): search,
  * add to the cart, kill -9 the node that served the page's last response, click again: the
  * cart is still there, now served by another node, and no error is shown. A screenshot is
  * saved to test-artifacts/shop-failover.png.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from './helpers/browser.js';
 import { killAll, ROOT } from './helpers/cluster.js';
 import { startShopCluster, type ShopCluster } from './helpers/shop.js';
 
-const CHROMIUM = process.env.CASTMIRROR_CHROMIUM ?? '/usr/bin/chromium';
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
 
 test('demo page in Chromium: the cart survives kill -9 of the serving node', { timeout: 90_000 }, async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium package (.ci/run does)`);
   let shop: ShopCluster | undefined;
   let browser: Browser | undefined;
   after(async () => {
@@ -25,11 +24,7 @@ test('demo page in Chromium: the cart survives kill -9 of the serving node', { t
     shop?.cluster.cleanup();
   });
   shop = await startShopCluster();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    // Chromium as root needs --no-sandbox; the rest keep it off the (closed) network.
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
   const page = await browser.newPage();
   await page.goto(shop.proxyUrl);
   await page.fill('#q', 'teapot');
