@@ -67,4 +67,10 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// `castmirror ... | head`: the reader closing the pipe ends the output, not with a stack trace.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.exit(EXIT.ok);
+});
+
 process.exitCode = await main(process.argv.slice(2));

@@ -232,9 +232,23 @@ export class AdminRequestError extends coded('CASTMIRROR_ADMIN_REQUEST_FAILED', 
 
 /** The admin API of a node could not be reached at all. */
 export class AdminUnreachableError extends coded('CASTMIRROR_ADMIN_UNREACHABLE', 500) {
-  constructor(url: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly url: string,
+    options?: { cause?: unknown },
+  ) {
     super(`cannot reach the admin API at ${url}`, AdminUnreachableError.CODE, options);
   }
+
+  /** None of several nodes answered: one error naming each node tried and why. */
+  static ofAll(tried: readonly { node: string; error: AdminUnreachableError }[]): AdminUnreachableError {
+    const each = tried.map(({ node, error }) => `${node} (${error.url}${causeText(error.cause)})`).join(', ');
+    return new AdminUnreachableError(`any node: ${each}`);
+  }
+}
+
+function causeText(cause: unknown): string {
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? `: ${code}` : '';
 }
 
 /** Missing or wrong admin credentials. */

@@ -83,6 +83,47 @@ describe('castmirror CLI', () => {
     const down = await runCli(['status', '--config', cluster.configPath, '--node', 'node-a']);
     assert.equal(down.code, 1);
     assert.match(down.stderr, /cannot reach the admin API/);
+    const typo = await runCli(['status', '--confg', cluster.configPath]);
+    assert.equal(typo.code, 2);
+    assert.match(typo.stderr, /^castmirror: unknown option --confg \(did you mean --config\?\)$/m);
+  });
+
+  test('unreachable: every node tried is named; top --once with no node answering exits 1', async () => {
+    const cluster = await makeCluster({ nodes: 2 });
+    clusters.push(cluster);
+    const down = await runCli(['status', '--config', cluster.configPath]);
+    assert.equal(down.code, 1);
+    const [a, b] = cluster.nodes;
+    assert.match(down.stderr, new RegExp(`cannot reach the admin API at any node: node-a \\(http://127.0.0.1:${a!.adminPort}: ECONNREFUSED\\), node-b \\(http://127.0.0.1:${b!.adminPort}: ECONNREFUSED\\)`));
+    const top = await runCli(['top', '--once', '--interval-ms', '100', '--config', cluster.configPath]);
+    assert.equal(top.code, 1, 'nothing answered');
+    assert.match(top.stdout, /node-a\s+unreachable/);
+  });
+
+  test('validate --skip-secret checks a clustered config whose secret is not there', async () => {
+    const cluster = await makeCluster({ nodes: 1 });
+    clusters.push(cluster);
+    writeFileSync(cluster.configPath, readFileSync(cluster.configPath, 'utf8').replace('<Secret file="secret"/>', '<Secret env="CM_TEST_UNSET_SECRET"/>'));
+    const strict = await runCli(['validate', '--config', cluster.configPath]);
+    assert.equal(strict.code, 2);
+    assert.match(strict.stderr, /no cluster secret: environment variable CM_TEST_UNSET_SECRET is unset\n\(castmirror validate --skip-secret checks the rest without the secret\)/);
+    const skipped = await runCli(['validate', '--config', cluster.configPath, '--skip-secret']);
+    assert.equal(skipped.code, 0, skipped.stderr);
+    assert.match(skipped.stdout, /: valid \(cluster "[^"]+", clustered, not looked up\)/);
+    writeFileSync(cluster.configPath, readFileSync(cluster.configPath, 'utf8').replace('<Cluster>1</Cluster>', '<Cluster>1</Cluster><Heartbeet/>'));
+    const broken = await runCli(['validate', '--config', cluster.configPath, '--skip-secret']);
+    assert.equal(broken.code, 2, 'everything else is still checked');
+    assert.match(broken.stderr, /unknown element <Heartbeet>/);
+  });
+
+  test('a reader that closes the pipe early (| head) ends the output quietly', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'validate', '--config', EXAMPLE, '--json'], { cwd: ROOT, env: { ...process.env, ...SECRET_ENV }, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    assert.equal(stderr, '', 'no EPIPE stack trace');
+    assert.equal(code, 0);
   });
 
   test('cluster: creates a missing secret file (mode 600), starts the shop nodes and the proxy, stops them all on SIGINT', { timeout: 60_000 }, async () => {

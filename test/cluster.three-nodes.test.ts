@@ -71,6 +71,9 @@ describe('a three-node cluster of castmirror processes', { timeout: 90_000 }, ()
     const missing = await runCli(['cache', 'get', 'product', 'sku-1', '--config', cluster.configPath, '--node', 'node-b']);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /no entry "sku-1"/);
+    const unknownType = await runCli(['cache', 'stats', 'no-such-type', '--config', cluster.configPath, '--node', 'node-b']);
+    assert.equal(unknownType.code, 1);
+    assert.match(unknownType.stderr, /\[CASTMIRROR_UNKNOWN_CACHE_TYPE\]$/m, "a node's error shows under the node's own code");
   });
 
   test('clear empties the type on every node; capacity changes only one node', async () => {

@@ -72,7 +72,11 @@ describe('server.xml.example', () => {
 describe('errors name file:line:column', () => {
   test('malformed XML', () => {
     assert.deepEqual(diagnostics('<Server name="t">\n  <Cluster>1</Cluster>\n  <ClusterNodes>\n</Server>'), [
-      'server.xml:3:17: malformed XML: Opening and ending tag mismatch: "ClusterNodes" != "Server"',
+      'server.xml:4:1: malformed XML: Opening and ending tag mismatch: "ClusterNodes" != "Server"',
+    ]);
+    // At the construct itself, not where the parser stopped (the end of the line before).
+    assert.deepEqual(diagnostics('<Server name="t">\n  <ClusterNodes>\n    <Node name="a" host="x">\n  </ClusterNodes>\n</Server>'), [
+      'server.xml:4:3: malformed XML: Opening and ending tag mismatch: "Node" != "ClusterNodes"',
     ]);
     assert.match(diagnostics('<Server/><Server/>')[0]!, /^server\.xml:1:10: malformed XML/);
     assert.match(diagnostics('')[0]!, /^server\.xml:1:1: malformed XML: missing root element/);

@@ -5,7 +5,8 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { AdminClient, adminEndpoint } from '../../lib/admin/client.js';
 import type { LoadedConfig } from '../../lib/config/load.js';
-import { AdminUnreachableError, CastmirrorError, ConfigError, ConfigReadError, UnknownNodeError } from '../../lib/errors.js';
+import { closest } from '../../lib/util/suggest.js';
+import { AdminRequestError, AdminUnreachableError, CastmirrorError, ConfigError, ConfigReadError, UnknownNodeError } from '../../lib/errors.js';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
@@ -49,8 +50,23 @@ export function parse<O extends Options>(argv: string[], options: O): Parsed<O> 
   try {
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw new UsageError(argumentProblem(error as Error & { code?: string }, argv, options));
   }
+}
+
+/** parseArgs' error in our words: an unknown option gets the closest known one. */
+function argumentProblem(error: Error & { code?: string }, argv: readonly string[], options: Options): string {
+  if (error.code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return error.message;
+  const given = argv.find((a) => a.startsWith('-') && !isKnownOption(a, options)) ?? '';
+  const name = given.replace(/^--?/, '').split('=')[0]!;
+  const best = closest(name, Object.keys(options));
+  return `unknown option ${given}${best ? ` (did you mean --${best}?)` : ''}`;
+}
+
+function isKnownOption(arg: string, options: Options): boolean {
+  if (arg === '--' || arg === '-') return true;
+  if (arg.startsWith('--')) return arg.slice(2).split('=')[0]! in options;
+  return Object.values(options).some((o) => o.short === arg.slice(1, 2));
 }
 
 export function requireConfigPath(value: string | undefined): string {
@@ -74,16 +90,16 @@ export async function withFirstReachable<T>(
   nodeName: string | undefined,
   call: (client: AdminClient, node: string) => Promise<T>,
 ): Promise<{ node: string; result: T }> {
-  let lastError: unknown;
+  const tried: { node: string; error: AdminUnreachableError }[] = [];
   for (const { node, client } of adminClients(loaded, nodeName)) {
     try {
       return { node, result: await call(client, node) };
     } catch (error) {
       if (!(error instanceof AdminUnreachableError)) throw error;
-      lastError = error;
+      tried.push({ node, error });
     }
   }
-  throw lastError;
+  throw tried.length === 1 ? tried[0]!.error : AdminUnreachableError.ofAll(tried);
 }
 
 /** Maps an error to an exit code and prints it. */
@@ -100,6 +116,11 @@ export function reportError(error: unknown, io: Io, usage?: string): number {
   if (error instanceof ConfigReadError || error instanceof UnknownNodeError) {
     io.err(`castmirror: ${error.message}`);
     return EXIT.usage;
+  }
+  if (error instanceof AdminRequestError) {
+    // The node's own error code, not the wrapper's: that is what the README's catalogue explains.
+    io.err(`castmirror: ${error.message} [${error.remoteCode ?? error.code}]`);
+    return EXIT.failure;
   }
   if (error instanceof CastmirrorError) {
     const cause = error.cause instanceof Error ? ` (${error.cause.message})` : '';

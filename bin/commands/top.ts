@@ -14,7 +14,8 @@ Polls every node's admin API and shows, per node: its state as the cluster sees 
 sessions held as primary and as backup, the cache hit ratio, invalidations sent and
 received per second, mirror requests per second and the last ack lag. On a terminal
 the view refreshes in place until Ctrl-C; otherwise one block is printed per interval.
---once takes two samples one interval apart and prints one view (--json: one object).`,
+--once takes two samples one interval apart and prints one view (--json: one object).
+Exit 1 when no node answered the last sample.`,
   async run(argv, io) {
     const { values } = parse(argv, {
       config: { type: 'string', short: 'c' },
@@ -39,11 +40,13 @@ the view refreshes in place until Ctrl-C; otherwise one block is printed per int
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    let reachedAny = false;
     try {
       do {
         await new Promise((resolve) => setTimeout(resolve, interval));
         const current = await sample(loaded);
         const view = viewOf(loaded, previous, current);
+        reachedAny = [...current.nodes.values()].some((n) => n !== null);
         previous = current;
         if (values.json) printJson(io, view);
         else io.out(`${inPlace ? '\x1b[H\x1b[2J' : ''}${render(view, live)}${inPlace ? '' : '\n'}`);
@@ -52,7 +55,8 @@ the view refreshes in place until Ctrl-C; otherwise one block is printed per int
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
     }
-    return EXIT.ok;
+    // As status does: no node answering is a failure (the view still shows who was tried).
+    return reachedAny ? EXIT.ok : EXIT.failure;
   },
 };
 

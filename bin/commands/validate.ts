@@ -7,13 +7,15 @@ import { loadConfig } from '../../lib/config/load.js';
 export const validate: Verb = {
   name: 'validate',
   summary: 'check server.xml and print the resolved config',
-  usage: `usage: castmirror validate --config F [--node N] [--json]
+  usage: `usage: castmirror validate --config F [--node N] [--skip-secret] [--json]
 
 Reads F, reports every error as F:line:col: message (exit 2), or prints the resolved
 config: the whole cluster, or with --node N that node's view (NodeSetting applied).
-The secret itself is never printed, only where it was found.`,
+The secret itself is never printed, only where it was found. A clustered config needs its
+secret to be found (from <Secret env> or <Secret file>), as a node would; --skip-secret
+checks everything else without looking it up (a fresh clone, a config checked in CI).`,
   async run(argv, io) {
-    const { values } = parse(argv, CONFIG_OPTIONS);
+    const { values } = parse(argv, { ...CONFIG_OPTIONS, 'skip-secret': { type: 'boolean' } });
     if (values.help) {
       io.out(this.usage);
       return EXIT.ok;
@@ -21,13 +23,18 @@ The secret itself is never printed, only where it was found.`,
     const file = requireConfigPath(values.config);
     let loaded;
     try {
-      loaded = await loadConfig(file);
+      loaded = await loadConfig(file, { skipSecretLookup: values['skip-secret'] ?? false });
     } catch (error) {
-      if (error instanceof ConfigError && values.json) {
+      if (!(error instanceof ConfigError)) throw error;
+      if (values.json) {
         printJson(io, { valid: false, errors: error.diagnostics });
         return EXIT.usage;
       }
-      throw error;
+      for (const line of error.message.split('\n')) io.err(line);
+      if (error.diagnostics.some((d) => d.message.startsWith('no cluster secret'))) {
+        io.err('(castmirror validate --skip-secret checks the rest without the secret)');
+      }
+      return EXIT.usage;
     }
     const { config, secret, warnings } = loaded;
     const redacted = redact(config);
@@ -37,7 +44,8 @@ The secret itself is never printed, only where it was found.`,
       return EXIT.ok;
     }
     for (const warning of warnings) io.err(`warning: ${warning}`);
-    io.out(`${file}: valid (cluster "${config.name}", ${config.clustered ? 'clustered' : 'standalone'}, secret from ${secret?.source ?? 'nowhere'})`);
+    const secretFrom = values['skip-secret'] ? 'not looked up' : `secret from ${secret?.source ?? 'nowhere'}`;
+    io.out(`${file}: valid (cluster "${config.name}", ${config.clustered ? 'clustered' : 'standalone'}, ${secretFrom})`);
     if (values.node !== undefined) {
       io.out(JSON.stringify(resolved, null, 2));
       return EXIT.ok;

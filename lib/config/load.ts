@@ -18,6 +18,8 @@ export interface LoadedConfig {
 export interface LoadOptions {
   /** Where `<Secret env=...>` is looked up; defaults to process.env. */
   readonly env?: NodeJS.ProcessEnv;
+  /** Check everything but do not look the secret up (`castmirror validate --skip-secret`). */
+  readonly skipSecretLookup?: boolean;
 }
 
 export async function loadConfig(file: string, options: LoadOptions = {}): Promise<LoadedConfig> {
@@ -31,7 +33,7 @@ export async function loadConfig(file: string, options: LoadOptions = {}): Promi
 }
 
 export function parseConfigText(text: string, file: string, options: LoadOptions = {}): LoadedConfig {
-  const { config, secret, diagnostics, warnings } = parseClusterConfig(text, file, options.env ? { env: options.env } : {});
+  const { config, secret, diagnostics, warnings } = parseClusterConfig(text, file, { ...(options.env ? { env: options.env } : {}), skipSecretLookup: options.skipSecretLookup ?? false });
   if (!config) throw new ConfigError(diagnostics);
   return { config, secret, warnings };
 }

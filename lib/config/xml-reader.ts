@@ -8,6 +8,7 @@
  */
 import { DOMParser, type Element, type Attr, type Node } from '@xmldom/xmldom';
 import type { ConfigDiagnostic } from '../errors.js';
+import { closest } from '../util/suggest.js';
 
 const ELEMENT_NODE = 1;
 const ATTRIBUTE_NODE = 2;
@@ -41,6 +42,29 @@ function positionOf(node: Node | Attr): Position {
   return { line, column };
 }
 
+/**
+ * xmldom reports a malformed construct where it stopped reading: just after the previous
+ * token, often the end of the line before. The construct itself is at the next character
+ * that is not white space.
+ */
+function nextTokenAt(text: string, at: Position): Position {
+  let offset = 0;
+  for (let line = 1; line < at.line && offset >= 0; line++) offset = text.indexOf('\n', offset) + 1;
+  if (offset < 0) return at;
+  offset += at.column - 1;
+  let { line, column } = at;
+  while (offset < text.length && /\s/.test(text[offset]!)) {
+    if (text[offset] === '\n') {
+      line += 1;
+      column = 1;
+    } else {
+      column += 1;
+    }
+    offset += 1;
+  }
+  return { line, column };
+}
+
 /** Parses XML text; returns the root element, or undefined after recording why it could not. */
 export function parseXml(text: string, diagnostics: Diagnostics): ElementReader | undefined {
   let failed = false;
@@ -53,14 +77,14 @@ export function parseXml(text: string, diagnostics: Diagnostics): ElementReader 
         const locator = (context as { locator?: { lineNumber?: number; columnNumber?: number } } | undefined)?.locator;
         failed = true;
         if (level === 'error') {
-          diagnostics.add({ line: locator?.lineNumber ?? 1, column: locator?.columnNumber ?? 1 }, `malformed XML: ${message}`);
+          diagnostics.add(nextTokenAt(text, { line: locator?.lineNumber ?? 1, column: locator?.columnNumber ?? 1 }), `malformed XML: ${message}`);
         }
       },
     }).parseFromString(text, 'text/xml');
   } catch (error) {
     const locator = (error as { locator?: { lineNumber?: number; columnNumber?: number } }).locator;
     const message = (error as Error).message.split('\n')[0] ?? 'unreadable XML';
-    diagnostics.add({ line: Math.max(1, locator?.lineNumber ?? 1), column: Math.max(1, locator?.columnNumber ?? 1) }, `malformed XML: ${message}`);
+    diagnostics.add(nextTokenAt(text, { line: Math.max(1, locator?.lineNumber ?? 1), column: Math.max(1, locator?.columnNumber ?? 1) }), `malformed XML: ${message}`);
     return undefined;
   }
   const root = document.documentElement;
@@ -219,26 +243,6 @@ function truncate(text: string): string {
 }
 
 function suggest(name: string, known: readonly string[], open = '', close = ''): string {
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const candidate of known) {
-    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase());
-    if (distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
-    }
-  }
+  const best = closest(name, known);
   return best ? ` (did you mean ${open}${best}${close}?)` : '';
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = current;
-  }
-  return previous[b.length]!;
 }
