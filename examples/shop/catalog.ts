@@ -82,6 +82,16 @@ export class Catalog {
     });
   }
 
+  /** Whether the catalog ("database") can be read now: the shop's readiness check. */
+  async readable(): Promise<boolean> {
+    try {
+      await stat(this.file);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   private async query(): Promise<void> {
     this.queries++;
     if (this.latencyMs > 0) await sleep(this.latencyMs);

@@ -43,6 +43,9 @@ export async function startShop(options: ShopOptions): Promise<Shop> {
   const node = await startNode({ config: options.config, nodeName: options.nodeName, logger, references: shopReferences(), referenceContext: context });
   // Adopts <Cache type="product"> from server.xml when it is there.
   context.products = node.caches.create<Product>('product', { loader: (sku) => catalog.get(sku) });
+  // A shop that cannot read its catalog should get no traffic: GET /readyz says so, and the
+  // proxy (or any load balancer) sends its shoppers elsewhere.
+  node.addReadinessCheck('catalog', () => catalog.readable());
 
   // The shop is an application of the cluster: `castmirror app disable shop` closes it.
   const sessions = sessionMiddleware({ node, logger, application: SHOP_APPLICATION });

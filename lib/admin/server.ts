@@ -29,12 +29,15 @@ import { ClusterViewSource } from './cluster-view.js';
 import { ADMIN_PAGE_HTML } from './page.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;
+/** Liveness and readiness, answered without credentials. */
+export const HEALTH_PATH = '/healthz';
+export const READY_PATH = '/readyz';
 const EVENTS_INTERVAL_MS = 1000;
 
 /** What the admin API reads and drives on its node. */
 export type AdminTarget = Pick<
   CacheNode,
-  'name' | 'config' | 'caches' | 'sessions' | 'apps' | 'status' | 'metrics' | 'applications' | 'reload' | 'close' | 'setApplicationState'
+  'name' | 'config' | 'caches' | 'sessions' | 'apps' | 'status' | 'metrics' | 'applications' | 'reload' | 'close' | 'setApplicationState' | 'readiness'
 >;
 
 export interface AdminServerOptions {
@@ -98,6 +101,7 @@ export class AdminServer {
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     try {
+      if (req.method === 'GET' && (req.url === HEALTH_PATH || req.url === READY_PATH)) return await this.probe(req.url, res);
       const via = this.authenticate(req);
       // A browser login is sent by the browser on its own: actions need a header that a page
       // of another origin cannot add without the (never granted) CORS preflight.
@@ -129,6 +133,17 @@ export class AdminServer {
    * The cluster secret, as a bearer token (scripts, the CLI) or as the password of HTTP Basic
    * auth, any user name (a browser on the admin page). Returns which.
    */
+  /**
+   * For load balancers, without credentials: liveness (the node answers) and readiness (it
+   * should get traffic), as 200 or 503 with the state and nothing else.
+   */
+  private async probe(path: string, res: http.ServerResponse): Promise<void> {
+    const headers = { 'cache-control': 'no-store' };
+    if (path === HEALTH_PATH) return sendJson(res, 200, { status: 'alive' }, headers);
+    const { ready, reasons } = await this.options.node.readiness();
+    sendJson(res, ready ? 200 : 503, ready ? { status: 'ready' } : { status: 'not-ready', reasons }, headers);
+  }
+
   private authenticate(req: http.IncomingMessage): 'token' | 'browser' {
     if (!this.tokenDigest) return 'token';
     const header = req.headers.authorization ?? '';

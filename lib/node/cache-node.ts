@@ -35,6 +35,7 @@ import { ClusterCore } from './cluster-core.js';
 import { newIncarnation, type Incarnation } from './incarnation.js';
 import { collectMetrics, type MetricSources } from './metrics.js';
 import { memberStatus, type ApplicationStatus, type NodeStatus, type ReloadReport } from './status.js';
+import { ReadinessChecks, type Readiness, type ReadinessCheck } from './readiness.js';
 
 export type { ApplicationStatus, MemberStatus, NodeStatus, ReloadReport } from './status.js';
 
@@ -76,6 +77,8 @@ export class CacheNode {
   readonly routeToken: RouteToken;
   /** Application states (enabled, draining, disabled), agreed across the cluster. */
   readonly apps: ApplicationRegistry;
+  /** The application's own readiness checks (`addReadinessCheck`). */
+  private readonly readinessChecks = new ReadinessChecks();
   private readonly core: ClusterCore | undefined;
   private readonly transport: MulticastChannel | undefined;
   private readonly appSync: ApplicationSync | undefined;
@@ -272,6 +275,24 @@ export class CacheNode {
       applications: this.applications(),
       leaving: this.lifecycle.started,
     };
+  }
+
+  /**
+   * Registers a check that `GET /readyz` (and so the proxy and any load balancer) runs: while
+   * it returns false, throws or takes over a second, the node gets no new traffic. Returns a
+   * function that removes it.
+   */
+  addReadinessCheck(name: string, check: ReadinessCheck): () => void {
+    return this.readinessChecks.add(name, check);
+  }
+
+  /** Whether this node should get traffic now, and if not, why (lib/node/readiness.ts). */
+  readiness(): Promise<Readiness> {
+    return this.readinessChecks.evaluate({
+      leaving: this.lifecycle.started,
+      notJoined: this.config.cluster.clustered && !(this.membership?.multicastVerified ?? false),
+      applicationStates: this.applications().map((a) => a.effective),
+    });
   }
 
   /** Every application's state, cluster-wide and on this node. */

@@ -10,7 +10,11 @@
  * heartbeat arrives after that failure (or, when no heartbeats reach the proxy, for a few
  * heartbeat timeouts).
  */
+import { adminEndpoint } from '../admin/client.js';
+import { READY_PATH } from '../admin/server.js';
 import type { ClusterConfig, NodeEntry } from '../config/types.js';
+
+const READINESS_TIMEOUT_MS = 1_000;
 import { ClusterChannel } from '../transport/cluster-channel.js';
 import { MulticastChannel } from '../transport/multicast.js';
 import { FrameCodec } from '../wire/frame.js';
@@ -27,9 +31,15 @@ export interface WatchedMember {
   left: boolean;
   /** performance.now() of the last connection the proxy could not open, or -Infinity. */
   refusedAt: number;
+  /** What the node's `GET /readyz` said last: false while it should get no traffic; undefined until asked. */
+  ready: boolean | undefined;
 }
 
-export type MemberView = 'alive' | 'suspect' | 'unknown' | 'down';
+/**
+ * not-ready: heard and answering, but its `/readyz` says it should get no traffic (leaving,
+ * not joined, no application enabled, or an application check failing): treated as suspect.
+ */
+export type MemberView = 'alive' | 'not-ready' | 'suspect' | 'unknown' | 'down';
 
 export class MemberWatch {
   readonly members = new Map<string, WatchedMember>();
@@ -39,6 +49,8 @@ export class MemberWatch {
   /** Called (at most once a second) when an authenticated heartbeat names a node the config does not list. */
   onUnknownNode: (name: string) => void = () => {};
   private lastUnknownReport = -Infinity;
+  private readinessTimer: NodeJS.Timeout | undefined;
+  private config!: ClusterConfig;
 
   private constructor(
     config: ClusterConfig,
@@ -63,12 +75,13 @@ export class MemberWatch {
 
   /** Takes a (re)loaded config: nodes added are watched, nodes removed are forgotten. */
   reconfigure(config: ClusterConfig): void {
+    this.config = config;
     this.deadAfterMs = config.heartbeat.deadAfterMs;
     this.intervalMs = config.heartbeat.intervalMs;
     for (const node of config.nodes) {
       const known = this.members.get(node.name);
       if (known) known.node = node;
-      else this.members.set(node.name, { node, incarnation: undefined, lastHeard: -Infinity, load: undefined, assignedSinceHeartbeat: 0, left: false, refusedAt: -Infinity });
+      else this.members.set(node.name, { node, incarnation: undefined, lastHeard: -Infinity, load: undefined, assignedSinceHeartbeat: 0, left: false, refusedAt: -Infinity, ready: undefined });
     }
     for (const name of this.members.keys()) if (!config.nodes.some((n) => n.name === name)) this.members.delete(name);
   }
@@ -92,13 +105,46 @@ export class MemberWatch {
     if (member.lastHeard === -Infinity) return 'unknown';
     if (member.left) return 'down';
     const silentFor = now - member.lastHeard;
-    return silentFor <= 2 * this.intervalMs ? 'alive' : silentFor <= this.deadAfterMs ? 'suspect' : 'down';
+    if (silentFor > 2 * this.intervalMs) return silentFor <= this.deadAfterMs ? 'suspect' : 'down';
+    return member.ready === false ? 'not-ready' : 'alive';
   }
 
   /** Heard within deadAfterMs (alive or suspect), not refused, not gone. */
   isAlive(name: string, now = performance.now()): boolean {
     const state = this.stateOf(name, now);
-    return state === 'alive' || state === 'suspect';
+    return state === 'alive' || state === 'not-ready' || state === 'suspect';
+  }
+
+  /**
+   * Asks every node's `GET /readyz` (admin port, no credentials) every `intervalMs`: a 503
+   * makes it not-ready, a 200 ready again. A node that does not answer keeps its last
+   * answer: heartbeats and refused connections say whether it is there at all.
+   */
+  pollReadiness(intervalMs: number): void {
+    clearInterval(this.readinessTimer);
+    let polling = false;
+    const poll = async (): Promise<void> => {
+      if (polling) return;
+      polling = true;
+      try {
+        await Promise.all([...this.members.values()].map((member) => this.askReady(member)));
+      } finally {
+        polling = false;
+      }
+    };
+    this.readinessTimer = setInterval(() => void poll(), intervalMs).unref();
+    void poll();
+  }
+
+  private async askReady(member: WatchedMember): Promise<void> {
+    const { host, port } = adminEndpoint(this.config, member.node);
+    try {
+      const response = await fetch(`http://${host.includes(':') ? `[${host}]` : host}:${port}${READY_PATH}`, { signal: AbortSignal.timeout(READINESS_TIMEOUT_MS) });
+      await response.body?.cancel();
+      if (response.status === 200 || response.status === 503) member.ready = response.status === 200;
+    } catch {
+      // unreachable or slow: heartbeats decide
+    }
   }
 
   /**
@@ -138,6 +184,7 @@ export class MemberWatch {
   }
 
   close(): Promise<void> {
+    clearInterval(this.readinessTimer);
     return this.transport?.close() ?? Promise.resolve();
   }
 

@@ -29,6 +29,7 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'p
 const RETRYABLE_AFTER_SEND = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** Request bodies up to this size are kept while sent, so a request a node did not apply can go to another. */
 const REPLAY_LIMIT_BYTES = 64 * 1024;
+const DEFAULT_READINESS_INTERVAL_MS = 1_000;
 
 export interface ProxyOptions {
   readonly config: ClusterConfig;
@@ -41,6 +42,8 @@ export interface ProxyOptions {
   readonly timeoutMs?: number;
   /** Give up opening a connection to a node after this long and try the next. */
   readonly connectTimeoutMs?: number;
+  /** How often each node's `GET /readyz` is asked (default 1000; 0: never, heartbeats alone decide). */
+  readonly readinessIntervalMs?: number;
   readonly logger?: Logger;
   /** Reads the config again (the CLI passes the file's loader); used when an unknown node appears. */
   readonly reloadConfig?: () => Promise<ClusterConfig>;
@@ -119,6 +122,8 @@ export class StickyProxy {
       await listen(server, options.port, options.host);
       proxy.server = server;
       proxy.watchdog = setInterval(() => proxy.abandonSilentNodes(), members.checkIntervalMs).unref();
+      const readinessIntervalMs = options.readinessIntervalMs ?? DEFAULT_READINESS_INTERVAL_MS;
+      if (readinessIntervalMs > 0) members.pollReadiness(readinessIntervalMs);
     } catch (error) {
       await members.close();
       throw error;
@@ -387,8 +392,11 @@ const MODES: readonly ProxyMode[] = ['sticky', 'dumb'];
 
 /** Every option, once, at the door: nothing below re-checks them. */
 function checkOptions(options: ProxyOptions): void {
-  const { mode, timeoutMs, connectTimeoutMs, port } = options;
+  const { mode, timeoutMs, connectTimeoutMs, readinessIntervalMs, port } = options;
   if (mode !== undefined && !MODES.includes(mode)) throw new InvalidArgumentError(`proxy mode must be one of ${MODES.join(', ')}, not ${JSON.stringify(mode)}`);
+  if (readinessIntervalMs !== undefined && (!Number.isSafeInteger(readinessIntervalMs) || readinessIntervalMs < 0)) {
+    throw new InvalidArgumentError(`proxy readinessIntervalMs must be a whole number of milliseconds >= 0, not ${String(readinessIntervalMs)}`);
+  }
   for (const [name, value] of [['timeoutMs', timeoutMs], ['connectTimeoutMs', connectTimeoutMs]] as const) {
     if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) throw new InvalidArgumentError(`proxy ${name} must be a positive whole number of milliseconds, not ${String(value)}`);
   }

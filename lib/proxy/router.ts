@@ -6,7 +6,8 @@
  *   restarted primary lost its memory) goes there; else to the cookie's backup, which
  *   holds a copy; else to the least-loaded live node, which locates the session. A primary
  *   that is only suspect (heartbeats missing: perhaps stalled) comes after its backup, which
- *   takes the session over if the primary does not answer it either. A request without a
+ *   takes the session over if the primary does not answer it either; so does a primary whose
+ *   `/readyz` says it is not ready (the backup fetches the session from it). A request without a
  *   cookie starts a session: least-loaded live node, round-robin among equals. Suspect
  *   nodes come after the live ones, then nodes never heard from, then those known down.
  * dumb: a random live node for every request, as a balancer that ignores cookies would;
@@ -46,7 +47,7 @@ export class Router {
       const state = this.members.stateOf(member.node.name, now);
       states.set(member.node.name, state);
       if (state === 'alive') live.push(member);
-      else (state === 'suspect' ? suspect : state === 'unknown' ? unknown : down).push(member.node.name);
+      else (state === 'suspect' || state === 'not-ready' ? suspect : state === 'unknown' ? unknown : down).push(member.node.name);
     }
 
     if (this.mode === 'dumb') {
@@ -57,7 +58,7 @@ export class Router {
     const usable = (name: string | undefined): name is string => name !== undefined && states.has(name) && states.get(name) !== 'down';
     const primary = usable(hint?.primary) && this.sameIncarnation(hint!) ? hint!.primary : undefined;
     const backup = usable(hint?.backup) && hint!.backup !== primary ? hint!.backup : undefined;
-    if (primary && states.get(primary) !== 'suspect') {
+    if (primary && states.get(primary) !== 'suspect' && states.get(primary) !== 'not-ready') {
       preferred.push(primary);
       reason = 'primary';
     }

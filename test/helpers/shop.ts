@@ -2,7 +2,7 @@
  * The demo shop as tests run it: three `castmirror demo` nodes and a `castmirror proxy`,
  * each a child process, on fresh ports and a fresh multicast group.
  */
-import { makeCluster, NodeProcess, startNodes, type ClusterOptions, type TestCluster } from './cluster.js';
+import { makeCluster, NodeProcess, type ClusterOptions, type TestCluster } from './cluster.js';
 import { eventually } from './wait.js';
 
 export interface ShopCluster {
@@ -21,10 +21,17 @@ export interface ProxyView {
   readonly stats: { requests: number; retried: number; failedAfterSend: number; forgedCookies: number; byNode: Record<string, number>; byReason: Record<string, number> };
 }
 
-export async function startShopCluster(options: ClusterOptions & { mode?: 'sticky' | 'dumb' } = {}): Promise<ShopCluster> {
+export interface ShopOptions extends ClusterOptions {
+  readonly mode?: 'sticky' | 'dumb';
+  /** Extra `castmirror demo` arguments for some nodes (`--catalog FILE`, say). */
+  readonly nodeArgs?: Readonly<Record<string, readonly string[]>>;
+}
+
+export async function startShopCluster(options: ShopOptions = {}): Promise<ShopCluster> {
   const cluster = await makeCluster({ nodes: 3, ...options, proxy: true });
   const names = cluster.nodes.map((n) => n.name);
-  const nodes = await startNodes(cluster, names, {}, 'demo');
+  const nodes = new Map(names.map((name) => [name, new NodeProcess(name, cluster.configPath, {}, 'demo', options.nodeArgs?.[name] ?? [])]));
+  await Promise.all([...nodes.values()].map((n) => n.started()));
   const proxy = new NodeProcess('proxy', cluster.configPath, {}, 'proxy', ['--mode', options.mode ?? 'sticky']);
   await proxy.started();
   const proxyUrl = `http://127.0.0.1:${cluster.proxyPort}`;
