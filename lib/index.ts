@@ -33,6 +33,8 @@ export {
   type RouteCookieStats,
 } from './http/route-cookie.js';
 export { sessionMiddleware, type SessionMiddleware, type SessionMiddlewareOptions, type SessionRequest, type RequestSession } from './http/middleware.js';
+export { closeWithNode, type CloseWithNodeOptions } from './http/close-with-node.js';
+export { refusedAsLeaving, refuseWhileLeaving } from './http/leaving.js';
 export { MIRRORED_HEADER, NODE_HEADER, NOT_APPLIED_HEADER } from './http/headers.js';
 export { channels as diagnosticsChannels, type ChannelName } from './diagnostics.js';
 export { ApplicationRegistry } from './apps/registry.js';

@@ -12,7 +12,7 @@
  */
 import express from 'express';
 import session from 'express-session';
-import { loadConfig, resolveNodeConfig, startNode } from 'castmirror';
+import { closeWithNode, loadConfig, resolveNodeConfig, startNode } from 'castmirror';
 import { CastmirrorStore } from 'castmirror/express-session';
 
 declare module 'express-session' {
@@ -51,10 +51,9 @@ app.post('/remember-me', (req, res) => {
 app.post('/logout', (req, res, next) => req.session.destroy((error) => (error ? next(error) : res.json({ ok: true }))));
 
 const server = app.listen(httpPort, host, () => console.log(JSON.stringify({ msg: 'listening', node: node.name, port: httpPort })));
-// A graceful stop hands this node's sessions to the other node before it exits.
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(signal, () => {
-    server.close();
-    void node.close().then(() => process.exit(0));
-  });
-}
+// The server closes with the node: after its sessions are handed over and its goodbye is
+// out, so that no request behind the proxy fails during a restart or a drain.
+closeWithNode(node, server);
+process.once('SIGTERM', () => void node.close());
+process.once('SIGINT', () => void node.close());
+void node.whenClosed().then(() => process.exit(0)); // by a signal or `castmirror drain`

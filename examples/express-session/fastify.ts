@@ -7,7 +7,7 @@
 import Fastify from 'fastify';
 import fastifyCookie from '@fastify/cookie';
 import fastifySession from '@fastify/session';
-import { loadConfig, resolveNodeConfig, startNode } from 'castmirror';
+import { closeWithNode, loadConfig, refusedAsLeaving, resolveNodeConfig, startNode } from 'castmirror';
 import { CastmirrorStore } from 'castmirror/express-session';
 
 declare module 'fastify' {
@@ -23,6 +23,11 @@ const node = await startNode({ config, nodeName });
 const store = new CastmirrorStore({ node });
 
 const app = Fastify();
+// While this node is leaving (a drain, a restart), requests go to another node: before the
+// session plugin, which would otherwise fail to load their sessions here.
+app.addHook('onRequest', async (_request, reply) => {
+  if (refusedAsLeaving(node, reply.raw)) return reply.hijack();
+});
 await app.register(fastifyCookie);
 await app.register(fastifySession, {
   store,
@@ -38,8 +43,9 @@ app.get('/visit', async (request) => ({ visits: request.session.visits ?? 0, nod
 
 await app.listen({ port: httpPort, host });
 console.log(JSON.stringify({ msg: 'listening', node: node.name, port: httpPort }));
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(signal, () => {
-    void app.close().then(() => node.close()).then(() => process.exit(0));
-  });
-}
+// fastify's own server closes with the node: after its sessions are handed over and its
+// goodbye is out, so that no request behind the proxy fails during a restart or a drain.
+closeWithNode(node, app.server);
+process.once('SIGTERM', () => void node.close());
+process.once('SIGINT', () => void node.close());
+void node.whenClosed().then(() => process.exit(0)); // by a signal or `castmirror drain`

@@ -5,13 +5,10 @@
  */
 import http from 'node:http';
 import path from 'node:path';
-import { listen, sessionMiddleware, silentLogger, startNode, type CacheNode, type LoadedConfig, type Logger } from 'castmirror';
+import { closeWithNode, listen, sessionMiddleware, silentLogger, startNode, type CacheNode, type LoadedConfig, type Logger } from 'castmirror';
 import { Catalog, type Product } from './catalog.js';
 import { shopHandler } from './app.js';
 import { shopReferences, type ShopContext } from './references.js';
-
-const LEAVE_GRACE_MS = 300;
-const CLOSE_TIMEOUT_MS = 5_000;
 
 /** The shop's name in <Applications>. */
 export const SHOP_APPLICATION = 'shop';
@@ -60,23 +57,13 @@ export async function startShop(options: ShopOptions): Promise<Shop> {
     await node.close();
     throw error;
   }
+  // The server closes with the node: after the hand-over and the goodbye, plus a grace.
+  closeWithNode(node, server);
   logger.info({ url: `http://${host}:${httpPort}`, catalog: catalog.file }, 'shop listening');
   return {
     node,
     catalog,
     url: `http://${host}:${httpPort}`,
-    async close() {
-      // Sessions are handed over first, while requests in flight still finish; requests that
-      // arrive meanwhile are answered "not applied", and the proxy sends them elsewhere.
-      await node.close();
-      // The goodbye is out: a moment for the proxy to hear it before the port closes, so no
-      // request is sent on a connection that is about to go.
-      await new Promise((resolve) => setTimeout(resolve, LEAVE_GRACE_MS));
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      const force = setTimeout(() => server.closeAllConnections(), CLOSE_TIMEOUT_MS);
-      await closed;
-      clearTimeout(force);
-    },
+    close: () => node.close(),
   };
 }

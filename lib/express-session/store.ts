@@ -32,10 +32,11 @@ import type { CacheNode } from '../node/cache-node.js';
 import type { RouteHint } from '../replication/route-hint.js';
 import type { SessionObject } from '../session/session.js';
 import { RouteCookie, type RouteCookieAttributes } from '../http/route-cookie.js';
+import { refusedAsLeaving } from '../http/leaving.js';
 import { holdsStored, keyOf, readStored, sidOf, splitSession, writeStored, type EncodedSession, type StoredSession } from './stored-form.js';
 
 export interface CastmirrorStoreOptions {
-  readonly node: Pick<CacheNode, 'sessions' | 'routeToken' | 'config' | 'caches' | 'whenClosing' | 'closed'>;
+  readonly node: Pick<CacheNode, 'sessions' | 'routeToken' | 'config' | 'caches' | 'whenClosing' | 'closed' | 'name'>;
   /** Attributes of the route cookie that `routing()` sets (its name is `<Sessions cookie>` in server.xml). */
   readonly cookie?: RouteCookieAttributes;
   /**
@@ -152,12 +153,16 @@ export class CastmirrorStore extends session.Store {
    * Express/connect middleware, registered after `session()`: puts castmirror's route cookie
    * on responses, so the sticky proxy sends the session's next request to its primary (and
    * to its backup if the primary dies). Without it the proxy balances and nodes fetch.
+   * While the node is leaving, it answers every request "not applied here" (503,
+   * lib/http/leaving.ts), so the proxy sends it to another node.
    */
   routing(): (req: IncomingMessage, res: ServerResponse, next: () => void) => void {
     const { sessions } = this.node;
     const { routeCookie } = this;
     const store = this;
     return (req, res, next) => {
+      // express-session skipped the store (it said `disconnect`): the request goes elsewhere.
+      if (refusedAsLeaving(store.node, res)) return;
       const reading = routeCookie.read(req.headers.cookie);
       const originalWriteHead = res.writeHead;
       // express-session saves the session in its res.end wrapper, before the headers go.
