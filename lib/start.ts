@@ -36,7 +36,7 @@ export async function startNode(options: StartNodeOptions): Promise<CacheNode> {
   let address: { host: string; port: number } | undefined;
   if (admin) {
     try {
-      const server = await AdminServer.listen({ node, host: resolved.admin.host, port: resolved.node.adminPort, secret: loaded.secret?.value, logger });
+      const server = await AdminServer.listen({ node, host: resolved.admin.host, port: resolved.node.adminPort, secret: loaded.secret?.value, users: loaded.adminCredentials, logger });
       node.attach(server);
       address = server.address;
     } catch (error) {

@@ -305,3 +305,31 @@ describe('several processes per <Node>', () => {
     assert.equal(unlistedProcessHint(['web-0', 'b'], 'c'), undefined);
   });
 });
+
+describe('admin logins', () => {
+  test('<Admin><User>: passwords found as the secret is, kept out of the config; missing ones reported at the <User>', () => {
+    const text = xml('  <Admin host="127.0.0.1"><User name="viewer" role="read" env="CM_VIEWER"/><User name="ops" role="operator" env="CM_OPS"/></Admin>');
+    const found = parseClusterConfig(text, 'server.xml', { env: { ...SECRET_ENV, CM_VIEWER: 'viewer-password-123456', CM_OPS: 'ops-password-1234567890' } });
+    assert.deepEqual(found.diagnostics, []);
+    assert.deepEqual(found.adminCredentials.map((c) => [c.name, c.role, c.password.toString()]), [['viewer', 'read', 'viewer-password-123456'], ['ops', 'operator', 'ops-password-1234567890']]);
+    assert.doesNotMatch(JSON.stringify(found.config), /password-1234/, 'the config holds where a password is, never the password');
+    assert.deepEqual(diagnostics(text, { ...SECRET_ENV, CM_VIEWER: 'viewer-password-123456' }), ['server.xml:6:76: no password of admin user ops: environment variable CM_OPS is unset']);
+    assert.equal(parseClusterConfig(text, 'server.xml', { env: SECRET_ENV, skipSecretLookup: true }).diagnostics.length, 0, 'validate --skip-secret skips them too');
+  });
+
+  test('roles, duplicates, a missing source, and logins per node are refused', () => {
+    assert.deepEqual(
+      diagnostics(
+        xml(`  <Admin><User name="a" role="root" env="X"/><User name="b" role="read"/><User name="c" role="read" env="X"/><User name="c" role="read" env="X"/></Admin>
+  <NodeSetting node="a"><Admin><User name="d" role="read" env="X"/></Admin></NodeSetting>`),
+        { ...SECRET_ENV, X: 'a-long-enough-password' },
+      ),
+      [
+        'server.xml:6:25: role="root" on <User> must be one of read, operator',
+        'server.xml:6:46: <User> needs env="VAR" or file="path" for its password',
+        'server.xml:6:110: admin user "c" is listed twice',
+        'server.xml:7:32: unknown element <User> in <Admin>',
+      ],
+    );
+  });
+});

@@ -4,6 +4,10 @@
  * drain. Live through server-sent events (GET /events). Plain HTML and JS; the actions
  * call the admin API with the header X-Castmirror-Admin, which a page of another origin
  * cannot send, so another site cannot drive this page's browser login (CSRF).
+ *
+ * The page itself needs no credentials. With `<Admin><User>` logins it shows its own login
+ * form (POST /login sets an HttpOnly cookie; "log out" ends it); without them the browser
+ * asks for the cluster secret (HTTP Basic). A user of role `read` sees the buttons disabled.
  */
 export const ADMIN_PAGE_HTML = `<!doctype html>
 <html lang="en">
@@ -22,38 +26,62 @@ export const ADMIN_PAGE_HTML = `<!doctype html>
   th, td { text-align: left; padding: .2rem .4rem; border-bottom: 1px solid #eee; font-variant-numeric: tabular-nums; }
   .scope { font-size: .75rem; color: #666; }
   .alive { color: #1a7f37; } .suspect { color: #b08800; } .dead, .left, .unreachable { color: #b00020; }
-  #message { min-height: 1.2em; }
+  .message { min-height: 1.2em; margin: .4rem 0 0; }
+  .message.failed { color: #b00020; }
+  #session { display: flex; gap: .6rem; align-items: baseline; }
+  #session button { font-size: .8rem; }
+  #login { max-width: 22rem; margin: 3rem auto; background: #fff; border: 1px solid #dde; border-radius: .4rem; padding: 1rem; }
+  #login label { display: block; margin: .4rem 0; }
+  #login input { width: 100%; box-sizing: border-box; }
+  [hidden] { display: none !important; }
+  section { overflow-x: auto; }
+  @media (max-width: 800px) { main { grid-template-columns: 1fr; } header { flex-wrap: wrap; } }
 </style>
 </head>
 <body>
-<header><h1>castmirror admin: <span id="cluster">?</span></h1><span>via <strong id="via">?</strong>, <span id="updated">connecting…</span></span></header>
-<main>
+<header><h1>castmirror admin: <span id="cluster">?</span></h1><span>via <strong id="via">?</strong>, <span id="updated">connecting…</span></span>
+  <span id="session" hidden><span id="user"></span><button id="logout">log out</button></span></header>
+<form id="login" hidden>
+  <h2>Log in</h2>
+  <label>user <input id="login-user" autocomplete="username" required></label>
+  <label>password <input id="login-password" type="password" autocomplete="current-password" required></label>
+  <button type="submit">log in</button>
+  <p id="login-message" class="message failed"></p>
+</form>
+<p id="denied" hidden>This page needs credentials: the cluster secret as the password (any user name). Reload to try again.</p>
+<main id="view" hidden>
   <section><h2>Members <span class="scope">(as this node sees them)</span></h2>
     <table><thead><tr><th>name</th><th>state</th><th>incarnation</th><th>since heard</th></tr></thead><tbody id="members"></tbody></table></section>
   <section><h2>Nodes <span class="scope">(each node's own figures)</span></h2>
     <table><thead><tr><th>node</th><th>sessions primary / backup</th><th>mirrors in flight</th><th>last ack lag</th></tr></thead><tbody id="nodes"></tbody></table></section>
   <section><h2>Caches <span class="scope">(stats: this node; buttons: every node)</span></h2>
-    <table><thead><tr><th>type</th><th>size</th><th>capacity</th><th>hit ratio</th><th>evictions</th><th>gap clears</th><th></th></tr></thead><tbody id="caches"></tbody></table></section>
+    <table><thead><tr><th>type</th><th>size</th><th>capacity</th><th>hit ratio</th><th>evictions</th><th>gap clears</th><th></th></tr></thead><tbody id="caches"></tbody></table>
+    <p class="message" role="status"></p></section>
   <section><h2>Applications <span class="scope">(state: cluster; sessions: this node)</span></h2>
     <table><thead><tr><th>name</th><th>state</th><th>here</th><th>sessions</th><th></th></tr></thead><tbody id="apps"></tbody></table>
-    <p id="message"></p></section>
+    <p class="message" role="status"></p></section>
 </main>
 <script>
 const $ = (id) => document.getElementById(id);
 const cell = (text, cls) => { const td = document.createElement('td'); td.textContent = text; if (cls) td.className = cls; return td; };
 const row = (cells) => { const tr = document.createElement('tr'); tr.append(...cells); return tr; };
+let role = 'operator';
 function button(label, action, confirmText) {
   const b = document.createElement('button');
   b.textContent = label;
   b.dataset.action = action;
+  if (role === 'read') { b.disabled = true; b.title = 'your role is read: you may look, not act'; }
   b.onclick = async () => {
     if (confirmText && !confirm(confirmText)) return;
+    // The result shows in the card of the button that was clicked.
+    const message = b.closest('section').querySelector('.message');
     b.disabled = true;
     try {
       const response = await fetch(action, { method: 'POST', headers: { 'X-Castmirror-Admin': '1', 'Content-Type': 'application/json' }, body: b.dataset.body || '{}' });
-      const body = await response.json();
-      $('message').textContent = response.ok ? label + ': done' + (body.missing && body.missing.length ? ' (no answer from ' + body.missing.join(', ') + ')' : '') : (body.error && body.error.message) || 'failed';
-    } finally { b.disabled = false; }
+      const body = await response.json().catch(() => ({}));
+      message.classList.toggle('failed', !response.ok);
+      message.textContent = response.ok ? label + ': done' + (body.missing && body.missing.length ? ' (no answer from ' + body.missing.join(', ') + ')' : '') : label + ': ' + ((body.error && body.error.message) || 'failed');
+    } finally { b.disabled = role === 'read'; }
   };
   return b;
 }
@@ -84,9 +112,44 @@ function render(view) {
     return tr;
   }));
 }
-const events = new EventSource('/events');
-events.addEventListener('view', (e) => render(JSON.parse(e.data)));
-events.onerror = () => { $('updated').textContent = 'reconnecting…'; };
+let events;
+function showView(who) {
+  role = who.role;
+  $('login').hidden = true;
+  $('view').hidden = false;
+  $('session').hidden = !who.logins;
+  $('user').textContent = who.user + ' (' + who.role + ')';
+  events = new EventSource('/events');
+  events.addEventListener('view', (e) => render(JSON.parse(e.data)));
+  events.onerror = () => { $('updated').textContent = 'reconnecting…'; };
+}
+function showLogin(text) {
+  if (events) events.close();
+  $('view').hidden = true;
+  $('session').hidden = true;
+  $('login').hidden = false;
+  $('login-message').textContent = text || '';
+  $('login-user').focus();
+}
+async function start() {
+  const response = await fetch('/whoami');
+  if (response.ok) return showView(await response.json());
+  // With logins the answer says so (no Basic challenge); without, the browser's prompt was cancelled.
+  if ((response.headers.get('www-authenticate') || '').startsWith('Basic')) { $('denied').hidden = false; return; }
+  showLogin();
+}
+$('login').onsubmit = async (e) => {
+  e.preventDefault();
+  const response = await fetch('/login', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ user: $('login-user').value, password: $('login-password').value }) });
+  $('login-password').value = '';
+  if (!response.ok) return showLogin('wrong user name or password');
+  start();
+};
+$('logout').onclick = async () => {
+  await fetch('/logout', { method: 'POST' });
+  showLogin('logged out');
+};
+start();
 </script>
 </body>
 </html>

@@ -4,7 +4,6 @@
  * above (lib/start.ts); the node never imports it.
  */
 import http from 'node:http';
-import { timingSafeEqual, createHash } from 'node:crypto';
 import {
   AdminBodyTooLargeError,
   AdminForbiddenError,
@@ -19,12 +18,14 @@ import {
   TransportError,
   asCastmirrorError,
 } from '../errors.js';
+import type { AdminCredential } from '../config/types.js';
 import type { CacheNode } from '../node/cache-node.js';
 import { sendError, sendJson, type HeaderMap } from '../util/http-reply.js';
 import { PROMETHEUS_CONTENT_TYPE } from '../metrics/prometheus.js';
 import { viewOf } from '../session/view.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { listen } from '../util/listen.js';
+import { AdminAccess } from './access.js';
 import { ClusterViewSource } from './cluster-view.js';
 import { ADMIN_PAGE_HTML } from './page.js';
 
@@ -44,8 +45,10 @@ export interface AdminServerOptions {
   readonly node: AdminTarget;
   readonly host: string;
   readonly port: number;
-  /** Bearer token required on every request; undefined only for a standalone node without <Secret>. */
+  /** The cluster secret: the CLI's bearer token, and the key of login cookies; undefined only for a standalone node without <Secret>. */
   readonly secret: Buffer | undefined;
+  /** `<Admin><User>` logins (lib/admin/access.ts). */
+  readonly users?: readonly AdminCredential[];
   readonly logger?: Logger;
 }
 
@@ -64,13 +67,14 @@ interface Route {
 export class AdminServer {
   private readonly server: http.Server;
   private readonly routes: Route[];
-  private readonly tokenDigest: Buffer | undefined;
+  private readonly access: AdminAccess;
   private readonly logger: Logger;
   private readonly views: ClusterViewSource;
 
   private constructor(private readonly options: AdminServerOptions) {
     this.logger = options.logger ?? silentLogger;
-    this.tokenDigest = options.secret ? digest(options.secret) : undefined;
+    this.access = new AdminAccess({ cluster: options.node.config.cluster.name, secret: options.secret, users: options.users ?? [] });
+    if (!this.access.open && !this.access.usesLogins) this.logger.warn({}, 'the admin page logs in with the cluster secret: give it logins of its own with <Admin><User name role env|file/></Admin>');
     this.routes = buildRoutes(options.node);
     this.views = new ClusterViewSource(options.node, options.secret);
     this.server = http.createServer((req, res) => void this.handle(req, res));
@@ -101,20 +105,32 @@ export class AdminServer {
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     try {
-      if (req.method === 'GET' && (req.url === HEALTH_PATH || req.url === READY_PATH)) return await this.probe(req.url, res);
-      const via = this.authenticate(req);
-      // A browser login is sent by the browser on its own: actions need a header that a page
-      // of another origin cannot add without the (never granted) CORS preflight.
-      if (via === 'browser' && req.method !== 'GET' && req.headers['x-castmirror-admin'] !== '1') {
-        throw new AdminForbiddenError('actions from a browser need the X-Castmirror-Admin: 1 header (the admin page sends it)');
-      }
+      const method = req.method ?? 'GET';
       const url = new URL(req.url ?? '/', 'http://admin');
-      if (req.method === 'GET' && url.pathname === '/') {
+      // Without credentials: the probes, the page itself (its data comes through /events), the login.
+      if (method === 'GET' && (url.pathname === HEALTH_PATH || url.pathname === READY_PATH)) return await this.probe(url.pathname, res);
+      if (method === 'GET' && url.pathname === '/') {
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'x-frame-options': 'DENY' });
         res.end(ADMIN_PAGE_HTML);
         return;
       }
-      if (req.method === 'GET' && url.pathname === '/events') return this.streamEvents(req, res);
+      if (method === 'POST' && url.pathname === '/login') return await this.login(req, res);
+      if (method === 'POST' && url.pathname === '/logout') {
+        sendJson(res, 200, { loggedOut: true }, { 'set-cookie': this.access.logout(req) });
+        return;
+      }
+      const principal = this.access.authenticate(req);
+      // A browser login is sent by the browser on its own: actions need a header that a page
+      // of another origin cannot add without the (never granted) CORS preflight.
+      if (principal.via === 'browser' && method !== 'GET' && req.headers['x-castmirror-admin'] !== '1') {
+        throw new AdminForbiddenError('actions from a browser need the X-Castmirror-Admin: 1 header (the admin page sends it)');
+      }
+      this.access.authorize(principal, method);
+      if (method === 'GET' && url.pathname === '/whoami') {
+        sendJson(res, 200, { user: principal.user, role: principal.role, logins: this.access.usesLogins });
+        return;
+      }
+      if (method === 'GET' && url.pathname === '/events') return this.streamEvents(req, res);
       const { handler, params } = this.match(req.method ?? 'GET', url.pathname);
       const result = await handler({ params, body: () => readJson(req) });
       if (typeof result === 'string') {
@@ -125,14 +141,10 @@ export class AdminServer {
       }
     } catch (error) {
       if (asCastmirrorError(error).httpStatus >= 500) this.logger.error({ err: error, url: req.url }, 'admin request failed');
-      sendError(res, error, headersFor(error));
+      sendError(res, error, headersFor(error, this.access.usesLogins));
     }
   }
 
-  /**
-   * The cluster secret, as a bearer token (scripts, the CLI) or as the password of HTTP Basic
-   * auth, any user name (a browser on the admin page). Returns which.
-   */
   /**
    * For load balancers, without credentials: liveness (the node answers) and readiness (it
    * should get traffic), as 200 or 503 with the state and nothing else.
@@ -144,22 +156,21 @@ export class AdminServer {
     sendJson(res, ready ? 200 : 503, ready ? { status: 'ready' } : { status: 'not-ready', reasons }, headers);
   }
 
-  private authenticate(req: http.IncomingMessage): 'token' | 'browser' {
-    if (!this.tokenDigest) return 'token';
-    const header = req.headers.authorization ?? '';
-    const bearer = /^Bearer (.+)$/i.exec(header);
-    const basic = /^Basic (.+)$/i.exec(header);
-    let given: string | undefined;
-    if (bearer) given = bearer[1]!.trim();
-    else if (basic) {
-      const decoded = Buffer.from(basic[1]!.trim(), 'base64').toString('utf8');
-      given = decoded.slice(decoded.indexOf(':') + 1);
+  /**
+   * The admin page's login form: `{user, password}` as JSON (a form of another site cannot
+   * send JSON without a CORS preflight), answered with an HttpOnly, SameSite=Strict cookie.
+   */
+  private async login(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) throw new AdminForbiddenError('POST /login takes JSON: {"user", "password"}');
+    const body = (await readJson(req)) as { user?: unknown; password?: unknown } | undefined;
+    if (typeof body?.user !== 'string' || typeof body.password !== 'string') throw new InvalidArgumentError('POST /login takes {"user": "...", "password": "..."}');
+    if (!this.access.usesLogins) throw new AdminUnauthorizedError('this node has no admin users (<Admin><User>): log in with the cluster secret');
+    const login = this.access.login(body.user, body.password);
+    if (!login) {
+      this.logger.warn({ user: body.user.slice(0, 64) }, 'admin login refused');
+      throw new AdminUnauthorizedError('wrong user name or password');
     }
-    // Digests have equal length, so the comparison is constant-time whatever was sent.
-    if (given === undefined || !timingSafeEqual(digest(Buffer.from(given, 'utf8')), this.tokenDigest)) {
-      throw new AdminUnauthorizedError('missing or wrong credentials: the cluster secret as a bearer token, or as the password (any user name)');
-    }
-    return basic ? 'browser' : 'token';
+    sendJson(res, 200, { user: login.principal.user, role: login.principal.role }, { 'set-cookie': login.setCookie });
   }
 
   /** Server-sent events: the cluster view every second, until the client goes away. */
@@ -349,12 +360,9 @@ async function readJson(req: http.IncomingMessage): Promise<unknown> {
 }
 
 /** The headers an error's status calls for (RFC 9110: 401 names the schemes, 405 the methods). */
-function headersFor(error: unknown): HeaderMap {
-  if (error instanceof AdminUnauthorizedError) return { 'www-authenticate': ['Basic realm="castmirror admin", charset="UTF-8"', 'Bearer realm="castmirror"'] };
+/** With logins, no Basic challenge: the page shows its own form instead of the browser's prompt. */
+function headersFor(error: unknown, usesLogins: boolean): HeaderMap {
+  if (error instanceof AdminUnauthorizedError) return { 'www-authenticate': usesLogins ? ['Bearer realm="castmirror"'] : ['Basic realm="castmirror admin", charset="UTF-8"', 'Bearer realm="castmirror"'] };
   if (error instanceof AdminMethodNotAllowedError) return { allow: error.allow.join(', ') };
   return {};
-}
-
-function digest(token: Buffer): Buffer {
-  return createHash('sha256').update(token).digest();
 }

@@ -5,12 +5,14 @@
 import { readFile } from 'node:fs/promises';
 import { ConfigError, ConfigReadError } from '../errors.js';
 import { parseClusterConfig } from './parse.js';
-import type { ClusterConfig, ResolvedSecret } from './types.js';
+import type { AdminCredential, ClusterConfig, ResolvedSecret } from './types.js';
 
 export interface LoadedConfig {
   readonly config: ClusterConfig;
   /** Undefined for a standalone (`<Cluster>0</Cluster>`) config without a <Secret>. */
   readonly secret: ResolvedSecret | undefined;
+  /** `<Admin><User>` logins with their passwords (never printed). */
+  readonly adminCredentials: readonly AdminCredential[];
   /** Things worth a log line that do not stop a node (inline secret, loose file mode). */
   readonly warnings: readonly string[];
 }
@@ -33,7 +35,7 @@ export async function loadConfig(file: string, options: LoadOptions = {}): Promi
 }
 
 export function parseConfigText(text: string, file: string, options: LoadOptions = {}): LoadedConfig {
-  const { config, secret, diagnostics, warnings } = parseClusterConfig(text, file, { ...(options.env ? { env: options.env } : {}), skipSecretLookup: options.skipSecretLookup ?? false });
+  const { config, secret, adminCredentials, diagnostics, warnings } = parseClusterConfig(text, file, { ...(options.env ? { env: options.env } : {}), skipSecretLookup: options.skipSecretLookup ?? false });
   if (!config) throw new ConfigError(diagnostics);
-  return { config, secret, warnings };
+  return { config, secret, adminCredentials, warnings };
 }

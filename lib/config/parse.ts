@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import type { ConfigDiagnostic } from '../errors.js';
 import { Diagnostics, ElementReader, parseXml, type Position } from './xml-reader.js';
 import { resolveSecret } from './secret.js';
-import { DEFAULTS, MAX_PROCESSES_PER_NODE, NAME_PATTERN, type AdminSettings, type CacheSettings, type ClusterConfig, type HeartbeatSettings, type NodeEntry, type NodeOverrides, type ProxySettings, type ResolvedSecret } from './types.js';
+import { DEFAULTS, MAX_PROCESSES_PER_NODE, NAME_PATTERN, type AdminCredential, type AdminSettings, type CacheSettings, type ClusterConfig, type HeartbeatSettings, type NodeEntry, type NodeOverrides, type ProxySettings, type ResolvedSecret } from './types.js';
 import {
   HOST,
   NAME,
@@ -17,6 +17,7 @@ import {
   defined,
   optionalSection,
   readAdmin,
+  readAdminUsers,
   readApplications,
   readCacheList,
   readHeartbeat,
@@ -38,6 +39,8 @@ export interface ParseResult {
   readonly config: ClusterConfig | undefined;
   /** The cluster secret, found through <Secret>; kept out of `config` so it is never printed. */
   readonly secret: ResolvedSecret | undefined;
+  /** The admin users with their passwords found (none when the lookup is skipped). */
+  readonly adminCredentials: readonly AdminCredential[];
   readonly diagnostics: readonly ConfigDiagnostic[];
   /** Worth a log line, not fatal (inline secret, secret file readable by others). */
   readonly warnings: readonly string[];
@@ -55,7 +58,7 @@ export interface ParseOptions {
 export function parseClusterConfig(text: string, file: string, options: ParseOptions = {}): ParseResult {
   const diagnostics = new Diagnostics(file);
   const root = parseXml(text, diagnostics);
-  const failed = { config: undefined, secret: undefined, diagnostics: diagnostics.list, warnings: [] };
+  const failed = { config: undefined, secret: undefined, adminCredentials: [], diagnostics: diagnostics.list, warnings: [] };
   if (!root) return failed;
   if (root.name !== 'Server') {
     root.error(`the root element must be <Server>, not <${root.name}>`);
@@ -75,11 +78,29 @@ export function parseClusterConfig(text: string, file: string, options: ParseOpt
       secretElement.error(lookup.problem);
     }
   }
+  const adminCredentials = options.skipSecretLookup ? [] : findAdminPasswords(root, config, options.env ?? process.env, warnings);
   if (diagnostics.list.length > 0) {
     diagnostics.list.sort((a, b) => a.line - b.line || a.column - b.column);
     return failed;
   }
-  return { config: deepFreeze(config), secret, diagnostics: [], warnings };
+  return { config: deepFreeze(config), secret, adminCredentials, diagnostics: [], warnings };
+}
+
+/** Each `<Admin><User>`'s password, as the cluster secret is found; a missing one is reported at its element. */
+function findAdminPasswords(root: ElementReader, config: ClusterConfig, env: NodeJS.ProcessEnv, warnings: string[]): AdminCredential[] {
+  const elements = root.child('Admin')?.children('User') ?? [];
+  const credentials: AdminCredential[] = [];
+  for (const user of config.adminUsers) {
+    if (user.password.env === undefined && user.password.file === undefined) continue; // reported already
+    const lookup = resolveSecret(user.password, env, `password of admin user ${user.name}`);
+    if (lookup.ok) {
+      credentials.push({ name: user.name, role: user.role, password: lookup.secret.value });
+      warnings.push(...lookup.warnings);
+    } else {
+      (elements.find((e) => e.hasAttribute('name') && e.attribute('name')?.value === user.name) ?? root).error(lookup.problem);
+    }
+  }
+  return credentials;
 }
 
 function readServer(server: ElementReader, file: string, cores: number): ClusterConfig {
@@ -100,7 +121,9 @@ function readServer(server: ElementReader, file: string, cores: number): Cluster
 
   const nodes = readNodes(server.child('ClusterNodes', { required: true }), cores);
   const caches = readCaches(server.child('Caches'));
-  const admin = { ...DEFAULTS.admin, ...readAdmin(server.child('Admin')) };
+  const adminElement = server.child('Admin');
+  const adminUsers = readAdminUsers(adminElement, file);
+  const admin = { ...DEFAULTS.admin, ...readAdmin(adminElement) };
   const proxyElement = server.child('Proxy');
   const proxy = readProxy(proxyElement);
   const overrides = readNodeSettings(server, nodes, caches, heartbeat);
@@ -122,6 +145,7 @@ function readServer(server: ElementReader, file: string, cores: number): Cluster
     replication: { ...DEFAULTS.replication, ...readReplication(server.child('Replication')) },
     sessions: { ...DEFAULTS.sessions, ...readSessions(server.child('Sessions')) },
     admin,
+    adminUsers,
     proxy,
     nodes: nodes.map((n) => n.entry),
     caches: caches.map((c) => c.settings),

@@ -9,7 +9,8 @@ export const MIN_SECRET_LENGTH = 16;
 
 export type SecretLookup = { ok: true; secret: ResolvedSecret; warnings: string[] } | { ok: false; problem: string };
 
-export function resolveSecret(settings: SecretSettings, env: NodeJS.ProcessEnv): SecretLookup {
+/** `what`: what the secret is, for messages ("cluster secret", "password of admin user ops"). */
+export function resolveSecret(settings: SecretSettings, env: NodeJS.ProcessEnv, what = 'cluster secret'): SecretLookup {
   const warnings: string[] = [];
   const tried: string[] = [];
   let found: ResolvedSecret | undefined;
@@ -27,7 +28,7 @@ export function resolveSecret(settings: SecretSettings, env: NodeJS.ProcessEnv):
         found = { source: 'file', value: Buffer.from(text, 'utf8') };
         // Group- or world-readable: anyone who can read it can join the cluster.
         if (process.platform !== 'win32' && (statSync(settings.file).mode & 0o077) !== 0) {
-          warnings.push(`secret file ${settings.file} is readable by other users; chmod 600 it`);
+          warnings.push(`${what} file ${settings.file} is readable by other users; chmod 600 it`);
         }
       }
     } catch (error) {
@@ -36,11 +37,11 @@ export function resolveSecret(settings: SecretSettings, env: NodeJS.ProcessEnv):
   }
   if (!found && settings.inline !== undefined) {
     found = { source: 'inline', value: Buffer.from(settings.inline, 'utf8') };
-    warnings.push('the cluster secret is written inline in the config file; prefer env= or file=');
+    warnings.push(`the ${what} is written inline in the config file; prefer env= or file=`);
   }
-  if (!found) return { ok: false, problem: `no cluster secret: ${tried.join(', ') || 'no source given'}` };
+  if (!found) return { ok: false, problem: `no ${what}: ${tried.join(', ') || 'no source given'}` };
   if (found.value.length < MIN_SECRET_LENGTH) {
-    return { ok: false, problem: `the cluster secret from ${found.source} is ${found.value.length} bytes; at least ${MIN_SECRET_LENGTH} are required` };
+    return { ok: false, problem: `the ${what} from ${found.source} is ${found.value.length} bytes; at least ${MIN_SECRET_LENGTH} are required` };
   }
   return { ok: true, secret: found, warnings };
 }

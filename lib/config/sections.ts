@@ -8,6 +8,7 @@ import path from 'node:path';
 import { isIPv4 } from 'node:net';
 import type { ElementReader } from './xml-reader.js';
 import {
+  ADMIN_ROLES,
   COOKIE_NAME_PATTERN,
   DEFAULTS,
   NAME_PATTERN,
@@ -15,6 +16,7 @@ import {
   REHOME_POLICIES,
   REPLICATION_MODES,
   type AdminSettings,
+  type AdminUserSettings,
   type ApplicationEntry,
   type CacheSettings,
   type HeartbeatSettings,
@@ -140,6 +142,29 @@ export function readAdmin(element: ElementReader | undefined): Partial<AdminSett
   const result = defined({ host: element.stringAttribute('host', { pattern: HOST, what: 'a host name or IP address' }) });
   element.reportUnknown();
   return result;
+}
+
+/** `<User>` children of the top-level `<Admin>` (NodeSetting's `<Admin>` has none: logins are cluster-wide). */
+export function readAdminUsers(element: ElementReader | undefined, file: string): AdminUserSettings[] {
+  if (!element) return [];
+  const users: AdminUserSettings[] = [];
+  const seen = new Set<string>();
+  for (const child of element.children('User')) {
+    const name = child.stringAttribute('name', { required: true, pattern: NAME, what: NAME_WHAT });
+    const role = child.enumAttribute('role', ADMIN_ROLES, { required: true });
+    const env = child.stringAttribute('env', { pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, what: 'an environment variable name' });
+    const passwordFile = child.stringAttribute('file');
+    child.reportUnknown();
+    if (env === undefined && passwordFile === undefined) child.error('<User> needs env="VAR" or file="path" for its password');
+    if (name === undefined || role === undefined) continue;
+    if (seen.has(name)) {
+      child.error(`admin user "${name}" is listed twice`);
+      continue;
+    }
+    seen.add(name);
+    users.push({ name, role, password: { env, file: passwordFile === undefined ? undefined : path.resolve(path.dirname(path.resolve(file)), passwordFile), inline: undefined } });
+  }
+  return users;
 }
 
 export function readProxy(element: ElementReader | undefined): ProxySettings | undefined {

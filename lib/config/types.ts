@@ -71,6 +71,25 @@ export interface AdminSettings {
   readonly host: string;
 }
 
+/** Who may use the admin API and page: `read` may look, `operator` may also act. */
+export const ADMIN_ROLES = ['read', 'operator'] as const;
+export type AdminRole = (typeof ADMIN_ROLES)[number];
+
+/** `<Admin><User name role env file/></Admin>`: an admin login of its own, not the cluster secret. */
+export interface AdminUserSettings {
+  readonly name: string;
+  readonly role: AdminRole;
+  /** Where the password is: an environment variable first, then a file (absolute). */
+  readonly password: SecretSettings;
+}
+
+/** A user with the password found; kept out of ClusterConfig so that it is never printed. */
+export interface AdminCredential {
+  readonly name: string;
+  readonly role: AdminRole;
+  readonly password: Buffer;
+}
+
 export interface ProxySettings {
   readonly host: string;
   readonly port: number;
@@ -172,6 +191,8 @@ export interface ClusterConfig {
   readonly replication: ReplicationSettings;
   readonly sessions: SessionSettings;
   readonly admin: AdminSettings;
+  /** Admin logins (cluster-wide: a login on one node's page is valid on every node's). */
+  readonly adminUsers: readonly AdminUserSettings[];
   readonly proxy: ProxySettings | undefined;
   readonly nodes: readonly NodeEntry[];
   readonly caches: readonly CacheSettings[];
