@@ -36,7 +36,7 @@ import { refusedAsLeaving } from '../http/leaving.js';
 import { holdsStored, keyOf, readStored, sidOf, splitSession, writeStored, type EncodedSession, type StoredSession } from './stored-form.js';
 
 export interface CastmirrorStoreOptions {
-  readonly node: Pick<CacheNode, 'sessions' | 'routeToken' | 'config' | 'caches' | 'whenClosing' | 'closed' | 'name'>;
+  readonly node: Pick<CacheNode, 'sessions' | 'routeToken' | 'config' | 'caches' | 'whenClosing' | 'closed' | 'name' | 'requestsInProgress'>;
   /** Attributes of the route cookie that `routing()` sets (its name is `<Sessions cookie>` in server.xml). */
   readonly cookie?: RouteCookieAttributes;
   /**

@@ -13,15 +13,21 @@ import type { CacheNode } from '../node/cache-node.js';
 import { sendError } from '../util/http-reply.js';
 import { NOT_APPLIED_HEADER } from './headers.js';
 
-/** Answers the request as "not applied here" when the node is leaving; false otherwise. */
-export function refusedAsLeaving(node: Pick<CacheNode, 'closed' | 'name'>, res: ServerResponse): boolean {
-  if (!node.closed) return false;
+/**
+ * Answers the request as "not applied here" when the node is leaving; otherwise counts it
+ * as in progress (the node's close waits for it before the hand-over) and returns false.
+ */
+export function refusedAsLeaving(node: Pick<CacheNode, 'closed' | 'name' | 'requestsInProgress'>, res: ServerResponse): boolean {
+  if (!node.closed) {
+    node.requestsInProgress.hold(res);
+    return false;
+  }
   if (!res.headersSent) sendError(res, new ClosedError(`node ${node.name}`), { [NOT_APPLIED_HEADER]: '1', Connection: 'close' });
   return true;
 }
 
 /** Connect-style middleware: `refusedAsLeaving`, else `next()`. */
-export function refuseWhileLeaving(node: Pick<CacheNode, 'closed' | 'name'>): (req: IncomingMessage, res: ServerResponse, next: () => void) => void {
+export function refuseWhileLeaving(node: Pick<CacheNode, 'closed' | 'name' | 'requestsInProgress'>): (req: IncomingMessage, res: ServerResponse, next: () => void) => void {
   return (_req, res, next) => {
     if (!refusedAsLeaving(node, res)) next();
   };

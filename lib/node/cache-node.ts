@@ -34,8 +34,9 @@ import type { AppState, MemberLoad } from '../wire/messages.js';
 import { ClusterCore } from './cluster-core.js';
 import { newIncarnation, type Incarnation } from './incarnation.js';
 import { collectMetrics, type MetricSources } from './metrics.js';
-import { memberStatus, type ApplicationStatus, type NodeStatus, type ReloadReport } from './status.js';
+import { memberStatus, standaloneMember, type ApplicationStatus, type NodeStatus, type ReloadReport } from './status.js';
 import { ReadinessChecks, type Readiness, type ReadinessCheck } from './readiness.js';
+import { RequestsInProgress } from './requests-in-progress.js';
 
 export type { ApplicationStatus, MemberStatus, NodeStatus, ReloadReport } from './status.js';
 
@@ -77,8 +78,9 @@ export class CacheNode {
   readonly routeToken: RouteToken;
   /** Application states (enabled, draining, disabled), agreed across the cluster. */
   readonly apps: ApplicationRegistry;
-  /** The application's own readiness checks (`addReadinessCheck`). */
   private readonly readinessChecks = new ReadinessChecks();
+  /** HTTP requests admitted here and not yet ended: a close waits for them before the hand-over. */
+  readonly requestsInProgress = new RequestsInProgress();
   private readonly core: ClusterCore | undefined;
   private readonly transport: MulticastChannel | undefined;
   private readonly appSync: ApplicationSync | undefined;
@@ -258,7 +260,7 @@ export class CacheNode {
   status(): NodeStatus {
     const now = performance.now();
     // A standalone node is a cluster of one.
-    const members = this.membership ? this.membership.list() : [this.standaloneSelf()];
+    const members = this.membership ? this.membership.list() : [standaloneMember(this.config.node, this.incarnation, this.adminPort, this.load())];
     return {
       node: this.name,
       cluster: this.config.cluster.name,
@@ -277,11 +279,7 @@ export class CacheNode {
     };
   }
 
-  /**
-   * Registers a check that `GET /readyz` (and so the proxy and any load balancer) runs: while
-   * it returns false, throws or takes over a second, the node gets no new traffic. Returns a
-   * function that removes it.
-   */
+  /** A check `GET /readyz` runs (lib/node/readiness.ts); returns a function that removes it. */
   addReadinessCheck(name: string, check: ReadinessCheck): () => void {
     return this.readinessChecks.add(name, check);
   }
@@ -356,6 +354,7 @@ export class CacheNode {
 
   private async shutdown(): Promise<void> {
     publish('node', () => ({ node: this.name, incarnation: this.incarnation.id, event: 'closing' }));
+    await this.requestsInProgress.drained();
     try {
       await this.sessions.close();
     } catch (error) {
@@ -392,26 +391,6 @@ export class CacheNode {
     this.replicationPeers.clear();
     for (const n of config.cluster.nodes) this.replicationPeers.add(n.name);
     return this.replicationPeers;
-  }
-
-  private standaloneSelf(): Member {
-    const { node } = this.config;
-    return {
-      name: this.name,
-      isSelf: true,
-      incarnation: this.incarnation.id,
-      startedAt: this.incarnation.startedAt,
-      state: 'alive',
-      machine: node.machine,
-      host: node.host,
-      adminPort: this.adminPort,
-      replicationPort: node.replicationPort,
-      load: this.load(),
-      published: { seq: 0, types: [] },
-      lastHeardAt: performance.now(),
-      lastHeartbeatWallTime: undefined,
-      stateSince: this.incarnation.startedAt,
-    };
   }
 
   private load(): MemberLoad {

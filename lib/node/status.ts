@@ -2,6 +2,8 @@
  * What a node reports about itself (`GET /status`, `castmirror status`, the admin page):
  * the shapes, and the projection of a membership table into them.
  */
+import type { NodeEntry } from '../config/types.js';
+import type { Incarnation } from './incarnation.js';
 import type { Member } from '../membership/membership.js';
 import type { LinkStats } from '../replication/link.js';
 import type { RouteTokenStats } from '../replication/route-token.js';
@@ -81,5 +83,25 @@ export function memberStatus(m: Member, now: number): MemberStatus {
     msSinceHeard: m.isSelf ? 0 : Math.round(now - m.lastHeardAt),
     stateSince: new Date(m.stateSince).toISOString(),
     load: m.load,
+  };
+}
+
+/** A standalone node's member table: itself, alive (a cluster of one). */
+export function standaloneMember(node: NodeEntry, incarnation: Incarnation, adminPort: number, load: MemberLoad): Member {
+  return {
+    name: node.name,
+    isSelf: true,
+    incarnation: incarnation.id,
+    startedAt: incarnation.startedAt,
+    state: 'alive',
+    machine: node.machine,
+    host: node.host,
+    adminPort,
+    replicationPort: node.replicationPort,
+    load,
+    published: { seq: 0, types: [] },
+    lastHeardAt: performance.now(),
+    lastHeartbeatWallTime: undefined,
+    stateSince: incarnation.startedAt,
   };
 }
