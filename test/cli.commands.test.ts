@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, describe, test } from 'node:test';
@@ -114,6 +115,21 @@ describe('castmirror CLI', () => {
     const broken = await runCli(['validate', '--config', cluster.configPath, '--skip-secret']);
     assert.equal(broken.code, 2, 'everything else is still checked');
     assert.match(broken.stderr, /unknown element <Heartbeet>/);
+  });
+
+  test('cluster: when a node cannot start, the cause from its log is printed, not only "see the logs"', { timeout: 60_000 }, async () => {
+    const cluster = await makeCluster({ nodes: 2 });
+    clusters.push(cluster);
+    // Something else holds node-b's admin port, as an old node left running would.
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(cluster.nodes[1]!.adminPort, '127.0.0.1', resolve));
+    try {
+      const run = await runCli(['cluster', '--config', cluster.configPath, '--app', 'none'], { timeoutMs: 45_000 });
+      assert.equal(run.code, 1);
+      assert.match(run.stderr, new RegExp(`^  node-b: admin API cannot listen on 127\\.0\\.0\\.1:${cluster.nodes[1]!.adminPort}: listen EADDRINUSE`, 'm'));
+    } finally {
+      blocker.close();
+    }
   });
 
   test('a reader that closes the pipe early (| head) ends the output quietly', async () => {

@@ -12,7 +12,7 @@
  *   start. A child that exits with code 0 by itself (drained) is not started again.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, statSync } from 'node:fs';
 import type { Io } from './common.js';
 
 export const RESTART_DELAY_MS = 2_000;
@@ -35,6 +35,8 @@ interface Supervised {
   restartDelayMs: number;
   restartTimer: NodeJS.Timeout | undefined;
   restarts: number;
+  /** Size of its log file before its first start: what follows was written by this run. */
+  logOffset: number;
 }
 
 export interface SupervisorOptions {
@@ -54,7 +56,8 @@ export class Supervisor {
   }
 
   launch(spec: ChildSpec): void {
-    const entry: Supervised = { spec, child: undefined, startedAt: 0, restartDelayMs: RESTART_DELAY_MS, restartTimer: undefined, restarts: 0 };
+    const logOffset = spec.logFile !== undefined && existsSync(spec.logFile) ? statSync(spec.logFile).size : 0;
+    const entry: Supervised = { spec, child: undefined, startedAt: 0, restartDelayMs: RESTART_DELAY_MS, restartTimer: undefined, restarts: 0, logOffset };
     this.children.set(spec.name, entry);
     this.spawn(entry);
   }
@@ -68,6 +71,25 @@ export class Supervisor {
     let count = 0;
     for (const entry of this.children.values()) if (entry.child) count += 1;
     return count;
+  }
+
+  /**
+   * The errors a child logged since this supervisor started it: its JSON lines of level
+   * error or worse, and the CLI's own `castmirror: ...` lines (a node that could not start).
+   */
+  errorsLogged(name: string): string[] {
+    const entry = this.children.get(name);
+    if (!entry?.spec.logFile || !existsSync(entry.spec.logFile)) return [];
+    const text = readFileSync(entry.spec.logFile).subarray(entry.logOffset).toString('utf8');
+    return text.split('\n').flatMap((line) => {
+      if (line.startsWith('castmirror: ')) return [line.slice('castmirror: '.length)];
+      try {
+        const record = JSON.parse(line) as { level?: number; msg?: string; err?: { message?: string } };
+        return (record.level ?? 0) >= 50 ? [record.err?.message ? `${record.msg}: ${record.err.message}` : (record.msg ?? line)] : [];
+      } catch {
+        return [];
+      }
+    });
   }
 
   /** Every child launched is running and none has been started again. */
@@ -88,8 +110,7 @@ export class Supervisor {
 
   /** SIGTERM to every child, SIGKILL to those still running after the grace period. */
   async stop(): Promise<void> {
-    this.stopping = true;
-    for (const entry of this.children.values()) clearTimeout(entry.restartTimer);
+    this.cancelRestarts();
     const exited = this.whenAllExited();
     this.signal('SIGTERM');
     const timer = setTimeout(() => this.kill(), STOP_GRACE_MS);
@@ -99,9 +120,18 @@ export class Supervisor {
 
   /** Ends every child at once. */
   kill(): void {
-    this.stopping = true;
-    for (const entry of this.children.values()) clearTimeout(entry.restartTimer);
+    this.cancelRestarts();
     this.signal('SIGKILL');
+  }
+
+  /** No child is started again from now on (one waiting to be restarted stays down). */
+  private cancelRestarts(): void {
+    this.stopping = true;
+    for (const entry of this.children.values()) {
+      clearTimeout(entry.restartTimer);
+      entry.restartTimer = undefined;
+    }
+    if (this.idle()) for (const resolve of this.exitWaiters.splice(0)) resolve();
   }
 
   /**

@@ -71,6 +71,10 @@ written there (mode 600) first.`,
     const proxyUrl = proxy ? `http://${proxy.host}:${proxy.port}` : undefined;
     if (converged === undefined || (proxyUrl && !(await waitForProxy(proxyUrl, names, stillRunning)))) {
       io.err(`the ${converged ? 'proxy did not see every node' : 'nodes did not all see each other'} within ${CONVERGE_TIMEOUT_MS / 1000} s; see the logs in ${logDir}`);
+      // The cause is usually in a child's log (a port in use, another process with its name): say it here.
+      for (const name of [...local.map((n) => n.name), ...(proxy ? [PROXY] : [])]) {
+        for (const error of supervisor.errorsLogged(name).slice(0, 3)) io.err(`  ${name}: ${error}`);
+      }
       await supervisor.stop();
       return EXIT.failure;
     }
