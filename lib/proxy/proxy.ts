@@ -12,9 +12,12 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { unlistedProcessHint, type ClusterConfig, type NodeEntry } from '../config/types.js';
 import { RouteCookie } from '../http/route-cookie.js';
 import { NOT_APPLIED_HEADER } from '../http/headers.js';
+import { forwardedHeaders, hasBody, responseHeaders } from './forwarding.js';
+import { tunnel } from './upgrade.js';
 import { InvalidArgumentError, NoNodeError, TransportError, UpstreamFailedError, UpstreamTimeoutError } from '../errors.js';
 import { sendError, sendJson } from '../util/http-reply.js';
 import { listen } from '../util/listen.js';
@@ -25,7 +28,6 @@ import { Router, type ProxyMode } from './router.js';
 /** The proxy's own status page; no application path starts with it. */
 export const PROXY_STATUS_PATH = '/_castmirror/proxy';
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 const RETRYABLE_AFTER_SEND = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** Request bodies up to this size are kept while sent, so a request a node did not apply can go to another. */
 const REPLAY_LIMIT_BYTES = 64 * 1024;
@@ -59,6 +61,8 @@ export interface ProxyStats {
   noNode: number;
   /** Requests a leaving node answered "not applied", sent to another node. */
   notApplied: number;
+  /** WebSocket (Upgrade) requests, tunnelled or refused. */
+  upgrades: number;
   timeouts: number;
   /** Requests given up because their node stopped answering (silent for deadAfterMs). */
   abandoned: number;
@@ -94,7 +98,7 @@ export class StickyProxy {
     // The name every node writes: <Sessions cookie> of the same server.xml.
     this.cookie = options.secret ? new RouteCookie({ secret: options.secret, cluster: options.config.name, name: options.config.sessions.cookie }) : undefined;
     this.router = new Router(members, this.mode);
-    this.stats = { requests: 0, retried: 0, failedAfterSend: 0, noNode: 0, notApplied: 0, timeouts: 0, abandoned: 0, forgedCookies: 0, byNode: {}, byReason: {} };
+    this.stats = { requests: 0, retried: 0, failedAfterSend: 0, noNode: 0, notApplied: 0, upgrades: 0, timeouts: 0, abandoned: 0, forgedCookies: 0, byNode: {}, byReason: {} };
     for (const node of options.config.nodes) {
       this.agents.set(node.name, newAgent());
       this.stats.byNode[node.name] = 0;
@@ -119,6 +123,7 @@ export class StickyProxy {
     const proxy = new StickyProxy(options, members);
     try {
       const server = http.createServer({ keepAliveTimeout: 5_000 }, (req, res) => proxy.handle(req, res));
+      server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => proxy.upgrade(req, socket, head));
       await listen(server, options.port, options.host);
       proxy.server = server;
       proxy.watchdog = setInterval(() => proxy.abandonSilentNodes(), members.checkIntervalMs).unref();
@@ -222,6 +227,32 @@ export class StickyProxy {
       });
     };
     tryNext();
+  }
+
+  /** A WebSocket (HTTP Upgrade): routed as a request is, then tunnelled (upgrade.ts). */
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    this.stats.upgrades++;
+    const reading = this.cookie?.read(req.headers.cookie) ?? { status: 'absent' as const };
+    if (reading.status === 'forged') this.stats.forgedCookies++;
+    const { order } = this.router.choose(reading.status === 'valid' ? reading.hint : undefined);
+    tunnel({
+      req,
+      client: socket,
+      head,
+      order,
+      headers: forwardedHeaders(req),
+      connectTimeoutMs: this.connectTimeoutMs,
+      target: (name) => ({ host: this.nodes.get(name)!.host, port: this.nodes.get(name)!.httpPort }),
+      on: {
+        unreachable: (name) => this.members.markRefused(name),
+        notApplied: (name) => {
+          this.members.markRefused(name);
+          this.stats.notApplied++;
+        },
+        joined: (name) => (this.stats.byNode[name] = (this.stats.byNode[name] ?? 0) + 1),
+        noNode: () => this.stats.noNode++,
+      },
+    });
   }
 
   /**
@@ -361,31 +392,6 @@ class BodyReplay {
   get body(): Buffer | undefined {
     return this.chunks && this.chunks.length > 0 ? Buffer.concat(this.chunks) : undefined;
   }
-}
-
-function forwardedHeaders(req: IncomingMessage): http.OutgoingHttpHeaders {
-  const headers: http.OutgoingHttpHeaders = {};
-  for (const [key, value] of Object.entries(req.headers)) {
-    if (value !== undefined && !HOP_BY_HOP.has(key)) headers[key] = value;
-  }
-  const client = req.socket.remoteAddress ?? '';
-  const prior = req.headers['x-forwarded-for'];
-  headers['x-forwarded-for'] = prior ? `${Array.isArray(prior) ? prior.join(', ') : prior}, ${client}` : client;
-  headers['x-forwarded-proto'] ??= 'http';
-  if (req.headers.host) headers['x-forwarded-host'] ??= req.headers.host;
-  return headers;
-}
-
-function responseHeaders(response: IncomingMessage): http.OutgoingHttpHeaders {
-  const headers: http.OutgoingHttpHeaders = {};
-  for (const [key, value] of Object.entries(response.headers)) {
-    if (value !== undefined && !HOP_BY_HOP.has(key)) headers[key] = value;
-  }
-  return headers;
-}
-
-function hasBody(req: IncomingMessage): boolean {
-  return req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
 }
 
 const MODES: readonly ProxyMode[] = ['sticky', 'dumb'];

@@ -107,6 +107,7 @@ const PROGRAMS = {
   'example-express': { args: (config: string, node: string) => [path.join(ROOT, 'examples', 'express-session', 'express.ts'), config, node], ready: 'listening' },
   'example-fastify': { args: (config: string, node: string) => [path.join(ROOT, 'examples', 'express-session', 'fastify.ts'), config, node], ready: 'listening' },
   'cache-load': { args: (config: string, node: string) => [path.join(FIXTURES, 'cache-load.ts'), config, node], ready: 'app listening' },
+  'ws-app': { args: (config: string, node: string) => [path.join(FIXTURES, 'ws-app.ts'), config, node], ready: 'app listening' },
 } as const;
 
 export type Program = keyof typeof PROGRAMS;
