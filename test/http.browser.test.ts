@@ -53,6 +53,22 @@ test('demo page in Chromium: the cart survives kill -9 of the serving node', { t
   assert.equal(await page.locator('#error').innerText(), '', 'no error shown');
   const cartAfter = await page.locator('#cart').innerText();
   for (const line of cartBefore.split('\n')) assert.ok(cartAfter.includes(line), `the cart still has "${line}"`);
+  // The page says what happened.
+  await page.waitForSelector('#moved:not([hidden])');
+  assert.match(await page.locator('#moved').innerText(), new RegExp(`^Your session moved to ${nodeAfter}.*took it over\\. Nothing was lost\\.$`));
+
+  // A price change shows in the result list at once.
+  const firstSku = (await page.locator('#results li:nth-child(1) button.add').getAttribute('data-sku'))!;
+  await page.fill('#price-sku', firstSku);
+  await page.fill('#price-value', '1234.50');
+  await page.click('#price-btn');
+  await page.waitForFunction(`document.querySelector('#results li:nth-child(1)').textContent.includes('1234.50')`);
+
+  // After a reload the search the session kept is shown, on its page.
+  await page.reload();
+  await page.waitForFunction(`document.getElementById('page-info').dataset.page === '2'`);
+  assert.match(await page.locator('#page-info').innerText(), /results for "teapot", page 3 of/);
+  assert.match(await page.locator('#results').innerText(), /1234\.50/);
 
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: path.join(ARTIFACTS, 'shop-failover.png'), fullPage: true });

@@ -18,6 +18,8 @@ import { PAGE_HTML } from './page.js';
 const MAX_BODY_BYTES = 16 * 1024;
 const CART_PREFIX = 'cart.';
 const SEARCH_KEY = 'search';
+/** On every shop response: how the node that served it came to hold the session. */
+export const SESSION_OUTCOME_HEADER = 'X-Shop-Session';
 const SKU = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** A request the shop refuses: answered with `status` and a JSON error. */
@@ -36,6 +38,9 @@ export function shopHandler(node: CacheNode, context: ShopContext): ShopHandler 
   return async (req, res) => {
     const session = (req as SessionRequest).castmirror!;
     const url = new URL(req.url ?? '/', 'http://shop.invalid');
+    // How this node came to hold the session (served, created, fetched, took-over): the page
+    // says so when the session moved, after a failover say.
+    res.setHeader(SESSION_OUTCOME_HEADER, session.outcome);
     try {
       const body = await route(req.method ?? 'GET', url, req, res, session.session);
       if (body !== undefined) sendJson(res, 200, body);
@@ -71,6 +76,7 @@ export function shopHandler(node: CacheNode, context: ShopContext): ShopHandler 
     if (method === 'GET' && path === '/cart') return cartOf(session);
     if (method === 'GET' && path === '/search') return search(session, url);
     if (method === 'GET' && (path === '/search/next' || path === '/search/prev')) return turnPage(session, path.endsWith('next') ? 1 : -1);
+    if (method === 'GET' && path === '/search/current') return currentPage(session);
     throw new HttpError(404, `no route for ${method} ${path}`);
   }
 
@@ -123,6 +129,15 @@ export function shopHandler(node: CacheNode, context: ShopContext): ShopHandler 
     const pageSize = Number(url.searchParams.get('pageSize') ?? 10);
     if (!Number.isSafeInteger(pageSize) || pageSize < 1 || pageSize > 100) throw new HttpError(400, 'pageSize must be a whole number from 1 to 100');
     const page = await SearchPage.run(context.catalog, query, pageSize, 0);
+    session.interactive.set(SEARCH_KEY, page);
+    return pageBody(page);
+  }
+
+  /** The session's search page, read again from the catalog (prices change); `{ query: null }` without one. */
+  async function currentPage(session: SessionObject): Promise<unknown> {
+    const current = session.interactive.get<SearchPage>(SEARCH_KEY);
+    if (!current) return { query: null };
+    const page = await SearchPage.run(context.catalog, current.query, current.pageSize, current.page);
     session.interactive.set(SEARCH_KEY, page);
     return pageBody(page);
   }

@@ -20,11 +20,15 @@ export const PAGE_HTML = `<!doctype html>
   li { display: flex; justify-content: space-between; gap: .5rem; padding: .2rem 0; border-bottom: 1px solid #eee; }
   .error { color: #b00020; min-height: 1.2em; }
   #log { font: 12px ui-monospace, monospace; max-height: 12rem; overflow: auto; }
+  #moved { background: #fff4ce; border-bottom: 1px solid #e0c060; padding: .4rem 1rem; margin: 0; }
+  [hidden] { display: none !important; }
+  @media (max-width: 800px) { main { grid-template-columns: 1fr; } }
   button { cursor: pointer; }
 </style>
 </head>
 <body>
 <header><h1>castmirror demo shop</h1><span>served by <span id="node">?</span></span></header>
+<p id="moved" role="status" hidden></p>
 <main>
   <div>
     <section>
@@ -58,7 +62,14 @@ const $ = (id) => document.getElementById(id);
 async function call(method, path, body) {
   const response = await fetch(path, { method, headers: body ? { 'Content-Type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
   const node = response.headers.get('X-Castmirror-Node') || '(proxy)';
+  const previous = $('node').textContent;
   $('node').textContent = node;
+  // The session moved to this node: taken over from a node that failed, or fetched from one.
+  const outcome = response.headers.get('X-Shop-Session');
+  if (outcome === 'took-over' || outcome === 'fetched') {
+    $('moved').hidden = false;
+    $('moved').textContent = 'Your session moved to ' + node + (previous && previous !== '?' && previous !== node ? ' from ' + previous : '') + (outcome === 'took-over' ? ': its node stopped answering, and ' + node + ', which held its copy, took it over. Nothing was lost.' : ': ' + node + ' fetched it from the node that held it.');
+  }
   const entry = document.createElement('li');
   entry.textContent = method + ' ' + path + ' → ' + response.status + ' on ' + node;
   $('log').prepend(entry);
@@ -103,10 +114,14 @@ $('price-form').onsubmit = (e) => {
   const sku = $('price-sku').value.trim();
   call('PUT', '/products/' + encodeURIComponent(sku), { price: Number($('price-value').value) })
     .then((p) => { $('price-result').textContent = p.sku + ' now costs ' + money(p.price); return call('GET', '/cart'); })
-    .then(showCart).catch(() => {});
+    .then(showCart)
+    .then(() => ($('page-info').dataset.page === undefined ? undefined : call('GET', '/search/current').then(showPage)))
+    .catch(() => {});
 };
 $('logout').onclick = () => call('POST', '/logout').then(() => showCart({ items: [], total: 0 })).catch(() => {});
 call('GET', '/cart').then(showCart).catch(() => {});
+// After a reload: the search the session kept, on its page.
+call('GET', '/search/current').then((page) => { if (page.query !== null) showPage(page); }).catch(() => {});
 </script>
 </body>
 </html>
