@@ -29,7 +29,7 @@ const LAYERS: readonly (readonly string[])[] = [
 
 function layerOf(file: string): number {
   const layer = LAYERS.findIndex((members) => members.some((m) => (m.endsWith('/') ? file.startsWith(m) : file === m)));
-  assert.notEqual(layer, -1, `lib/${file} belongs to no layer: add its folder to LAYERS in this test and to the README's layout`);
+  assert.notEqual(layer, -1, `lib/${file} belongs to no layer: add its folder to LAYERS in this test and to the layout in docs/internals.md`);
   return layer;
 }
 
