@@ -31,6 +31,8 @@ export interface BackupSideOptions {
   readonly finder: SessionFinder;
   readonly queue: SessionQueue;
   readonly references: ReferenceRegistry<unknown>;
+  /** Whether this node is leaving (handing its sessions over, each in its queue). */
+  readonly leaving: () => boolean;
 }
 
 type BackupSideCounts = Tally<'conflicts'>;
@@ -82,6 +84,9 @@ export class BackupSide {
         return undefined;
       }
       case 'fetch':
+        // Leaving: the session may be on its way to its heir; answer once that is settled
+        // (then it is no longer held here, and the asker finds it at the heir).
+        if (this.options.leaving()) return this.options.queue.settled(message.session).then(() => this.answerFetch(message.id, message.session));
         return this.answerFetch(message.id, message.session);
       case 'release': {
         // Only the primary the copy came from may drop it: a release that crossed a newer

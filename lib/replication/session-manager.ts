@@ -108,7 +108,7 @@ export class SessionManager {
     this.backups = new Backups({ self, store, membership });
     this.mirror = new Mirror({ self: self.name, replication: options.replication, timeoutMs: options.timeoutMs, store, backups: this.backups, logger, peers });
     this.finder = new SessionFinder({ self: self.name, store, backups: this.backups, mirror: this.mirror, references, referenceContext, logger, membership, peers, locator });
-    this.backupSide = new BackupSide({ self, store, backups: this.backups, mirror: this.mirror, finder: this.finder, queue, references });
+    this.backupSide = new BackupSide({ self, store, backups: this.backups, mirror: this.mirror, finder: this.finder, queue, references, leaving: () => this.closing });
     this.sweepTimer = setInterval(() => this.sweep(), Math.max(50, Math.min(1000, Math.floor(options.timeoutMs / 4))));
     this.sweepTimer.unref();
     if (peers) {
@@ -364,20 +364,25 @@ export class SessionManager {
     this.options.peers?.close();
   }
 
-  private async handOver(session: SessionObject): Promise<void> {
-    await this.queue.settled(session.id);
-    // Fetched away meanwhile (a request for it went to another node): nothing to hand over.
-    if (this.store.primaries.get(session.id) !== session) return;
-    const exclude = new Set([this.self]);
-    for (let target = session.meta.backup ?? this.backups.choose(exclude); target; target = this.backups.choose(exclude)) {
-      exclude.add(target);
-      const reply = await this.options.peers?.tryRequest(target, { t: 'handoff', snapshot: snapshotOf(session) });
-      if (reply?.t === 'ack') {
-        this.backups.drop(session);
-        return;
+  /**
+   * In the session's queue: a fetch of it that arrives meanwhile waits for the hand-over
+   * (BackupSide), so that the session is not given to the fetcher and to the heir at once.
+   */
+  private handOver(session: SessionObject): Promise<void> {
+    return this.queue.run(session.id, async () => {
+      // Fetched away meanwhile (a request for it went to another node): nothing to hand over.
+      if (this.store.primaries.get(session.id) !== session) return;
+      const exclude = new Set([this.self]);
+      for (let target = session.meta.backup ?? this.backups.choose(exclude); target; target = this.backups.choose(exclude)) {
+        exclude.add(target);
+        const reply = await this.options.peers?.tryRequest(target, { t: 'handoff', snapshot: snapshotOf(session) });
+        if (reply?.t === 'ack') {
+          this.backups.drop(session);
+          return;
+        }
       }
-    }
-    this.logger.warn({ session: session.id }, 'no node could take this session over');
+      this.logger.warn({ session: session.id }, 'no node could take this session over');
+    });
   }
 
   private async rehomeCopy(copy: SessionObject): Promise<void> {
