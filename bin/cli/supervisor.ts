@@ -66,13 +66,6 @@ export class Supervisor {
     return this.children.get(name)?.child?.pid;
   }
 
-  /** Children running now. */
-  get running(): number {
-    let count = 0;
-    for (const entry of this.children.values()) if (entry.child) count += 1;
-    return count;
-  }
-
   /**
    * The errors a child logged since this supervisor started it: its JSON lines of level
    * error or worse, and the CLI's own `castmirror: ...` lines (a node that could not start).

@@ -64,7 +64,7 @@ export function parseClusterConfig(text: string, file: string, options: ParseOpt
     root.error(`the root element must be <Server>, not <${root.name}>`);
     return failed;
   }
-  const config = readServer(root, file, options.cores ?? availableParallelism());
+  const { config, adminUsers } = readServer(root, file, options.cores ?? availableParallelism());
   const secretElement = config.secret ? root.child('Secret') : undefined;
   let secret: ResolvedSecret | undefined;
   const warnings: string[] = [];
@@ -78,7 +78,7 @@ export function parseClusterConfig(text: string, file: string, options: ParseOpt
       secretElement.error(lookup.problem);
     }
   }
-  const adminCredentials = options.skipSecretLookup ? [] : findAdminPasswords(root, config, options.env ?? process.env, warnings);
+  const adminCredentials = options.skipSecretLookup ? [] : findAdminPasswords(adminUsers, options.env ?? process.env, warnings);
   if (diagnostics.list.length > 0) {
     diagnostics.list.sort((a, b) => a.line - b.line || a.column - b.column);
     return failed;
@@ -87,23 +87,24 @@ export function parseClusterConfig(text: string, file: string, options: ParseOpt
 }
 
 /** Each `<Admin><User>`'s password, as the cluster secret is found; a missing one is reported at its element. */
-function findAdminPasswords(root: ElementReader, config: ClusterConfig, env: NodeJS.ProcessEnv, warnings: string[]): AdminCredential[] {
-  const elements = root.child('Admin')?.children('User') ?? [];
+function findAdminPasswords(users: readonly PositionedUser[], env: NodeJS.ProcessEnv, warnings: string[]): AdminCredential[] {
   const credentials: AdminCredential[] = [];
-  for (const user of config.adminUsers) {
+  for (const { user, element } of users) {
     if (user.password.env === undefined && user.password.file === undefined) continue; // reported already
     const lookup = resolveSecret(user.password, env, `password of admin user ${user.name}`);
     if (lookup.ok) {
       credentials.push({ name: user.name, role: user.role, password: lookup.secret.value });
       warnings.push(...lookup.warnings);
     } else {
-      (elements.find((e) => e.hasAttribute('name') && e.attribute('name')?.value === user.name) ?? root).error(lookup.problem);
+      element.error(lookup.problem);
     }
   }
   return credentials;
 }
 
-function readServer(server: ElementReader, file: string, cores: number): ClusterConfig {
+type PositionedUser = ReturnType<typeof readAdminUsers>[number];
+
+function readServer(server: ElementReader, file: string, cores: number): { config: ClusterConfig; adminUsers: PositionedUser[] } {
   const name = server.stringAttribute('name', { required: true, pattern: NAME, what: NAME_WHAT }) ?? '';
   const clusterElement = server.child('Cluster', { required: true });
   const clustered = clusterElement ? clusterElement.intText({ min: 0, max: 1 }) === 1 : false;
@@ -145,7 +146,7 @@ function readServer(server: ElementReader, file: string, cores: number): Cluster
     replication: { ...DEFAULTS.replication, ...readReplication(server.child('Replication')) },
     sessions: { ...DEFAULTS.sessions, ...readSessions(server.child('Sessions')) },
     admin,
-    adminUsers,
+    adminUsers: adminUsers.map((u) => u.user),
     proxy,
     nodes: nodes.map((n) => n.entry),
     caches: caches.map((c) => c.settings),
@@ -153,7 +154,7 @@ function readServer(server: ElementReader, file: string, cores: number): Cluster
     overrides,
   };
   server.reportUnknown();
-  return config;
+  return { config, adminUsers };
 }
 
 interface PositionedNode {

@@ -145,9 +145,9 @@ export function readAdmin(element: ElementReader | undefined): Partial<AdminSett
 }
 
 /** `<User>` children of the top-level `<Admin>` (NodeSetting's `<Admin>` has none: logins are cluster-wide). */
-export function readAdminUsers(element: ElementReader | undefined, file: string): AdminUserSettings[] {
+export function readAdminUsers(element: ElementReader | undefined, file: string): { user: AdminUserSettings; element: ElementReader }[] {
   if (!element) return [];
-  const users: AdminUserSettings[] = [];
+  const users: { user: AdminUserSettings; element: ElementReader }[] = [];
   const seen = new Set<string>();
   for (const child of element.children('User')) {
     const name = child.stringAttribute('name', { required: true, pattern: NAME, what: NAME_WHAT });
@@ -162,7 +162,7 @@ export function readAdminUsers(element: ElementReader | undefined, file: string)
       continue;
     }
     seen.add(name);
-    users.push({ name, role, password: { env, file: passwordFile === undefined ? undefined : path.resolve(path.dirname(path.resolve(file)), passwordFile), inline: undefined } });
+    users.push({ user: { name, role, password: { env, file: passwordFile === undefined ? undefined : path.resolve(path.dirname(path.resolve(file)), passwordFile), inline: undefined } }, element: child });
   }
   return users;
 }

@@ -11,7 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ClosedError } from '../errors.js';
 import type { CacheNode } from '../node/cache-node.js';
 import { sendError } from '../util/http-reply.js';
-import { NOT_APPLIED_HEADER } from './headers.js';
+import { markNotApplied } from './headers.js';
 
 /**
  * Answers the request as "not applied here" when the node is leaving; otherwise counts it
@@ -22,7 +22,10 @@ export function refusedAsLeaving(node: Pick<CacheNode, 'closed' | 'name' | 'requ
     node.requestsInProgress.hold(res);
     return false;
   }
-  if (!res.headersSent) sendError(res, new ClosedError(`node ${node.name}`), { [NOT_APPLIED_HEADER]: '1', Connection: 'close' });
+  if (!res.headersSent) {
+    markNotApplied(res);
+    sendError(res, new ClosedError(`node ${node.name}`));
+  }
   return true;
 }
 

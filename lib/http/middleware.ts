@@ -23,7 +23,7 @@ import { RouteCookie, type RouteCookieAttributes, type RouteCookieReading } from
 import { admit, markUse } from '../apps/admission.js';
 import type { AppState } from '../wire/messages.js';
 
-import { MIRRORED_HEADER, NODE_HEADER, NOT_APPLIED_HEADER } from './headers.js';
+import { markNotApplied, MIRRORED_HEADER, NODE_HEADER, NOT_APPLIED_HEADER } from './headers.js';
 
 export { MIRRORED_HEADER, NODE_HEADER, NOT_APPLIED_HEADER };
 
@@ -191,11 +191,7 @@ export function sessionMiddleware(options: SessionMiddlewareOptions): SessionMid
           // The session could not be found or committed (the node is closing, say).
           logger.error({ err: error, url: req.url }, 'session middleware failed');
           // The handler never ran: the request may safely go to another node (the proxy does so).
-          if (!session && !res.headersSent) {
-            res.setHeader(NOT_APPLIED_HEADER, '1');
-            // The node is going: its connections should not be kept for later requests.
-            res.setHeader('Connection', 'close');
-          }
+          if (!session && !res.headersSent) markNotApplied(res);
           // 503: the session could not be served or committed here, another node may; 413 for
           // a session too large to mirror, which no other node can take either.
           release(undefined, { status: error instanceof SessionTooLargeError ? SessionTooLargeError.httpStatus : 503, error });

@@ -289,7 +289,8 @@ export class CacheNode {
     return this.readinessChecks.evaluate({
       leaving: this.lifecycle.started,
       notJoined: this.config.cluster.clustered && !(this.membership?.multicastVerified ?? false),
-      applicationStates: this.applications().map((a) => a.effective),
+      // Only "is one enabled" is asked: the states themselves, without counting sessions per application.
+      applicationStates: this.apps.list().map((record) => record.state),
     });
   }
 

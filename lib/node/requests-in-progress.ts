@@ -23,10 +23,6 @@ export class RequestsInProgress {
     });
   }
 
-  get count(): number {
-    return this.open.size;
-  }
-
   /** Resolves when none is in progress, or after `timeoutMs` whatever is left. */
   async drained(timeoutMs = DRAIN_TIMEOUT_MS): Promise<void> {
     if (this.open.size === 0) return;

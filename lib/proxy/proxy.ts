@@ -242,7 +242,10 @@ export class StickyProxy {
       order,
       headers: forwardedHeaders(req),
       connectTimeoutMs: this.connectTimeoutMs,
-      target: (name) => ({ host: this.nodes.get(name)!.host, port: this.nodes.get(name)!.httpPort }),
+      target: (name) => {
+        const node = this.nodes.get(name)!;
+        return { host: node.host, port: node.httpPort };
+      },
       on: {
         unreachable: (name) => this.members.markRefused(name),
         notApplied: (name) => {
