@@ -97,6 +97,8 @@ export const DecodeErrorCodes = {
   'bad-cbor': 'CASTMIRROR_FRAME_BAD_CBOR',
   'bad-shape': 'CASTMIRROR_FRAME_BAD_SHAPE',
   'wrong-cluster': 'CASTMIRROR_FRAME_WRONG_CLUSTER',
+  /** Signed where the cluster encrypts, or encrypted where it only signs: `<Encryption datagrams>` differs. */
+  'wrong-protection': 'CASTMIRROR_FRAME_WRONG_PROTECTION',
 } as const;
 
 export type DecodeFailure = keyof typeof DecodeErrorCodes;

@@ -1,5 +1,5 @@
-// The system tools the multi-host tests need: iproute2's `ip netns` and nftables' `nft`,
-// which no npm package ships. `npm test` installs them with apt-get when it runs as root
+// The system tools some tests need, which no npm package ships: iproute2's `ip netns` and
+// nftables' `nft` for the multi-host tests, openssl to make their TLS certificates. `npm test` installs them with apt-get when it runs as root
 // and they are missing (CI runs as root on Debian); otherwise those tests report themselves
 // as skipped, with the reason, in the summary.
 import { spawnSync } from 'node:child_process';
@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 const TOOLS = [
   { command: 'ip', probe: ['-V'], debianPackage: 'iproute2' },
   { command: 'nft', probe: ['--version'], debianPackage: 'nftables' },
+  { command: 'openssl', probe: ['version'], debianPackage: 'openssl' },
 ];
 
 const present = (tool) => !spawnSync(tool.command, tool.probe, { stdio: 'ignore' }).error;
@@ -18,12 +19,12 @@ export function provisionTestTools() {
   const isRoot = process.getuid?.() === 0;
   const hasApt = !spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).error;
   if (!isRoot || !hasApt) {
-    console.error(`run-tests: ${missing.map((t) => t.command).join(' and ')} missing (${packages.join(', ')}); the multi-host tests will be skipped${isRoot ? ' (no apt-get to install them)' : ' (installing them needs root)'}`);
+    console.error(`run-tests: ${missing.map((t) => t.command).join(' and ')} missing (${packages.join(', ')}); the tests that need them will be skipped${isRoot ? ' (no apt-get to install them)' : ' (installing them needs root)'}`);
     return;
   }
-  console.error(`run-tests: installing ${packages.join(' ')} for the multi-host tests`);
+  console.error(`run-tests: installing ${packages.join(' ')} for the tests`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
   const install = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], { stdio: 'inherit', env });
-  if (install.status !== 0) console.error(`run-tests: could not install ${packages.join(' ')}; the multi-host tests will be skipped`);
+  if (install.status !== 0) console.error(`run-tests: could not install ${packages.join(' ')}; the tests that need them will be skipped`);
 }

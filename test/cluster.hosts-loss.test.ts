@@ -8,7 +8,8 @@
  * returns a version older than a write that completed more than the lease (1.25 heartbeat
  * intervals) before the read started: the bound castmirror promises. Run with retransmission
  * on and off; prints stale reads (also at the stricter one-interval window), hit ratio, gap
- * clears, repairs and lease lapses for each. Needs root for the namespaces (CI runs as root).
+ * clears, repairs and lease lapses for each. Static discovery (unicast UDP to each node, loss on
+ * every UDP datagram in), plain and with encrypted datagrams, runs at 20%. Needs root for the namespaces (CI runs as root).
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,6 +32,15 @@ const LEASE_MS = INTERVAL_MS * 1.25;
 /** Time between a datagram's arrival and its handling, allowed on a busy 2-core machine. */
 const SCHEDULING_ALLOWANCE_MS = 25;
 const LOSSES = [0, 5, 20, 40];
+
+/** Multicast at every loss level with retransmission on and off; static discovery (unicast to each node), plain and encrypted, at 20%. */
+const RUNS = [
+  { discovery: 'multicast', retransmit: true, losses: LOSSES, xml: '' },
+  { discovery: 'multicast', retransmit: false, losses: LOSSES, xml: '' },
+  { discovery: 'static', retransmit: true, losses: [20], xml: '  <Discovery type="static"/>' },
+  { discovery: 'static, encrypted', retransmit: true, losses: [20], xml: '  <Discovery type="static"/>\n  <Encryption links="secret" datagrams="encrypted"/>' },
+] as const;
+type Run = (typeof RUNS)[number];
 const skip = canCreateNamespaces() ? false : 'needs root to create network namespaces (CI runs as root)';
 
 interface RunReply {
@@ -40,6 +50,7 @@ interface RunReply {
 }
 
 interface Figures {
+  discovery: Run['discovery'];
   retransmit: boolean;
   lossPercent: number;
   writes: number;
@@ -86,12 +97,12 @@ function staleness(file: string, writes: Map<number, number[]>, windowMs: number
   return { reads, stale, worstMs };
 }
 
-async function startCluster(hosts: Hosts, dir: string, retransmit: boolean) {
+async function startCluster(hosts: Hosts, dir: string, run: Run, index: number) {
   const { configPath, secret } = writeHostsConfig(hosts, dir, {
     names: NAMES,
-    file: `server-${retransmit ? 'on' : 'off'}.xml`,
+    file: `server-${index}.xml`,
     heartbeat: { intervalMs: INTERVAL_MS, deadAfterMs: 5 * INTERVAL_MS },
-    extraXml: `  <Messaging retransmit="${retransmit ? 'on' : 'off'}"/>\n  <Caches><Cache type="product" capacity="1000"/></Caches>`,
+    extraXml: `  <Messaging retransmit="${run.retransmit ? 'on' : 'off'}"/>\n  <Caches><Cache type="product" capacity="1000"/></Caches>\n${run.xml}`,
   });
   const db = path.join(dir, 'database');
   writeFileSync(db, Buffer.alloc(KEYS * 8));
@@ -114,17 +125,19 @@ describe('datagram loss across hosts: no stale read beyond the lease, with and w
     for (const cleanup of cleanups.reverse()) cleanup();
   });
 
-  test('0%, 5%, 20% and 40% loss per hop', async (t) => {
+  test('multicast: 0%, 5%, 20% and 40% loss per hop; static discovery, plain and encrypted: 20%', async (t) => {
     const hosts = Hosts.create(NAMES.length);
     cleanups.push(() => hosts.cleanup());
     const dir = mkdtempSync(path.join(tmpdir(), 'castmirror-loss-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const figures: Figures[] = [];
-    for (const retransmit of [true, false]) {
-      const processes = await startCluster(hosts, dir, retransmit);
-      for (const lossPercent of LOSSES) {
-        for (const i of NAMES.keys()) hosts.loss(i, lossPercent);
-        const logs = NAMES.map((name) => path.join(dir, `${name}-${retransmit}-${lossPercent}.log`));
+    for (const [index, runSettings] of RUNS.entries()) {
+      const { retransmit, discovery } = runSettings;
+      const datagrams = discovery === 'multicast' ? 'multicast' : 'udp';
+      const processes = await startCluster(hosts, dir, runSettings, index);
+      for (const lossPercent of runSettings.losses) {
+        for (const i of NAMES.keys()) hosts.loss(i, lossPercent, datagrams);
+        const logs = NAMES.map((name) => path.join(dir, `${name}-${index}-${lossPercent}.log`));
         const run = (i: number, body: Record<string, unknown>) => hosts.json<RunReply>(`http://${hosts.address(i)}:8081/run`, { method: 'POST', body: { keys: KEYS, log: logs[i], ...body } });
         const deathsBefore = processes.map((p) => p.logs.filter((l) => l.msg === 'member declared dead').length);
         const [writer, ...readers] = await Promise.all([
@@ -139,6 +152,7 @@ describe('datagram loss across hosts: no stale read beyond the lease, with and w
         const lookups = readers.reduce((n, r) => n + r.stats.hits + r.stats.misses, 0);
         const sum = (pick: (bus: InvalidationBusStats) => number) => readers.reduce((n, r) => n + pick(r.bus), 0);
         figures.push({
+          discovery,
           retransmit,
           lossPercent,
           writes: writer.writes,
@@ -154,22 +168,22 @@ describe('datagram loss across hosts: no stale read beyond the lease, with and w
           falseDeaths: processes.reduce((n, p, i) => n + p.logs.filter((l) => l.msg === 'member declared dead').length - deathsBefore[i]!, 0),
         });
       }
-      for (const i of NAMES.keys()) hosts.loss(i, 0);
+      for (const i of NAMES.keys()) hosts.loss(i, 0, datagrams);
       for (const p of processes) p.kill('SIGTERM');
       await Promise.all(processes.map((p) => p.exited));
     }
     for (const f of figures) {
       t.diagnostic(
-        `retransmit ${f.retransmit ? 'on ' : 'off'} loss ${String(f.lossPercent).padStart(2)}%: ${f.writes} writes, ${f.reads} reads, stale ${f.staleBeyondLease} beyond the lease (${f.staleBeyondInterval} beyond one interval, worst ${f.worstStalenessMs} ms), hit ratio ${f.hitRatio}, gap clears ${f.gapClears}, repairs ${f.repairs}, NAKs ${f.naks}, lease lapses ${f.leaseLapses}, false deaths ${f.falseDeaths}`,
+        `${f.discovery}, retransmit ${f.retransmit ? 'on ' : 'off'} loss ${String(f.lossPercent).padStart(2)}%: ${f.writes} writes, ${f.reads} reads, stale ${f.staleBeyondLease} beyond the lease (${f.staleBeyondInterval} beyond one interval, worst ${f.worstStalenessMs} ms), hit ratio ${f.hitRatio}, gap clears ${f.gapClears}, repairs ${f.repairs}, NAKs ${f.naks}, lease lapses ${f.leaseLapses}, false deaths ${f.falseDeaths}`,
       );
     }
     process.stdout.write(`${JSON.stringify({ figure: 'loss', runs: figures })}\n`);
     for (const f of figures) {
-      assert.equal(f.staleBeyondLease, 0, `stale reads at ${f.lossPercent}% loss, retransmit ${f.retransmit}`);
-      assert.equal(f.falseDeaths, 0, `no member is declared dead by loss (${f.lossPercent}%)`);
+      assert.equal(f.staleBeyondLease, 0, `stale reads at ${f.lossPercent}% loss, ${f.discovery}, retransmit ${f.retransmit}`);
+      assert.equal(f.falseDeaths, 0, `no member is declared dead by loss (${f.lossPercent}%, ${f.discovery})`);
       assert.ok(f.reads > 1000, 'the readers ran');
     }
-    const lossy = figures.filter((f) => f.lossPercent >= 20);
+    const lossy = figures.filter((f) => f.lossPercent >= 20 && f.discovery === 'multicast');
     assert.ok(
       lossy.filter((f) => f.retransmit).every((on) => on.gapClears < lossy.find((off) => !off.retransmit && off.lossPercent === on.lossPercent)!.gapClears),
       'retransmission spares gap clears',

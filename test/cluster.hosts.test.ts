@@ -8,59 +8,14 @@
  * never silently.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterEach, describe, test } from 'node:test';
-import type { NodeStatus } from '../lib/index.js';
 import type { RouteHint } from '../lib/replication/route-hint.js';
-import type { SessionView } from '../lib/session/view.js';
-import { killAll, NodeProcess } from './helpers/cluster.js';
-import { canCreateNamespaces, Hosts, writeHostsConfig } from './helpers/netns.js';
+import { killAll } from './helpers/cluster.js';
+import { canCreateNamespaces } from './helpers/netns.js';
+import { NAMES, startHosts } from './helpers/session-hosts.js';
 import { eventually, sleep } from './helpers/wait.js';
 
-const NAMES = ['node-a', 'node-b', 'node-c'];
 const skip = canCreateNamespaces() ? false : 'needs root to create network namespaces (CI runs as root)';
-
-interface AppReply {
-  readonly hint: RouteHint;
-  readonly outcome: string;
-  readonly list: number[];
-  readonly mirrored?: boolean;
-}
-
-/** Three session-app nodes, one per host namespace, converged; torn down after each test. */
-async function startHosts(cleanups: (() => void)[], heartbeat = { intervalMs: 100, deadAfterMs: 500 }) {
-  const hosts = Hosts.create(NAMES.length);
-  cleanups.push(() => hosts.cleanup());
-  const dir = mkdtempSync(path.join(tmpdir(), 'castmirror-hosts-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const { configPath, secret } = writeHostsConfig(hosts, dir, { names: NAMES, heartbeat, extraXml: '  <Replication mode="sync"/>' });
-  const auth = { authorization: `Bearer ${secret}` };
-  const started = performance.now();
-  const processes = NAMES.map((name, i) => new NodeProcess(name, configPath, {}, 'session-app', [], hosts.ns(i)));
-  await Promise.all(processes.map((n) => n.started()));
-  const cluster = {
-    hosts,
-    processes,
-    /** Starts node `i` again (a new process, a new incarnation) on its host. */
-    restart: async (i: number) => {
-      const process = new NodeProcess(NAMES[i]!, configPath, {}, 'session-app', [], hosts.ns(i));
-      processes[i] = process;
-      await process.started();
-    },
-    status: (i: number) => hosts.json<NodeStatus>(`http://${hosts.address(i)}:9081/status`, { headers: auth }),
-    roleOn: async (i: number, session: string) => {
-      const reply = await hosts.request(`http://${hosts.address(i)}:9081/sessions/${session}`, { headers: auth });
-      return reply.status === 200 ? (JSON.parse(reply.body) as SessionView).role : undefined;
-    },
-    app: (i: number, route: string, body: Record<string, unknown>) => hosts.json<AppReply>(`http://${hosts.address(i)}:8081${route}`, { method: 'POST', body }),
-    convergedAfterMs: 0,
-  };
-  for (const i of NAMES.keys()) await eventually(async () => (await cluster.status(i)).members.filter((m) => m.state === 'alive').length === 3, { timeoutMs: 15_000, what: `${NAMES[i]} to see 3 members` });
-  cluster.convergedAfterMs = performance.now() - started;
-  return cluster;
-}
 
 describe('three hosts in network namespaces', { timeout: 120_000 }, () => {
   const cleanups: (() => void)[] = [];

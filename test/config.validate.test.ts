@@ -333,3 +333,42 @@ describe('admin logins', () => {
     );
   });
 });
+
+describe('<Discovery> and <Encryption>', () => {
+  const staticXml = (inner: string, proxyHost = '127.0.0.1') => `<Server name="t">
+  <Cluster>1</Cluster>
+  <Discovery type="static"/>
+  <Secret env="CASTMIRROR_SECRET"/>
+${inner}
+  <Proxy host="${proxyHost}" port="8000"/>
+  <ClusterNodes>
+${NODES}
+  </ClusterNodes>
+</Server>`;
+
+  test('multicast by default; static needs no multicast group; every node must agree, so neither is per node', () => {
+    const multicast = parseConfigText(xml(''), 'server.xml', { env: SECRET_ENV });
+    assert.deepEqual(multicast.config.discovery, { type: 'multicast' });
+    assert.deepEqual(multicast.config.encryption, { links: 'off', datagrams: 'signed', certificates: undefined });
+    const unicast = parseConfigText(staticXml(''), 'server.xml', { env: SECRET_ENV });
+    assert.deepEqual(unicast.config.discovery, { type: 'static' });
+    assert.deepEqual(diagnostics(xml('  <Discovery type="gossip"/>')).map((d) => d.replace(/^server\.xml:\d+:\d+: /, '')), ['type="gossip" on <Discovery> must be one of multicast, static']);
+    assert.match(diagnostics(xml('  <NodeSetting node="a"><Discovery type="static"/></NodeSetting>')).join('\n'), /Discovery/);
+    assert.match(diagnostics(xml('  <NodeSetting node="a"><Encryption links="secret"/></NodeSetting>')).join('\n'), /Encryption/);
+  });
+
+  test('static discovery refuses wildcard hosts, where no datagram can be sent, at their element', () => {
+    assert.deepEqual(diagnostics(staticXml('', '0.0.0.0')), ['server.xml:6:3: with <Discovery type="static">, <Proxy host> must be an address or name the nodes can reach (they send it their heartbeats), not 0.0.0.0']);
+    const wildcardNode = staticXml('').replace('name="b" host="127.0.0.1"', 'name="b" host="0.0.0.0"');
+    assert.deepEqual(diagnostics(wildcardNode), ['server.xml:9:5: with <Discovery type="static">, host of node b must be an address or name the other nodes can reach (datagrams are sent there), not 0.0.0.0']);
+  });
+
+  test('encryption: TLS keyed from the secret, or certificate files relative to server.xml with {node}; files only with certificates', () => {
+    const keyed = parseConfigText(xml('  <Encryption links="secret" datagrams="encrypted"/>'), '/etc/castmirror/server.xml', { env: SECRET_ENV });
+    assert.deepEqual(keyed.config.encryption, { links: 'secret', datagrams: 'encrypted', certificates: undefined });
+    const files = parseConfigText(xml('  <Encryption links="certificates" cert="tls/{node}.crt" key="tls/{node}.key" ca="tls/ca.crt"/>'), '/etc/castmirror/server.xml', { env: SECRET_ENV });
+    assert.deepEqual(files.config.encryption.certificates, { cert: '/etc/castmirror/tls/{node}.crt', key: '/etc/castmirror/tls/{node}.key', ca: '/etc/castmirror/tls/ca.crt' });
+    assert.deepEqual(diagnostics(xml('  <Encryption links="certificates" cert="a.crt"/>')), [`server.xml:6:3: links="certificates" needs cert, key and ca attributes (PEM files; {node} in a path stands for the node's name)`]);
+    assert.deepEqual(diagnostics(xml('  <Encryption links="secret" ca="ca.crt"/>')), ['server.xml:6:3: cert, key and ca are read only with links="certificates", not links="secret"']);
+  });
+});

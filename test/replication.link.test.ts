@@ -5,12 +5,14 @@ import { PeerUnavailableError } from '../lib/errors.js';
 import { connect, newLinkStats, ReplicationServer, type LinkIdentity } from '../lib/replication/link.js';
 import { encodeMessage } from '../lib/replication/protocol.js';
 import { framed } from '../lib/transport/frame-stream.js';
+import { DEFAULTS } from '../lib/config/types.js';
+import { streamSecurity } from '../lib/transport/secure-stream.js';
 import { deriveKey } from '../lib/wire/frame.js';
 import { freeTcpPort } from './helpers/ports.js';
 import { eventually } from './helpers/wait.js';
 
 const secret = Buffer.from('link-test-secret-0123456789');
-const identity = (node: string, key = secret): LinkIdentity => ({ cluster: 'c', node, incarnation: `${node}-1`, key: deriveKey(key, 'c', 'replication') });
+const identity = (node: string, key = secret): LinkIdentity => ({ cluster: 'c', node, incarnation: `${node}-1`, key: deriveKey(key, 'c', 'replication'), security: streamSecurity(DEFAULTS.encryption, node, Buffer.alloc(0)) });
 
 describe('replication links (real TCP on 127.0.0.1)', () => {
   let server: ReplicationServer;

@@ -119,6 +119,27 @@ describe('frames', () => {
     rejects(frame, 'bad-cbor');
   });
 
+  test('encrypted frames (AES-256-GCM) round trip, carry no key or name in clear, and refuse every other kind of frame', () => {
+    const sealed = new FrameCodec({ cluster: 'shop', secret, maxFrameBytes: 1400, encrypt: true });
+    const frame = sealed.encode(invalidate);
+    assert.deepEqual(sealed.decode(frame), invalidate);
+    assert.equal(frame.length, sealed.measure(invalidate));
+    assert.equal(frame.length, codec.encode(invalidate).length + 12, 'a 12-byte nonce more than a signed frame');
+    const text = frame.toString('latin1');
+    for (const clear of ['sku-1', 'product', 'node-a', 'inc-1']) assert.ok(!text.includes(clear), `${clear} is not readable in the frame`);
+    assert.ok(codec.encode(invalidate).toString('latin1').includes('sku-1'), 'a signed frame is readable: the check above can fail');
+    assert.notDeepEqual(sealed.encode(invalidate), frame, 'a fresh nonce per frame');
+    // A node that only signs, and one that encrypts: neither is heard by the other.
+    rejects(codec.encode(invalidate), 'wrong-protection', sealed);
+    rejects(frame, 'wrong-protection', codec);
+    rejects(new FrameCodec({ cluster: 'shop', secret: Buffer.from('another-secret-0123456789'), maxFrameBytes: 1400, encrypt: true }).encode(invalidate), 'bad-tag', sealed);
+    for (const at of [3 + 1, HEADER_BYTES + 2, HEADER_BYTES + 12 + 5, frame.length - 1]) {
+      const tampered = Buffer.from(frame);
+      tampered[at]! ^= 0x01;
+      assert.throws(() => sealed.decode(tampered), DecodeError, `a flipped bit at ${at} is refused`);
+    }
+  });
+
   test('an oversize message is refused when encoding', () => {
     const keys = Array.from({ length: 200 }, (_, i) => `key-number-${i}`);
     assert.throws(() => codec.encode({ ...invalidate, payload: { seq: 4, entries: [{ type: 'product', prev: 0, clear: false, keys }] } }), {

@@ -24,6 +24,8 @@ export function diffConfig(current: NodeConfig, next: NodeConfig, secrets: { cur
   const n = next.cluster;
   needsRestart('<Server name>', c.name, n.name);
   needsRestart('<Cluster>', c.clustered, n.clustered);
+  needsRestart('<Discovery>', c.discovery, n.discovery);
+  needsRestart('<Encryption>', c.encryption, n.encryption);
   needsRestart('<MulticastAddress>/<MulticastPort>', [c.multicast.address, c.multicast.port], [n.multicast.address, n.multicast.port]);
   needsRestart('<MulticastInterface>/<MulticastTTL>', [current.multicast.interface, current.multicast.ttl], [next.multicast.interface, next.multicast.ttl]);
   needsRestart('<Messaging>', current.messaging, next.messaging);

@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os';
 import type { ConfigDiagnostic } from '../errors.js';
 import { Diagnostics, ElementReader, parseXml, type Position } from './xml-reader.js';
+import { checkStaticTargets, readDiscovery, readEncryption } from './network.js';
 import { resolveSecret } from './secret.js';
 import { DEFAULTS, MAX_PROCESSES_PER_NODE, NAME_PATTERN, type AdminCredential, type AdminSettings, type CacheSettings, type ClusterConfig, type HeartbeatSettings, type NodeEntry, type NodeOverrides, type ProxySettings, type ResolvedSecret } from './types.js';
 import {
@@ -32,7 +33,7 @@ import {
 } from './sections.js';
 
 /** Settings that a <NodeSetting> may not change, because every node must agree on them. */
-const CLUSTER_ONLY = ['Cluster', 'MulticastAddress', 'MulticastPort', 'Secret', 'ClusterNodes', 'Proxy', 'Applications', 'NodeSetting'];
+const CLUSTER_ONLY = ['Cluster', 'Discovery', 'Encryption', 'MulticastAddress', 'MulticastPort', 'Secret', 'ClusterNodes', 'Proxy', 'Applications', 'NodeSetting'];
 
 export interface ParseResult {
   /** Undefined when there is any diagnostic. */
@@ -109,8 +110,11 @@ function readServer(server: ElementReader, file: string, cores: number): { confi
   const clusterElement = server.child('Cluster', { required: true });
   const clustered = clusterElement ? clusterElement.intText({ min: 0, max: 1 }) === 1 : false;
 
-  const address = readMulticastAddress(server.child('MulticastAddress', { required: clustered }));
-  const portElement = server.child('MulticastPort', { required: clustered });
+  const discovery = readDiscovery(server.child('Discovery'));
+  const encryption = readEncryption(server.child('Encryption'), file);
+  const multicastUsed = clustered && discovery.type === 'multicast';
+  const address = readMulticastAddress(server.child('MulticastAddress', { required: multicastUsed }));
+  const portElement = server.child('MulticastPort', { required: multicastUsed });
   const port = portElement?.intText(PORT);
   const multicastInterface = readInterface(server.child('MulticastInterface'));
   const ttl = server.child('MulticastTTL')?.intText({ min: 0, max: 255 });
@@ -129,11 +133,14 @@ function readServer(server: ElementReader, file: string, cores: number): { confi
   const proxy = readProxy(proxyElement);
   const overrides = readNodeSettings(server, nodes, caches, heartbeat);
   checkListeners(nodes, admin, overrides, proxy, proxyElement ?? server);
+  checkStaticTargets(discovery, nodes, proxy, proxyElement);
 
   const config: ClusterConfig = {
     file,
     name,
     clustered,
+    discovery,
+    encryption,
     multicast: {
       address: address ?? '',
       port: port ?? 0,

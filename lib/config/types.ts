@@ -17,6 +17,45 @@ export interface MulticastSettings {
   readonly ttl: number;
 }
 
+/**
+ * How datagrams (heartbeats, invalidations, session queries) reach the other nodes:
+ * `multicast` to the group; `static` by unicast UDP to each `<ClusterNodes>` entry, at its
+ * host and replicationPort (UDP beside the TCP port of the same number), for networks where
+ * multicast does not reach (cloud VPCs, most container networks).
+ */
+export const DISCOVERY_TYPES = ['multicast', 'static'] as const;
+export type DiscoveryType = (typeof DISCOVERY_TYPES)[number];
+
+export interface DiscoverySettings {
+  readonly type: DiscoveryType;
+}
+
+/**
+ * Replication links: plain TCP behind the secret's challenge-response (`off`), TLS 1.3 keyed
+ * from the cluster secret (`secret`: a pre-shared key, no certificates), or TLS with
+ * certificates from files, checked both ways (`certificates`).
+ */
+export const LINK_SECURITY = ['off', 'secret', 'certificates'] as const;
+export type LinkSecurity = (typeof LINK_SECURITY)[number];
+
+/** Datagrams: signed (HMAC, readable on the wire) or encrypted and authenticated (AES-256-GCM). */
+export const DATAGRAM_PROTECTION = ['signed', 'encrypted'] as const;
+export type DatagramProtection = (typeof DATAGRAM_PROTECTION)[number];
+
+/** PEM files for `links="certificates"` (absolute); `{node}` in a path stands for the node's name. */
+export interface CertificateFiles {
+  readonly cert: string;
+  readonly key: string;
+  readonly ca: string;
+}
+
+/** `<Encryption>`: what cluster traffic is protected with; every node must agree. */
+export interface EncryptionSettings {
+  readonly links: LinkSecurity;
+  readonly datagrams: DatagramProtection;
+  readonly certificates: CertificateFiles | undefined;
+}
+
 /** `<Messaging>`: datagram and coalescing limits of the multicast channel. */
 export interface MessagingSettings {
   readonly maxDatagramBytes: number;
@@ -184,6 +223,9 @@ export interface ClusterConfig {
   readonly name: string;
   /** `<Cluster>1</Cluster>`; when false the node runs alone, with no multicast. */
   readonly clustered: boolean;
+  readonly discovery: DiscoverySettings;
+  readonly encryption: EncryptionSettings;
+  /** Used when `discovery.type` is `multicast` (address and port empty otherwise). */
   readonly multicast: MulticastSettings;
   readonly messaging: MessagingSettings;
   readonly secret: SecretSettings | undefined;
@@ -211,6 +253,8 @@ export interface NodeConfig extends NodeScopedSettings {
 export const DEFAULTS = Object.freeze({
   multicastInterface: '0.0.0.0',
   multicastTTL: 1,
+  discovery: Object.freeze({ type: 'multicast' as DiscoveryType }),
+  encryption: Object.freeze({ links: 'off' as LinkSecurity, datagrams: 'signed' as DatagramProtection, certificates: undefined }),
   messaging: Object.freeze({
     maxDatagramBytes: 1400,
     coalesceMs: 1,

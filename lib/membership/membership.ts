@@ -10,7 +10,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { EventEmitter } from 'node:events';
-import { unlistedProcessHint, type HeartbeatSettings } from '../config/types.js';
+import { unlistedProcessHint, type DiscoveryType, type HeartbeatSettings } from '../config/types.js';
 import type { Envelope, HeartbeatPayload, MemberLoad, PublishedState } from '../wire/messages.js';
 import type { AdmitVerdict, ClusterChannel } from '../transport/cluster-channel.js';
 import { systemClock, type Clock, type Timer } from '../util/clock.js';
@@ -74,6 +74,8 @@ export interface MembershipOptions {
   readonly heartbeat: HeartbeatSettings;
   /** Names listed in <ClusterNodes>; frames from anyone else are dropped. */
   readonly knownNodes: readonly string[];
+  /** How datagrams travel (`<Discovery type>`): what a self-test failure advises. */
+  readonly discovery?: DiscoveryType;
   /**
    * Where a listed node lives, from the config: a member first heard through a frame that
    * is not a heartbeat can still be probed (and is never declared dead unconfirmed).
@@ -151,7 +153,7 @@ export class Membership extends EventEmitter<MemberEventMap> {
     this.sendHeartbeat();
     this.heartbeatTimer = this.clock.setInterval(() => this.sendHeartbeat(), intervalMs);
     this.checkTimer = this.clock.setInterval(() => this.check(), Math.max(5, Math.floor(intervalMs / 4)));
-    this.selfTestTimer = this.clock.setTimeout(() => this.selfTest(), Math.max(1000, 5 * intervalMs));
+    this.selfTestTimer = this.clock.setTimeout(() => this.selfTest(intervalMs), Math.max(1000, 5 * intervalMs));
     for (const timer of [this.heartbeatTimer, this.checkTimer, this.selfTestTimer]) timer.unref?.();
   }
 
@@ -385,13 +387,32 @@ export class Membership extends EventEmitter<MemberEventMap> {
     this.emit('dead', member, reason);
   }
 
-  private selfTest(): void {
-    if (this.heardSelf) return;
+  /**
+   * Has this node heard its own heartbeats? If not, datagrams do not work at all. If it has,
+   * but none of the others in a while, multicast may work on this host only: said once.
+   */
+  private selfTest(intervalMs: number): void {
+    const multicast = (this.options.discovery ?? 'multicast') === 'multicast';
+    if (this.heardSelf) {
+      if (multicast && this.knownNodes.size > 1) this.selfTestTimer = this.clock.setTimeout(() => this.othersHeard(), Math.max(4000, 20 * intervalMs));
+      this.selfTestTimer?.unref?.();
+      return;
+    }
     const { channel } = this.options;
     this.logger.error(
       { node: this.self.name, heartbeatsSent: this.heartbeatsSent, framesDelivered: channel.framesDelivered },
-      'MULTICAST IS NOT WORKING: this node has not heard its own heartbeats; check <MulticastInterface>, firewall rules and the multicast route',
+      multicast
+        ? 'MULTICAST IS NOT WORKING: this node has not heard its own heartbeats; check <MulticastInterface>, firewall rules and the multicast route, or, where multicast cannot work (most cloud networks and containers), use <Discovery type="static">'
+        : 'DATAGRAMS ARE NOT ARRIVING: this node has not heard its own heartbeats, sent by UDP to its host and replicationPort; check its host in <ClusterNodes> and that the UDP port is open',
     );
     this.emit('multicast-silent');
+  }
+
+  private othersHeard(): void {
+    if ([...this.members.values()].some((m) => !m.isSelf)) return;
+    this.logger.warn(
+      { node: this.self.name, listed: this.knownNodes.size - 1 },
+      'none of the other nodes listed has been heard, though this node hears itself: if they are running, multicast does not reach between their hosts (cloud networks and most container networks do not carry it); use <Discovery type="static">',
+    );
   }
 }

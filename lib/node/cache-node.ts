@@ -18,21 +18,22 @@ import { resolveNodeConfig } from '../config/resolve.js';
 import type { NodeConfig, NodeEntry, ResolvedSecret } from '../config/types.js';
 import { publish } from '../diagnostics.js';
 import { InvalidArgumentError } from '../errors.js';
-import type { Membership, Member } from '../membership/membership.js';
+import type { Membership } from '../membership/membership.js';
 import type { Probe } from '../membership/probe.js';
 import { renderPrometheus } from '../metrics/prometheus.js';
-import { newLinkStats, ReplicationServer } from '../replication/link.js';
+import { linkIdentity, newLinkStats, ReplicationServer, type LinkIdentity } from '../replication/link.js';
 import { PeerPool } from '../replication/peers.js';
 import { RouteToken } from '../replication/route-token.js';
 import { SessionManager } from '../replication/session-manager.js';
 import { ReferenceRegistry } from '../session/reference.js';
-import { MulticastChannel } from '../transport/multicast.js';
+import type { DatagramChannel } from '../transport/datagram-channel.js';
+import { openNodeDatagrams, retargetDatagrams } from '../transport/discovery.js';
 import { CloseOnce } from '../util/close-once.js';
 import { silentLogger, type Logger } from '../util/logger.js';
-import { deriveKey } from '../wire/frame.js';
 import type { AppState, MemberLoad } from '../wire/messages.js';
 import { ClusterCore } from './cluster-core.js';
 import { newIncarnation, type Incarnation } from './incarnation.js';
+import { logMembership } from './membership-log.js';
 import { collectMetrics, type MetricSources } from './metrics.js';
 import { memberStatus, standaloneMember, type ApplicationStatus, type NodeStatus, type ReloadReport } from './status.js';
 import { ReadinessChecks, type Readiness, type ReadinessCheck } from './readiness.js';
@@ -82,9 +83,10 @@ export class CacheNode {
   /** HTTP requests admitted here and not yet ended: a close waits for them before the hand-over. */
   readonly requestsInProgress = new RequestsInProgress();
   private readonly core: ClusterCore | undefined;
-  private readonly transport: MulticastChannel | undefined;
+  private readonly transport: DatagramChannel | undefined;
   private readonly appSync: ApplicationSync | undefined;
   private readonly peers: PeerPool | undefined;
+  private readonly linkIdentity: LinkIdentity | undefined;
   private replicationServer: ReplicationServer | undefined;
   private readonly attached: Closeable[] = [];
   /** Where this node's admin API listens (0: none), as heartbeats and status say. */
@@ -100,7 +102,7 @@ export class CacheNode {
   private readonly startedAtMonotonic = performance.now();
   private eluBaseline = performance.eventLoopUtilization();
 
-  private constructor(options: CacheNodeOptions, incarnation: Incarnation, transport: MulticastChannel | undefined) {
+  private constructor(options: CacheNodeOptions, incarnation: Incarnation, transport: DatagramChannel | undefined) {
     const { config } = options;
     this.currentConfig = config;
     for (const n of config.cluster.nodes) this.nodesByName.set(n.name, n);
@@ -123,20 +125,23 @@ export class CacheNode {
         transport,
         identity: { cluster: config.cluster.name, name: this.name, incarnation: incarnation.id, startedAt: incarnation.startedAt },
         secret: options.secret!.value,
+        encryptDatagrams: config.cluster.encryption.datagrams === 'encrypted',
         maxDatagramBytes: config.messaging.maxDatagramBytes,
         coalesceMs: config.messaging.coalesceMs,
         retransmit: config.messaging.retransmit,
         self: { machine: config.node.machine, host: config.node.host, adminPort: this.adminPort, replicationPort: config.node.replicationPort },
         heartbeat: config.heartbeat,
         knownNodes: config.cluster.nodes.map((n) => n.name),
+        discovery: config.cluster.discovery.type,
         addressOf: (name) => this.nodesByName.get(name),
         // Called only once heartbeats start, when every field below is set.
         load: () => this.load(),
         logger: this.logger,
         probe: options.probe,
       });
-      this.logMembership(this.core.membership);
-      this.peers = new PeerPool(this.replicationIdentity(), (name) => {
+      logMembership(this.core.membership, this.name, this.logger);
+      this.linkIdentity = linkIdentity({ cluster: config.cluster.name, node: this.name, incarnation: incarnation.id }, options.secret!.value, config.cluster.encryption);
+      this.peers = new PeerPool(this.linkIdentity, (name) => {
         const node = this.nodesByName.get(name);
         return node ? { name, host: node.host, port: node.replicationPort } : undefined;
         // A peer that has not answered in deadAfterMs is treated as it would be once declared
@@ -167,18 +172,24 @@ export class CacheNode {
   static async start(options: CacheNodeOptions): Promise<CacheNode> {
     const { config } = options;
     const incarnation = newIncarnation();
-    let transport: MulticastChannel | undefined;
+    let transport: DatagramChannel | undefined;
     if (config.cluster.clustered) {
       if (!options.secret) throw new InvalidArgumentError('a clustered node needs the cluster secret');
-      transport = await MulticastChannel.openGroup(config.multicast, config.messaging, { dropEveryNth: options.faults?.dropEveryNthDatagram ?? 0 });
+      transport = await openNodeDatagrams(config, { dropEveryNth: options.faults?.dropEveryNthDatagram ?? 0 });
     }
-    const node = new CacheNode(options, incarnation, transport);
+    let node: CacheNode;
     try {
-      if (node.peers) {
+      node = new CacheNode(options, incarnation, transport);
+    } catch (error) {
+      await transport?.close(); // a certificate file that cannot be read
+      throw error;
+    }
+    try {
+      if (node.peers && node.linkIdentity) {
         node.replicationServer = await ReplicationServer.listen({
           host: config.node.host,
           port: config.node.replicationPort,
-          identity: node.replicationIdentity(),
+          identity: node.linkIdentity,
           knownNodes: node.setReplicationPeers(config),
           stats: node.peers.stats,
           handle: (message, from) => node.sessions.answer(message, from),
@@ -191,7 +202,7 @@ export class CacheNode {
     if (transport && transport.stats.recvBufferBytes < config.messaging.recvBufferBytes) {
       node.logger.warn(
         { requested: config.messaging.recvBufferBytes, granted: transport.stats.recvBufferBytes },
-        'the kernel granted a smaller multicast receive buffer than requested; raise net.core.rmem_max to avoid drops in bursts',
+        'the kernel granted a smaller datagram receive buffer than requested; raise net.core.rmem_max to avoid drops in bursts',
       );
     }
     node.core?.start();
@@ -213,7 +224,7 @@ export class CacheNode {
    * and the multicast transport. These fields are private for a reason: nothing else may
    * depend on them.
    */
-  static unsafeExposeInternals(node: CacheNode): { readonly core: ClusterCore | undefined; readonly transport: MulticastChannel | undefined } {
+  static unsafeExposeInternals(node: CacheNode): { readonly core: ClusterCore | undefined; readonly transport: DatagramChannel | undefined } {
     return { core: node.core, transport: node.transport };
   }
 
@@ -248,6 +259,7 @@ export class CacheNode {
     for (const n of next.cluster.nodes) this.nodesByName.set(n.name, n);
     this.setReplicationPeers(next);
     this.membership?.reconfigure({ knownNodes: next.cluster.nodes.map((n) => n.name), heartbeat: next.heartbeat });
+    if (this.transport) await retargetDatagrams(this.transport, next.cluster);
     this.sessions.reconfigure(next.replication);
     this.caches.reconfigure(next.caches);
     this.apps.declare(next.cluster.applications);
@@ -382,11 +394,6 @@ export class CacheNode {
     publish('node', () => ({ node: this.name, incarnation: this.incarnation.id, event: 'closed' }));
   }
 
-  private replicationIdentity() {
-    const { config } = this;
-    return { cluster: config.cluster.name, node: this.name, incarnation: this.incarnation.id, key: deriveKey(this.secret!.value, config.cluster.name, 'replication') };
-  }
-
   /** The node names the replication server accepts: the config's, kept in one live set. */
   private setReplicationPeers(config: NodeConfig): Set<string> {
     this.replicationPeers.clear();
@@ -402,18 +409,5 @@ export class CacheNode {
       items: this.caches.totalEntries,
       sessions: this.sessions.count,
     };
-  }
-
-  private logMembership(membership: Membership): void {
-    for (const event of ['joined', 'suspect', 'alive', 'dead', 'left', 'restarted'] as const) {
-      membership.on(event, (m: Member) => publish('member', () => ({ node: this.name, member: m.name, incarnation: m.incarnation, event })));
-    }
-    membership.on('joined', (m) => this.logger.info({ member: m.name, incarnation: m.incarnation }, 'member joined'));
-    membership.on('suspect', (m) => this.logger.warn({ member: m.name }, 'member suspected'));
-    membership.on('alive', (m) => this.logger.info({ member: m.name }, 'member alive again'));
-    membership.on('left', (m) => this.logger.info({ member: m.name }, 'member left'));
-    membership.on('restarted', (m, previous) =>
-      this.logger.warn({ member: m.name, incarnation: m.incarnation, previous: previous.incarnation }, 'member restarted'),
-    );
   }
 }

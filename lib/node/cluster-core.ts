@@ -12,7 +12,7 @@ import { InvalidationBus } from '../messaging/invalidation-bus.js';
 import { Membership, type MembershipOptions, type SelfDescription } from '../membership/membership.js';
 import type { Probe } from '../membership/probe.js';
 import { ClusterChannel, type Identity } from '../transport/cluster-channel.js';
-import type { DatagramTransport } from '../transport/multicast.js';
+import type { DatagramTransport } from '../transport/datagram-channel.js';
 import { FrameCodec } from '../wire/frame.js';
 import type { MemberLoad } from '../wire/messages.js';
 import type { Clock } from '../util/clock.js';
@@ -22,6 +22,8 @@ export interface ClusterCoreOptions {
   readonly transport: DatagramTransport;
   readonly identity: Identity;
   readonly secret: Buffer;
+  /** `<Encryption datagrams="encrypted">`: AES-256-GCM instead of a signature alone. */
+  readonly encryptDatagrams?: boolean;
   readonly maxDatagramBytes: number;
   readonly coalesceMs: number;
   /** Ask for lost invalidation datagrams again before clearing (default true). */
@@ -29,6 +31,7 @@ export interface ClusterCoreOptions {
   readonly self: SelfDescription;
   readonly heartbeat: HeartbeatSettings;
   readonly knownNodes: readonly string[];
+  readonly discovery?: MembershipOptions['discovery'];
   readonly addressOf?: MembershipOptions['addressOf'];
   readonly load: () => MemberLoad;
   readonly clock?: Clock;
@@ -43,13 +46,14 @@ export class ClusterCore {
 
   constructor(options: ClusterCoreOptions) {
     const logger = options.logger ?? silentLogger;
-    const codec = new FrameCodec({ cluster: options.identity.cluster, secret: options.secret, maxFrameBytes: options.maxDatagramBytes });
+    const codec = new FrameCodec({ cluster: options.identity.cluster, secret: options.secret, maxFrameBytes: options.maxDatagramBytes, encrypt: options.encryptDatagrams ?? false });
     this.channel = new ClusterChannel(options.transport, codec, options.identity);
     this.membership = new Membership({
       channel: this.channel,
       self: options.self,
       heartbeat: options.heartbeat,
       knownNodes: options.knownNodes,
+      discovery: options.discovery,
       addressOf: options.addressOf,
       published: () => this.bus.publishedState(),
       load: options.load,

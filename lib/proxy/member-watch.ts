@@ -1,6 +1,7 @@
 /**
  * MemberWatch: the proxy's view of which nodes are alive and how loaded, learnt by
- * listening to the nodes' heartbeats on the multicast group. It only listens: it never
+ * listening to the nodes' heartbeats (on the multicast group, or at its own address when
+ * the nodes send by unicast). It only listens: it never
  * sends, so the nodes do not see it as a member. Frames are authenticated with the
  * cluster secret exactly as the nodes do; anything else is counted and dropped.
  *
@@ -16,7 +17,8 @@ import type { ClusterConfig, NodeEntry } from '../config/types.js';
 
 const READINESS_TIMEOUT_MS = 1_000;
 import { ClusterChannel } from '../transport/cluster-channel.js';
-import { MulticastChannel } from '../transport/multicast.js';
+import type { DatagramChannel } from '../transport/datagram-channel.js';
+import { openProxyDatagrams } from '../transport/discovery.js';
 import { FrameCodec } from '../wire/frame.js';
 import type { Envelope, MemberLoad } from '../wire/messages.js';
 
@@ -54,23 +56,23 @@ export class MemberWatch {
 
   private constructor(
     config: ClusterConfig,
-    private readonly transport: MulticastChannel | undefined,
+    private readonly transport: DatagramChannel | undefined,
     secret: Buffer | undefined,
   ) {
     this.deadAfterMs = config.heartbeat.deadAfterMs;
     this.intervalMs = config.heartbeat.intervalMs;
     this.reconfigure(config);
     if (transport && secret) {
-      const codec = new FrameCodec({ cluster: config.name, secret, maxFrameBytes: config.messaging.maxDatagramBytes });
+      const codec = new FrameCodec({ cluster: config.name, secret, maxFrameBytes: config.messaging.maxDatagramBytes, encrypt: config.encryption.datagrams === 'encrypted' });
       const channel = new ClusterChannel(transport, codec, { cluster: config.name, name: 'castmirror-proxy', incarnation: 'listener', startedAt: Date.now() });
       channel.onEnvelope((envelope) => this.observe(envelope));
     }
   }
 
-  /** Joins the multicast group as a listener; a standalone config has no heartbeats to hear. */
+  /** Listens where the nodes send heartbeats (`<Discovery>`); a standalone config has none to hear. */
   static async open(config: ClusterConfig, secret: Buffer | undefined): Promise<MemberWatch> {
-    if (!config.clustered || !secret) return new MemberWatch(config, undefined, undefined);
-    return new MemberWatch(config, await MulticastChannel.openGroup(config.multicast, config.messaging), secret);
+    const transport = config.clustered && secret ? await openProxyDatagrams(config) : undefined;
+    return new MemberWatch(config, transport, transport && secret);
   }
 
   /** Takes a (re)loaded config: nodes added are watched, nodes removed are forgotten. */

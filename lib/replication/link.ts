@@ -1,6 +1,7 @@
 /**
- * Replication links: TCP connections between nodes, authenticated by a challenge-response
- * over the cluster secret before any session data moves.
+ * Replication links: TCP connections between nodes (inside TLS when `<Encryption links>`
+ * asks), authenticated by a challenge-response over the cluster secret before any session
+ * data moves.
  *
  *   client -> hello     { cluster, node, incarnation, nonceC }
  *   server -> challenge { node, incarnation, nonceS, proof = HMAC(k, "S" nonceC nonceS names) }
@@ -12,10 +13,13 @@
  * sends reaches the session layer.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import net from 'node:net';
+import type net from 'node:net';
 import { once } from 'node:events';
 import { DecodeError, PeerUnavailableError, TransportError } from '../errors.js';
 import { FrameSplitter, framed } from '../transport/frame-stream.js';
+import type { EncryptionSettings } from '../config/types.js';
+import { streamSecurity, type StreamSecurity } from '../transport/secure-stream.js';
+import { deriveKey } from '../wire/frame.js';
 import { listen } from '../util/listen.js';
 import { decodeMessage, encodeMessage, MAX_FRAME_BYTES, type ReplicationMessage } from './protocol.js';
 
@@ -29,10 +33,19 @@ export interface LinkIdentity {
   readonly incarnation: string;
   /** Derived from the cluster secret for this purpose only. */
   readonly key: Buffer;
+  /** How this node's link streams are protected (plain TCP or TLS); every node must agree. */
+  readonly security: StreamSecurity;
+}
+
+/** A node's link identity: its keys derived from the cluster secret, its streams as `<Encryption links>` asks. */
+export function linkIdentity(self: Omit<LinkIdentity, 'key' | 'security'>, secret: Buffer, encryption: EncryptionSettings): LinkIdentity {
+  const key = (purpose: string): Buffer => deriveKey(secret, self.cluster, purpose);
+  return { ...self, key: key('replication'), security: streamSecurity(encryption, self.node, key('replication tls')) };
 }
 
 export interface LinkStats {
   connectionsAccepted: number;
+  /** Links refused or failed before their first request: the secret's challenge-response, or TLS (a wrong certificate, key or secret). */
   handshakeFailures: number;
   malformedFrames: number;
   bytesSent: number;
@@ -155,8 +168,9 @@ function readMessages(socket: net.Socket, stats: LinkStats, onMessage: (m: Repli
 
 /** Opens and authenticates a link to `peer`. */
 export async function connect(peer: { name: string; host: string; port: number }, identity: LinkIdentity, stats: LinkStats, timeoutMs = HANDSHAKE_TIMEOUT_MS): Promise<Connection> {
-  const socket = net.connect({ host: peer.host, port: peer.port, noDelay: true });
-  socket.on('error', () => {}); // surfaced through 'close' and the handshake below
+  const { socket, ready } = identity.security.connect(peer.host, peer.port);
+  let socketError: Error | undefined;
+  socket.on('error', (error) => (socketError = error)); // surfaced through 'close' and the handshake below
   const clientNonce = randomBytes(32);
   return new Promise((resolve, reject) => {
     let connection: Connection | undefined;
@@ -166,9 +180,17 @@ export async function connect(peer: { name: string; host: string; port: number }
       socket.destroy();
       reject(new PeerUnavailableError(peer.name, reason, { cause }));
     };
-    socket.once('connect', () => socket.write(framed(encodeMessage({ t: 'hello', cluster: identity.cluster, node: identity.node, incarnation: identity.incarnation, nonce: clientNonce }))));
+    let streamOpen = false;
+    socket.once(ready, () => {
+      streamOpen = true;
+      socket.write(framed(encodeMessage({ t: 'hello', cluster: identity.cluster, node: identity.node, incarnation: identity.incarnation, nonce: clientNonce })));
+    });
     socket.once('close', () => {
-      if (!connection) fail('connection refused or closed during the handshake');
+      if (connection) return;
+      // Connected but refused in TLS: a wrong certificate, key or secret on one side.
+      const tlsRefused = ready === 'secureConnect' && !streamOpen && socketError !== undefined && !('syscall' in socketError);
+      if (tlsRefused) stats.handshakeFailures++;
+      fail(tlsRefused ? `TLS handshake with ${peer.host}:${peer.port} failed: ${socketError!.message}` : 'connection refused or closed during the handshake', socketError);
     });
     readMessages(socket, stats, (message) => {
       if (connection) return connection.reply(message);
@@ -207,7 +229,10 @@ export class ReplicationServer {
   private readonly sockets = new Set<net.Socket>();
 
   private constructor(private readonly options: ReplicationServerOptions) {
-    this.server = net.createServer((socket) => this.accept(socket));
+    this.server = options.identity.security.createServer(
+      (socket) => this.accept(socket),
+      () => options.stats.handshakeFailures++,
+    );
   }
 
   static async listen(options: ReplicationServerOptions): Promise<ReplicationServer> {

@@ -8,7 +8,7 @@
  */
 import { DECODE_FAILURES, DecodeError, type DecodeFailure } from '../errors.js';
 import { FrameCodec, ReplayFilter, type Envelope, type EnvelopeOf } from '../wire/index.js';
-import type { DatagramTransport } from './multicast.js';
+import type { DatagramTransport } from './datagram-channel.js';
 
 /** Why a received datagram was not delivered; each is a metrics label. */
 export type DropReason = DecodeFailure | 'replay' | 'unknown-member' | 'stale-incarnation' | 'name-clash';

@@ -3,7 +3,7 @@
  * every joined transport (the sender too, as multicast loopback does), synchronously,
  * unless the network's `drop` rule says otherwise.
  */
-import type { DatagramHandler, DatagramTransport } from '../../lib/transport/multicast.js';
+import type { DatagramHandler, DatagramTransport } from '../../lib/transport/datagram-channel.js';
 
 export class MemoryNetwork {
   private readonly transports = new Set<MemoryTransport>();

@@ -89,8 +89,9 @@ export class Hosts {
     return hosts;
   }
 
-  /** The namespace of host `i` (0-based); `client` for the test's own. */
-  ns(i: number | 'client'): string {
+  /** The namespace of host `i` (0-based); `client` for the test's own, `switch` for the bridge's. */
+  ns(i: number | 'client' | 'switch'): string {
+    if (i === 'switch') return `${this.prefix}s`;
     return i === 'client' ? `${this.prefix}c` : `${this.prefix}h${i}`;
   }
 
@@ -126,19 +127,30 @@ export class Hosts {
   }
 
   /**
-   * Random loss of `percent` of the multicast datagrams arriving at host `i` (nftables
-   * `numgen random` inside its namespace); 0 removes it. Unicast (replication, the probe,
-   * HTTP) is untouched.
+   * Random loss of `percent` of the datagrams arriving at host `i` (nftables `numgen random`
+   * inside its namespace); 0 removes it. `multicast`: datagrams to a group; `udp`: every UDP
+   * datagram (what static discovery sends). TCP (replication, the probe, HTTP) is untouched.
    */
-  loss(i: number, percent: number): void {
+  loss(i: number, percent: number, datagrams: 'multicast' | 'udp' = 'multicast'): void {
     try {
       nft(this.ns(i), 'delete table inet castmirror_loss');
     } catch {
       // there was none
     }
     if (percent <= 0) return;
+    const match = datagrams === 'multicast' ? 'ip daddr 224.0.0.0/4' : 'meta l4proto udp';
     nft(this.ns(i), `table inet castmirror_loss {
-  chain in { type filter hook input priority 0; policy accept; ip daddr 224.0.0.0/4 numgen random mod 100 < ${percent} drop; }
+  chain in { type filter hook input priority 0; policy accept; ${match} numgen random mod 100 < ${percent} drop; }
+}`);
+  }
+
+  /**
+   * The switch stops carrying multicast between hosts, as most cloud networks do: a bridge
+   * rule in the switch's namespace. Each host still hears its own (looped back locally).
+   */
+  blockMulticast(): void {
+    nft(this.ns('switch'), `table bridge castmirror_nomulticast {
+  chain forward { type filter hook forward priority 0; policy accept; ip daddr 224.0.0.0/4 drop; }
 }`);
   }
 
@@ -160,7 +172,7 @@ export class Hosts {
   }
 
   private build(): void {
-    const sw = `${this.prefix}s`;
+    const sw = this.ns('switch');
     this.add(sw);
     ip('-n', sw, 'link', 'add', 'br0', 'type', 'bridge', 'mcast_snooping', '0');
     ip('-n', sw, 'link', 'set', 'br0', 'up');

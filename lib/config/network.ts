@@ -1,0 +1,60 @@
+/**
+ * How the nodes reach and protect each other: `<Discovery>` and `<Encryption>`. Read here,
+ * like every section, with every problem reported at its position.
+ */
+import path from 'node:path';
+import type { ElementReader } from './xml-reader.js';
+import { DATAGRAM_PROTECTION, DEFAULTS, DISCOVERY_TYPES, LINK_SECURITY, type CertificateFiles, type DiscoverySettings, type EncryptionSettings, type NodeEntry, type ProxySettings } from './types.js';
+
+/** `<Discovery type="multicast|static"/>`; multicast when absent. */
+export function readDiscovery(element: ElementReader | undefined): DiscoverySettings {
+  if (!element) return DEFAULTS.discovery;
+  const type = element.enumAttribute('type', DISCOVERY_TYPES, { required: true }) ?? DEFAULTS.discovery.type;
+  element.reportUnknown();
+  return { type };
+}
+
+/** `<Encryption links="off|secret|certificates" datagrams="signed|encrypted" cert key ca/>`. */
+export function readEncryption(element: ElementReader | undefined, file: string): EncryptionSettings {
+  if (!element) return DEFAULTS.encryption;
+  const links = element.enumAttribute('links', LINK_SECURITY) ?? DEFAULTS.encryption.links;
+  const datagrams = element.enumAttribute('datagrams', DATAGRAM_PROTECTION) ?? DEFAULTS.encryption.datagrams;
+  const folder = path.dirname(path.resolve(file));
+  const files = (['cert', 'key', 'ca'] as const).map((name) => {
+    const value = element.stringAttribute(name);
+    return value === undefined ? undefined : path.resolve(folder, value);
+  });
+  element.reportUnknown();
+  const [cert, key, ca] = files;
+  let certificates: CertificateFiles | undefined;
+  if (links === 'certificates') {
+    if (cert === undefined || key === undefined || ca === undefined) {
+      element.error('links="certificates" needs cert, key and ca attributes (PEM files; {node} in a path stands for the node\'s name)');
+    } else {
+      certificates = { cert, key, ca };
+    }
+  } else if (files.some((f) => f !== undefined)) {
+    element.error(`cert, key and ca are read only with links="certificates", not links="${links}"`);
+  }
+  return { links, datagrams, certificates };
+}
+
+/** The certificate files of one node: `{node}` in each path replaced by its name. */
+export function certificateFilesFor(files: CertificateFiles, node: string): CertificateFiles {
+  const forNode = (file: string): string => file.replaceAll('{node}', node);
+  return { cert: forNode(files.cert), key: forNode(files.key), ca: forNode(files.ca) };
+}
+
+const UNREACHABLE_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
+
+/**
+ * Static discovery sends datagrams to each node's host and to the proxy's: each must be an
+ * address or name the others can reach, not a wildcard. Reported at the element concerned.
+ */
+export function checkStaticTargets(discovery: DiscoverySettings, nodes: readonly { entry: NodeEntry; element: ElementReader }[], proxy: ProxySettings | undefined, proxyElement: ElementReader | undefined): void {
+  if (discovery.type !== 'static') return;
+  for (const { entry, element } of nodes) {
+    if (entry.index === 0 && UNREACHABLE_HOSTS.has(entry.host)) element.error(`with <Discovery type="static">, host of node ${entry.group} must be an address or name the other nodes can reach (datagrams are sent there), not ${entry.host}`);
+  }
+  if (proxy && proxyElement && UNREACHABLE_HOSTS.has(proxy.host)) proxyElement.error(`with <Discovery type="static">, <Proxy host> must be an address or name the nodes can reach (they send it their heartbeats), not ${proxy.host}`);
+}

@@ -1,0 +1,44 @@
+/**
+ * The datagram channel a config asks for (`<Discovery type>`): the multicast group, or
+ * unicast UDP to every `<ClusterNodes>` entry at its host and replicationPort, and to the
+ * proxy at its host and port (it listens to heartbeats). One place decides where datagrams
+ * go, for nodes and the proxy alike.
+ */
+import type { ClusterConfig, MessagingSettings, NodeConfig } from '../config/types.js';
+import type { DatagramChannel } from './datagram-channel.js';
+import { MulticastChannel } from './multicast.js';
+import { UnicastChannel, type UnicastTarget } from './unicast.js';
+
+/** Where unicast datagrams go: every listed node, and the proxy when there is one. */
+export function datagramTargets(config: ClusterConfig): UnicastTarget[] {
+  const targets: UnicastTarget[] = config.nodes.map((n) => ({ host: n.host, port: n.replicationPort }));
+  if (config.proxy) targets.push({ host: config.proxy.host, port: config.proxy.port });
+  return targets;
+}
+
+function limits(messaging: MessagingSettings, dropEveryNth: number) {
+  return { recvBufferBytes: messaging.recvBufferBytes, receiveQueueLimit: messaging.receiveQueueLimit, dropEveryNth };
+}
+
+/** A node's channel: it receives where its entry says (UDP on its replicationPort in static mode). */
+export function openNodeDatagrams(config: NodeConfig, faults: { readonly dropEveryNth?: number } = {}): Promise<DatagramChannel> {
+  const dropEveryNth = faults.dropEveryNth ?? 0;
+  if (config.cluster.discovery.type === 'multicast') return MulticastChannel.openGroup(config.multicast, config.messaging, { dropEveryNth });
+  return UnicastChannel.open({ host: config.node.host, port: config.node.replicationPort, targets: datagramTargets(config.cluster), ...limits(config.messaging, dropEveryNth) });
+}
+
+/**
+ * The proxy's channel, for listening only: the group, or UDP at `<Proxy host port>`, where
+ * the nodes send in static mode. Undefined in static mode without a `<Proxy>`: no node
+ * sends to the proxy then.
+ */
+export async function openProxyDatagrams(config: ClusterConfig): Promise<DatagramChannel | undefined> {
+  if (config.discovery.type === 'multicast') return MulticastChannel.openGroup(config.multicast, config.messaging);
+  if (!config.proxy) return undefined;
+  return UnicastChannel.open({ host: config.proxy.host, port: config.proxy.port, targets: [], ...limits(config.messaging, 0) });
+}
+
+/** Takes a reloaded node list: a unicast channel sends to the new entries from now on. */
+export async function retargetDatagrams(channel: DatagramChannel, config: ClusterConfig): Promise<void> {
+  if (channel instanceof UnicastChannel) await channel.setTargets(datagramTargets(config));
+}
