@@ -4,6 +4,7 @@
  * The edge floor: it may use every layer, and no layer uses it.
  */
 import { AdminServer } from './admin/server.js';
+import { DnsMemberWatch, isMemberAddress, withMembers } from './config/dns-members.js';
 import { loadConfig, type LoadedConfig } from './config/load.js';
 import { resolveNodeConfig } from './config/resolve.js';
 import { InvalidArgumentError } from './errors.js';
@@ -14,7 +15,7 @@ export interface StartNodeOptions extends Omit<CacheNodeOptions, 'config' | 'sec
   /** Path of server.xml; or pass `config` already loaded. */
   readonly configPath?: string;
   readonly config?: LoadedConfig;
-  /** A name listed in <ClusterNodes>. */
+  /** A name listed in <ClusterNodes>; with `<Discovery type="dns">`, this node's IPv4 address. */
   readonly nodeName: string;
   /** Where `<Secret env=...>` is looked up; defaults to process.env. */
   readonly env?: NodeJS.ProcessEnv;
@@ -31,8 +32,21 @@ export async function startNode(options: StartNodeOptions): Promise<CacheNode> {
   }
   const logger = nodeOptions.logger ?? silentLogger;
   for (const warning of loaded.warnings) logger.warn({}, warning);
+  const { discovery } = loaded.config;
+  if (discovery.type === 'dns') {
+    if (!isMemberAddress(nodeName)) throw new InvalidArgumentError(`with <Discovery type="dns"> a node is named by its IPv4 address, not "${nodeName}"`);
+    // This node is a member whether or not the answer holds it yet (a pod not yet published).
+    loaded = { ...loaded, config: withMembers(loaded.config, [...loaded.config.nodes.map((n) => n.name), nodeName]) };
+  }
   const resolved = resolveNodeConfig(loaded.config, nodeName);
   const node = await CacheNode.start({ ...nodeOptions, logger, config: resolved, secret: loaded.secret, adminPort: admin ? resolved.node.adminPort : 0 });
+  if (discovery.type === 'dns') {
+    const watch = new DnsMemberWatch(discovery, nodeName, loaded.config.nodes.map((n) => n.name), (addresses) => node.applyMembers(addresses), logger);
+    watch.start();
+    // A member heard before its record was seen: look again now rather than at the next refresh.
+    node.membership?.on('unknown', () => void watch.refresh());
+    node.attach({ close: async () => watch.stop() });
+  }
   let address: { host: string; port: number } | undefined;
   if (admin) {
     try {

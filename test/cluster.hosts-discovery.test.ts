@@ -44,25 +44,56 @@ describe('discovery and encryption across hosts, on a network without multicast'
     for (const cleanup of cleanups.splice(0).reverse()) cleanup();
   });
 
-  for (const [label, xml] of [['static discovery', STATIC], ['static discovery, TLS keyed from the secret and encrypted datagrams', ENCRYPTED]] as const) {
+  const modes = [
+    ['static discovery', STATIC, false],
+    ['static discovery, TLS keyed from the secret and encrypted datagrams', ENCRYPTED, false],
+    ['dns discovery', CACHE, true],
+  ] as const;
+  for (const [label, xml, dns] of modes) {
     test(`${label}: converges, invalidations reach every node, kill -9 of a primary leaves its sessions on their backups`, { skip }, async (t) => {
-      const c = await startHosts(cleanups, undefined, { extraXml: xml, beforeStart: (hosts) => hosts.blockMulticast() });
+      const c = await startHosts(cleanups, undefined, { extraXml: xml, beforeStart: (hosts) => hosts.blockMulticast(), ...(dns ? { dns: {} } : {}) });
       t.diagnostic(`converged ${Math.round(c.convergedAfterMs)} ms after the first start, with multicast blocked`);
       await invalidationReachesEveryNode(c, 'sku-static');
       const hints: RouteHint[] = [];
       for (let value = 0; value < 20; value++) hints.push((await c.app(0, '/append', { value })).hint);
-      assert.ok(hints.every((hint) => hint.backup && hint.backup !== 'node-a'));
+      assert.ok(hints.every((hint) => hint.backup && hint.backup !== c.names[0]));
       c.processes[0]!.kill('SIGKILL');
       await c.processes[0]!.exited;
-      await eventually(async () => (await c.status(1)).members.find((m) => m.name === 'node-a')?.state === 'dead', { what: 'node-a declared dead on node-b' });
+      await eventually(async () => (await c.status(1)).members.find((m) => m.name === c.names[0])?.state === 'dead', { what: 'the first node declared dead on the second' });
       for (const [value, hint] of hints.entries()) {
-        const reply = await c.app(NAMES.indexOf(hint.backup!), '/read', { hint });
+        const reply = await c.app(c.names.indexOf(hint.backup!), '/read', { hint });
         assert.deepEqual(reply.list, [value], `session ${value} on ${hint.backup} (${reply.outcome})`);
       }
       const status = await c.status(1);
       assert.equal(status.dropped?.['wrong-protection'], 0);
     });
   }
+
+  test('dns discovery: a node added to the name\'s records joins, and one removed from them leaves, without a config edit', { skip }, async (t) => {
+    // The name lists hosts 0 and 1; host 2's node starts later, and counts as a member only once listed.
+    const c = await startHosts(cleanups, undefined, { extraXml: CACHE, beforeStart: (hosts) => hosts.blockMulticast(), dns: { listed: [0, 1] }, started: [0, 1] });
+    const [a, b, newcomer] = c.names as [string, string, string];
+    await c.start(2);
+    await sleep(1_500); // three refreshes: the newcomer's heartbeats alone do not make it a member
+    for (const i of [0, 1]) assert.notEqual((await c.status(i)).members.find((m) => m.name === newcomer)?.state, 'alive', `${c.names[i]} does not take ${newcomer} before DNS lists it`);
+    const listedAt = performance.now();
+    await c.dns!.setAddresses([a, b, newcomer]);
+    for (const i of [0, 1, 2]) await eventually(async () => (await c.status(i)).members.filter((m) => m.state === 'alive').length === 3, { what: `${c.names[i]} to see 3 members` });
+    t.diagnostic(`the new member was alive on every node ${Math.round(performance.now() - listedAt)} ms after its record appeared (refreshMs 500)`);
+    // Its sessions are mirrored, and it backs others up.
+    const fromNewcomer = await c.app(2, '/append', { value: 1 });
+    assert.ok([a, b].includes(fromNewcomer.hint.backup!) && fromNewcomer.mirrored !== false, 'the new member mirrors to a listed one');
+
+    await c.dns!.setAddresses([a, b]);
+    c.processes[2]!.kill('SIGTERM');
+    await c.processes[2]!.exited;
+    for (const i of [0, 1]) {
+      await eventually(() => c.processes[i]!.logs.some((l) => l.msg === 'members from DNS changed' && JSON.stringify(l.members) === JSON.stringify([a, b])), { what: `${c.names[i]} to drop ${newcomer} from its node list` });
+      assert.notEqual((await c.status(i)).members.find((m) => m.name === newcomer)?.state, 'alive');
+    }
+    const reply = await c.app(c.names.indexOf(fromNewcomer.hint.backup!), '/read', { hint: fromNewcomer.hint });
+    assert.deepEqual(reply.list, [1], 'the leaver handed its session over');
+  });
 
   test('multicast discovery on the same network: each node hears only itself, and says to use static discovery', { skip }, async () => {
     const c = await startHosts(cleanups, undefined, { extraXml: CACHE, beforeStart: (hosts) => hosts.blockMulticast(), converge: false });

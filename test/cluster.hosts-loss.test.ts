@@ -9,7 +9,7 @@
  * intervals) before the read started: the bound castmirror promises. Run with retransmission
  * on and off; prints stale reads (also at the stricter one-interval window), hit ratio, gap
  * clears, repairs and lease lapses for each. Static discovery (unicast UDP to each node, loss on
- * every UDP datagram in), plain and with encrypted datagrams, runs at 20%. Needs root for the namespaces (CI runs as root).
+ * every UDP datagram in), plain and with encrypted datagrams, and dns discovery run at 20%. Needs root for the namespaces (CI runs as root).
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,7 +19,7 @@ import { after, describe, test } from 'node:test';
 import type { NodeStatus } from '../lib/index.js';
 import type { InvalidationBusStats } from '../lib/messaging/invalidation-bus.js';
 import { killAll, NodeProcess } from './helpers/cluster.js';
-import { canCreateNamespaces, Hosts, writeHostsConfig } from './helpers/netns.js';
+import { canCreateNamespaces, DnsServer, Hosts, writeHostsConfig } from './helpers/netns.js';
 import { eventually } from './helpers/wait.js';
 
 const NAMES = ['node-a', 'node-b', 'node-c'];
@@ -39,6 +39,7 @@ const RUNS = [
   { discovery: 'multicast', retransmit: false, losses: LOSSES, xml: '' },
   { discovery: 'static', retransmit: true, losses: [20], xml: '  <Discovery type="static"/>' },
   { discovery: 'static, encrypted', retransmit: true, losses: [20], xml: '  <Discovery type="static"/>\n  <Encryption links="secret" datagrams="encrypted"/>' },
+  { discovery: 'dns', retransmit: true, losses: [20], xml: '' },
 ] as const;
 type Run = (typeof RUNS)[number];
 const skip = canCreateNamespaces() ? false : 'needs root to create network namespaces (CI runs as root)';
@@ -97,22 +98,25 @@ function staleness(file: string, writes: Map<number, number[]>, windowMs: number
   return { reads, stale, worstMs };
 }
 
-async function startCluster(hosts: Hosts, dir: string, run: Run, index: number) {
+async function startCluster(hosts: Hosts, dir: string, run: Run, index: number, dns: DnsServer) {
+  // With dns discovery the members are the addresses the harness's DNS server gives, and each is named by its address.
+  const names = run.discovery === 'dns' ? NAMES.map((_, i) => hosts.address(i)) : NAMES;
   const { configPath, secret } = writeHostsConfig(hosts, dir, {
-    names: NAMES,
+    names,
+    ...(run.discovery === 'dns' ? { dns } : {}),
     file: `server-${index}.xml`,
     heartbeat: { intervalMs: INTERVAL_MS, deadAfterMs: 5 * INTERVAL_MS },
     extraXml: `  <Messaging retransmit="${run.retransmit ? 'on' : 'off'}"/>\n  <Caches><Cache type="product" capacity="1000"/></Caches>\n${run.xml}`,
   });
   const db = path.join(dir, 'database');
   writeFileSync(db, Buffer.alloc(KEYS * 8));
-  const processes = NAMES.map((name, i) => new NodeProcess(name, configPath, { CASTMIRROR_LOAD_DB: db }, 'cache-load', [], hosts.ns(i)));
+  const processes = names.map((name, i) => new NodeProcess(name, configPath, { CASTMIRROR_LOAD_DB: db }, 'cache-load', [], hosts.ns(i)));
   await Promise.all(processes.map((p) => p.started()));
   const auth = { authorization: `Bearer ${secret}` };
   for (const i of NAMES.keys()) {
     await eventually(async () => (await hosts.json<NodeStatus>(`http://${hosts.address(i)}:9081/status`, { headers: auth })).members.filter((m) => m.state === 'alive').length === 3, {
       timeoutMs: 15_000,
-      what: `${NAMES[i]} to see 3 members`,
+      what: `${names[i]} to see 3 members`,
     });
   }
   return processes;
@@ -125,16 +129,19 @@ describe('datagram loss across hosts: no stale read beyond the lease, with and w
     for (const cleanup of cleanups.reverse()) cleanup();
   });
 
-  test('multicast: 0%, 5%, 20% and 40% loss per hop; static discovery, plain and encrypted: 20%', async (t) => {
+  test('multicast: 0%, 5%, 20% and 40% loss per hop; static discovery, plain and encrypted, and dns discovery: 20%', async (t) => {
     const hosts = Hosts.create(NAMES.length);
     cleanups.push(() => hosts.cleanup());
     const dir = mkdtempSync(path.join(tmpdir(), 'castmirror-loss-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const dns = await DnsServer.start(hosts);
+    cleanups.push(() => dns.stop());
+    await dns.setAddresses(NAMES.map((_, i) => hosts.address(i)));
     const figures: Figures[] = [];
     for (const [index, runSettings] of RUNS.entries()) {
       const { retransmit, discovery } = runSettings;
       const datagrams = discovery === 'multicast' ? 'multicast' : 'udp';
-      const processes = await startCluster(hosts, dir, runSettings, index);
+      const processes = await startCluster(hosts, dir, runSettings, index, dns);
       for (const lossPercent of runSettings.losses) {
         for (const i of NAMES.keys()) hosts.loss(i, lossPercent, datagrams);
         const logs = NAMES.map((name) => path.join(dir, `${name}-${index}-${lossPercent}.log`));

@@ -171,7 +171,7 @@ describe('three hosts in network namespaces', { timeout: 120_000 }, () => {
     c.processes[1]!.kill('SIGKILL');
     await c.processes[1]!.exited;
     const restartedAt = performance.now();
-    await c.restart(1);
+    await c.start(1);
     await eventually(async () => (await c.status(1)).sessions.backups >= onB.length, { timeoutMs: 20_000, intervalMs: 20, what: 'node-b refilled with the copies it lost' });
     t.diagnostic(`node-b back as a new incarnation; ${onB.length} copies refilled ${Math.round(performance.now() - restartedAt)} ms after its restart began`);
     c.processes[0]!.kill('SIGKILL');

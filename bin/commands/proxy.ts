@@ -1,3 +1,4 @@
+import { DnsMemberWatch } from '../../lib/config/dns-members.js';
 import { loadConfig } from '../../lib/config/load.js';
 import { StickyProxy } from '../../lib/proxy/proxy.js';
 import { PROXY_MODES, type ProxyMode } from '../../lib/proxy/router.js';
@@ -41,6 +42,12 @@ the multicast group and never sends. GET ${'/_castmirror/proxy'} shows its view 
     const proxy = await StickyProxy.start({ config: loaded.config, secret: loaded.secret?.value, host, port, mode, logger, reloadConfig });
     logger.info({ url: proxy.url, mode }, 'proxy listening');
     reloadOnSighup(async () => proxy.reconfigure(await reloadConfig()), logger);
+    const { discovery } = loaded.config;
+    if (discovery.type === 'dns') {
+      // Members that leave the DNS answer leave the proxy's list (new ones are also found by their heartbeats).
+      const watch = new DnsMemberWatch(discovery, undefined, loaded.config.nodes.map((n) => n.name), async () => void proxy.reconfigure(await reloadConfig()), logger);
+      watch.start();
+    }
     return runUntilSignal(() => proxy.close(), logger);
   },
 };

@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { ConfigError, ConfigReadError } from '../errors.js';
+import { lookupMembers, withMembers } from './dns-members.js';
 import { parseClusterConfig } from './parse.js';
 import type { AdminCredential, ClusterConfig, ResolvedSecret } from './types.js';
 
@@ -31,7 +32,15 @@ export async function loadConfig(file: string, options: LoadOptions = {}): Promi
   } catch (error) {
     throw new ConfigReadError(file, { cause: error });
   }
-  return parseConfigText(text, file, options);
+  const loaded = parseConfigText(text, file, options);
+  const { discovery } = loaded.config;
+  if (discovery.type !== 'dns') return loaded;
+  // The node list of a dns discovery is the name's answer now (nodes add themselves: lib/start.ts).
+  try {
+    return { ...loaded, config: withMembers(loaded.config, await lookupMembers(discovery)) };
+  } catch (error) {
+    return { ...loaded, warnings: [...loaded.warnings, `DNS lookup of ${discovery.name} failed (${(error as Error).message}): no other member known yet`] };
+  }
 }
 
 export function parseConfigText(text: string, file: string, options: LoadOptions = {}): LoadedConfig {

@@ -6,12 +6,32 @@ import path from 'node:path';
 import type { ElementReader } from './xml-reader.js';
 import { DATAGRAM_PROTECTION, DEFAULTS, DISCOVERY_TYPES, LINK_SECURITY, type CertificateFiles, type DiscoverySettings, type EncryptionSettings, type NodeEntry, type ProxySettings } from './types.js';
 
-/** `<Discovery type="multicast|static"/>`; multicast when absent. */
+const PORT = { min: 1, max: 65535 };
+const DNS_NAME = /^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*\.?$/;
+const RESOLVER = /^[A-Za-z0-9.-]{1,253}(:\d{1,5})?$/;
+
+/**
+ * `<Discovery type="multicast|static"/>`, or `<Discovery type="dns" name refreshMs resolver
+ * httpPort replicationPort adminPort/>`; multicast when absent.
+ */
 export function readDiscovery(element: ElementReader | undefined): DiscoverySettings {
   if (!element) return DEFAULTS.discovery;
-  const type = element.enumAttribute('type', DISCOVERY_TYPES, { required: true }) ?? DEFAULTS.discovery.type;
+  const type = element.enumAttribute('type', DISCOVERY_TYPES, { required: true }) ?? 'multicast';
+  if (type !== 'dns') {
+    element.reportUnknown();
+    return { type };
+  }
+  const required = { required: true };
+  const name = element.stringAttribute('name', { required: true, pattern: DNS_NAME, what: 'a DNS name' });
+  const refreshMs = element.intAttribute('refreshMs', { min: 100, max: 600_000 }) ?? DEFAULTS.dnsRefreshMs;
+  const resolver = element.stringAttribute('resolver', { pattern: RESOLVER, what: 'a DNS server as host or host:port' });
+  const httpPort = element.intAttribute('httpPort', PORT, required);
+  const replicationPort = element.intAttribute('replicationPort', PORT, required);
+  const adminPort = element.intAttribute('adminPort', PORT, required);
   element.reportUnknown();
-  return { type };
+  const ports = [httpPort, replicationPort, adminPort];
+  if (new Set(ports).size < 3 && ports.every((p) => p !== undefined)) element.error('httpPort, replicationPort and adminPort must differ: every member listens on all three');
+  return { type, name: name ?? '', refreshMs, resolver, httpPort: httpPort ?? 0, replicationPort: replicationPort ?? 0, adminPort: adminPort ?? 0 };
 }
 
 /** `<Encryption links="off|secret|certificates" datagrams="signed|encrypted" cert key ca/>`. */
@@ -52,9 +72,14 @@ const UNREACHABLE_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
  * address or name the others can reach, not a wildcard. Reported at the element concerned.
  */
 export function checkStaticTargets(discovery: DiscoverySettings, nodes: readonly { entry: NodeEntry; element: ElementReader }[], proxy: ProxySettings | undefined, proxyElement: ElementReader | undefined): void {
-  if (discovery.type !== 'static') return;
+  if (discovery.type === 'multicast') return;
   for (const { entry, element } of nodes) {
-    if (entry.index === 0 && UNREACHABLE_HOSTS.has(entry.host)) element.error(`with <Discovery type="static">, host of node ${entry.group} must be an address or name the other nodes can reach (datagrams are sent there), not ${entry.host}`);
+    if (entry.index === 0 && UNREACHABLE_HOSTS.has(entry.host)) element.error(`with <Discovery type="${discovery.type}">, host of node ${entry.group} must be an address or name the other nodes can reach (datagrams are sent there), not ${entry.host}`);
   }
-  if (proxy && proxyElement && UNREACHABLE_HOSTS.has(proxy.host)) proxyElement.error(`with <Discovery type="static">, <Proxy host> must be an address or name the nodes can reach (they send it their heartbeats), not ${proxy.host}`);
+  if (proxy && proxyElement && UNREACHABLE_HOSTS.has(proxy.host)) proxyElement.error(`with <Discovery type="${discovery.type}">, <Proxy host> must be an address or name the nodes can reach (they send it their heartbeats), not ${proxy.host}`);
+}
+
+/** With dns discovery the members come from DNS: a `<ClusterNodes>` would be a second list that is not read. */
+export function checkNoNodeList(discovery: DiscoverySettings, clusterNodes: ElementReader | undefined): void {
+  if (discovery.type === 'dns' && clusterNodes) clusterNodes.error('with <Discovery type="dns"> the members are the addresses of the DNS name: remove <ClusterNodes>, which would not be read');
 }

@@ -6,7 +6,7 @@
 import { availableParallelism } from 'node:os';
 import type { ConfigDiagnostic } from '../errors.js';
 import { Diagnostics, ElementReader, parseXml, type Position } from './xml-reader.js';
-import { checkStaticTargets, readDiscovery, readEncryption } from './network.js';
+import { checkNoNodeList, checkStaticTargets, readDiscovery, readEncryption } from './network.js';
 import { resolveSecret } from './secret.js';
 import { DEFAULTS, MAX_PROCESSES_PER_NODE, NAME_PATTERN, type AdminCredential, type AdminSettings, type CacheSettings, type ClusterConfig, type HeartbeatSettings, type NodeEntry, type NodeOverrides, type ProxySettings, type ResolvedSecret } from './types.js';
 import {
@@ -124,7 +124,10 @@ function readServer(server: ElementReader, file: string, cores: number): { confi
   const heartbeat = { ...DEFAULTS.heartbeat, ...readHeartbeat(heartbeatElement) };
   checkHeartbeat(heartbeat, heartbeatElement ?? server);
 
-  const nodes = readNodes(server.child('ClusterNodes', { required: true }), cores);
+  // With dns discovery the node list is made from DNS answers (dns-members.ts), after parsing.
+  const clusterNodes = server.child('ClusterNodes', { required: discovery.type !== 'dns' });
+  checkNoNodeList(discovery, clusterNodes);
+  const nodes = discovery.type === 'dns' ? [] : readNodes(clusterNodes, cores);
   const caches = readCaches(server.child('Caches'));
   const adminElement = server.child('Admin');
   const adminUsers = readAdminUsers(adminElement, file);

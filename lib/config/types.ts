@@ -18,17 +18,30 @@ export interface MulticastSettings {
 }
 
 /**
- * How datagrams (heartbeats, invalidations, session queries) reach the other nodes:
- * `multicast` to the group; `static` by unicast UDP to each `<ClusterNodes>` entry, at its
- * host and replicationPort (UDP beside the TCP port of the same number), for networks where
- * multicast does not reach (cloud VPCs, most container networks).
+ * How the nodes find each other and how datagrams (heartbeats, invalidations, session
+ * queries) reach them: `multicast` to the group; `static` by unicast UDP to each
+ * `<ClusterNodes>` entry, at its host and replicationPort (UDP beside the TCP port of the
+ * same number), for networks where multicast does not reach (cloud VPCs, most container
+ * networks); `dns`: like static, to the addresses a DNS name holds (a Kubernetes headless
+ * Service), looked up again every `refreshMs`, so members come and go without a config edit.
  */
-export const DISCOVERY_TYPES = ['multicast', 'static'] as const;
+export const DISCOVERY_TYPES = ['multicast', 'static', 'dns'] as const;
 export type DiscoveryType = (typeof DISCOVERY_TYPES)[number];
 
-export interface DiscoverySettings {
-  readonly type: DiscoveryType;
+/** `<Discovery type="dns">`: the name, where to ask, and the ports every member uses. */
+export interface DnsDiscovery {
+  readonly type: 'dns';
+  /** Its A records are the members' addresses; each member is named by its address. */
+  readonly name: string;
+  readonly refreshMs: number;
+  /** A DNS server to ask (`host` or `host:port`) instead of the system's. */
+  readonly resolver: string | undefined;
+  readonly httpPort: number;
+  readonly replicationPort: number;
+  readonly adminPort: number;
 }
+
+export type DiscoverySettings = { readonly type: 'multicast' | 'static' } | DnsDiscovery;
 
 /**
  * Replication links: plain TCP behind the secret's challenge-response (`off`), TLS 1.3 keyed
@@ -253,7 +266,8 @@ export interface NodeConfig extends NodeScopedSettings {
 export const DEFAULTS = Object.freeze({
   multicastInterface: '0.0.0.0',
   multicastTTL: 1,
-  discovery: Object.freeze({ type: 'multicast' as DiscoveryType }),
+  discovery: Object.freeze({ type: 'multicast' }) as DiscoverySettings,
+  dnsRefreshMs: 5_000,
   encryption: Object.freeze({ links: 'off' as LinkSecurity, datagrams: 'signed' as DatagramProtection, certificates: undefined }),
   messaging: Object.freeze({
     maxDatagramBytes: 1400,

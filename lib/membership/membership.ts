@@ -52,6 +52,8 @@ export interface MemberEventMap {
   restarted: [member: Member, previous: { incarnation: string; state: MemberState }];
   heartbeat: [member: Member, payload: HeartbeatPayload];
   'multicast-silent': [];
+  /** Authenticated frames from a node the list does not hold (once per name): with dns discovery, time to look again. */
+  unknown: [name: string];
 }
 
 export interface SelfDescription {
@@ -233,7 +235,8 @@ export class Membership extends EventEmitter<MemberEventMap> {
     if (!this.knownNodes.has(sender)) {
       if (!this.warnedUnknown.has(sender)) {
         this.warnedUnknown.add(sender);
-        this.logger.warn({ node: sender, hint: unlistedProcessHint([...this.knownNodes], sender) }, 'ignoring frames from a node that <ClusterNodes> does not list');
+        this.logger.warn({ node: sender, hint: unlistedProcessHint([...this.knownNodes], sender) }, 'ignoring frames from a node that the node list does not hold (<ClusterNodes>, or the DNS answer)');
+        this.emit('unknown', sender);
       }
       return 'unknown-member';
     }
@@ -402,7 +405,7 @@ export class Membership extends EventEmitter<MemberEventMap> {
     this.logger.error(
       { node: this.self.name, heartbeatsSent: this.heartbeatsSent, framesDelivered: channel.framesDelivered },
       multicast
-        ? 'MULTICAST IS NOT WORKING: this node has not heard its own heartbeats; check <MulticastInterface>, firewall rules and the multicast route, or, where multicast cannot work (most cloud networks and containers), use <Discovery type="static">'
+        ? 'MULTICAST IS NOT WORKING: this node has not heard its own heartbeats; check <MulticastInterface>, firewall rules and the multicast route, or, where multicast cannot work (most cloud networks and containers), use <Discovery type="static"> or type="dns"'
         : 'DATAGRAMS ARE NOT ARRIVING: this node has not heard its own heartbeats, sent by UDP to its host and replicationPort; check its host in <ClusterNodes> and that the UDP port is open',
     );
     this.emit('multicast-silent');
@@ -412,7 +415,7 @@ export class Membership extends EventEmitter<MemberEventMap> {
     if ([...this.members.values()].some((m) => !m.isSelf)) return;
     this.logger.warn(
       { node: this.self.name, listed: this.knownNodes.size - 1 },
-      'none of the other nodes listed has been heard, though this node hears itself: if they are running, multicast does not reach between their hosts (cloud networks and most container networks do not carry it); use <Discovery type="static">',
+      'none of the other nodes listed has been heard, though this node hears itself: if they are running, multicast does not reach between their hosts (cloud networks and most container networks do not carry it); use <Discovery type="static"> (or type="dns")',
     );
   }
 }

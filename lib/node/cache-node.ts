@@ -15,7 +15,8 @@ import { ObjectCacheManager } from '../cache/manager.js';
 import { diffConfig, mergeRunning } from '../config/diff.js';
 import { loadConfig } from '../config/load.js';
 import { resolveNodeConfig } from '../config/resolve.js';
-import type { NodeConfig, NodeEntry, ResolvedSecret } from '../config/types.js';
+import { withMembers } from '../config/dns-members.js';
+import type { NodeConfig, ResolvedSecret } from '../config/types.js';
 import { publish } from '../diagnostics.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { Membership } from '../membership/membership.js';
@@ -34,6 +35,7 @@ import type { AppState, MemberLoad } from '../wire/messages.js';
 import { ClusterCore } from './cluster-core.js';
 import { newIncarnation, type Incarnation } from './incarnation.js';
 import { logMembership } from './membership-log.js';
+import { NodeDirectory } from './node-directory.js';
 import { collectMetrics, type MetricSources } from './metrics.js';
 import { memberStatus, standaloneMember, type ApplicationStatus, type NodeStatus, type ReloadReport } from './status.js';
 import { ReadinessChecks, type Readiness, type ReadinessCheck } from './readiness.js';
@@ -95,17 +97,15 @@ export class CacheNode {
   private readonly lifecycle = new CloseOnce(() => this.shutdown());
   private currentConfig: NodeConfig;
   private readonly secret: ResolvedSecret | undefined;
-  /** Node names accepted by the replication server; entries change on reload. */
-  private readonly replicationPeers = new Set<string>();
-  /** Where the peer pool finds each node; entries change on reload. */
-  private readonly nodesByName = new Map<string, NodeEntry>();
+  /** Where the other nodes are; changes on reload and, with dns discovery, with the name's answers. */
+  private readonly directory: NodeDirectory;
   private readonly startedAtMonotonic = performance.now();
   private eluBaseline = performance.eventLoopUtilization();
 
   private constructor(options: CacheNodeOptions, incarnation: Incarnation, transport: DatagramChannel | undefined) {
     const { config } = options;
     this.currentConfig = config;
-    for (const n of config.cluster.nodes) this.nodesByName.set(n.name, n);
+    this.directory = new NodeDirectory(config.cluster.nodes);
     this.secret = options.secret;
     this.name = config.node.name;
     this.incarnation = incarnation;
@@ -133,7 +133,7 @@ export class CacheNode {
         heartbeat: config.heartbeat,
         knownNodes: config.cluster.nodes.map((n) => n.name),
         discovery: config.cluster.discovery.type,
-        addressOf: (name) => this.nodesByName.get(name),
+        addressOf: (name) => this.directory.get(name),
         // Called only once heartbeats start, when every field below is set.
         load: () => this.load(),
         logger: this.logger,
@@ -142,7 +142,7 @@ export class CacheNode {
       logMembership(this.core.membership, this.name, this.logger);
       this.linkIdentity = linkIdentity({ cluster: config.cluster.name, node: this.name, incarnation: incarnation.id }, options.secret!.value, config.cluster.encryption);
       this.peers = new PeerPool(this.linkIdentity, (name) => {
-        const node = this.nodesByName.get(name);
+        const node = this.directory.get(name);
         return node ? { name, host: node.host, port: node.replicationPort } : undefined;
         // A peer that has not answered in deadAfterMs is treated as it would be once declared
         // dead: the request path never waits on a stalled node longer than on a dead one. One
@@ -190,7 +190,7 @@ export class CacheNode {
           host: config.node.host,
           port: config.node.replicationPort,
           identity: node.linkIdentity,
-          knownNodes: node.setReplicationPeers(config),
+          knownNodes: node.directory.names,
           stats: node.peers.stats,
           handle: (message, from) => node.sessions.answer(message, from),
         });
@@ -250,16 +250,14 @@ export class CacheNode {
    */
   async reload(env?: NodeJS.ProcessEnv): Promise<ReloadReport> {
     const loaded = await loadConfig(this.currentConfig.cluster.file, env ? { env } : {});
-    if (!loaded.config.nodes.some((n) => n.name === this.name)) {
+    // With dns discovery this node is a member whether or not the answer holds it yet.
+    const cluster = loaded.config.discovery.type === 'dns' ? withMembers(loaded.config, [...loaded.config.nodes.map((n) => n.name), this.name]) : loaded.config;
+    if (!cluster.nodes.some((n) => n.name === this.name)) {
       return { node: this.name, applied: [], needsRestart: [`${this.name} is no longer listed in <ClusterNodes>: drain it (castmirror drain --node ${this.name}) to take it out`] };
     }
-    const next = resolveNodeConfig(loaded.config, this.name);
+    const next = resolveNodeConfig(cluster, this.name);
     const diff = diffConfig(this.currentConfig, next, { current: this.secret, next: loaded.secret });
-    this.nodesByName.clear();
-    for (const n of next.cluster.nodes) this.nodesByName.set(n.name, n);
-    this.setReplicationPeers(next);
-    this.membership?.reconfigure({ knownNodes: next.cluster.nodes.map((n) => n.name), heartbeat: next.heartbeat });
-    if (this.transport) await retargetDatagrams(this.transport, next.cluster);
+    await this.applyNodeList(next);
     this.sessions.reconfigure(next.replication);
     this.caches.reconfigure(next.caches);
     this.apps.declare(next.cluster.applications);
@@ -267,6 +265,20 @@ export class CacheNode {
     this.logger.info({ applied: diff.live, needsRestart: diff.restart }, 'config reloaded');
     publish('node', () => ({ node: this.name, incarnation: this.incarnation.id, event: 'reloaded', applied: diff.live, needsRestart: diff.restart }));
     return { node: this.name, applied: [...diff.live], needsRestart: [...diff.restart] };
+  }
+
+  /** Takes the members a DNS answer holds (dns discovery): they are the node list from now on. */
+  async applyMembers(addresses: readonly string[]): Promise<void> {
+    const next = resolveNodeConfig(withMembers(this.currentConfig.cluster, addresses), this.name);
+    await this.applyNodeList(next);
+    this.currentConfig = mergeRunning(this.currentConfig, next);
+    this.logger.info({ members: addresses }, 'members from DNS changed');
+  }
+
+  private async applyNodeList(next: NodeConfig): Promise<void> {
+    this.directory.set(next.cluster.nodes);
+    this.membership?.reconfigure({ knownNodes: next.cluster.nodes.map((n) => n.name), heartbeat: next.heartbeat });
+    if (this.transport) await retargetDatagrams(this.transport, next.cluster);
   }
 
   status(): NodeStatus {
@@ -392,13 +404,6 @@ export class CacheNode {
     this.caches.close();
     this.logger.info({ incarnation: this.incarnation.id }, 'node closed');
     publish('node', () => ({ node: this.name, incarnation: this.incarnation.id, event: 'closed' }));
-  }
-
-  /** The node names the replication server accepts: the config's, kept in one live set. */
-  private setReplicationPeers(config: NodeConfig): Set<string> {
-    this.replicationPeers.clear();
-    for (const n of config.cluster.nodes) this.replicationPeers.add(n.name);
-    return this.replicationPeers;
   }
 
   private load(): MemberLoad {

@@ -37,7 +37,7 @@ export function canCreateNamespaces(): boolean {
  * `names[i]` at host `i`'s address, machine `host-i`, multicast and admin on that address;
  * `extraXml` goes inside <Server>. Returns the config's path and the secret.
  */
-export function writeHostsConfig(hosts: Hosts, dir: string, options: { names: readonly string[]; file?: string; heartbeat: { intervalMs: number; deadAfterMs: number }; extraXml?: string }): { configPath: string; secret: string } {
+export function writeHostsConfig(hosts: Hosts, dir: string, options: { names: readonly string[]; file?: string; heartbeat: { intervalMs: number; deadAfterMs: number }; extraXml?: string; dns?: DnsServer }): { configPath: string; secret: string } {
   const secret = randomBytes(24).toString('base64url');
   writeFileSync(path.join(dir, 'secret'), secret, { mode: 0o600 });
   const group = `239.213.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
@@ -53,14 +53,53 @@ export function writeHostsConfig(hosts: Hosts, dir: string, options: { names: re
   <Secret file="secret"/>
   <Heartbeat intervalMs="${heartbeat.intervalMs}" deadAfterMs="${heartbeat.deadAfterMs}"/>
 ${options.extraXml ?? ''}
-  <ClusterNodes>
-${names.map((name, i) => `    <Node name="${name}" host="${hosts.address(i)}" machine="host-${i}" httpPort="8081" replicationPort="7081" adminPort="9081"/>`).join('\n')}
-  </ClusterNodes>
-${names.map((name, i) => `  <NodeSetting node="${name}"><MulticastInterface>${hosts.address(i)}</MulticastInterface><Admin host="${hosts.address(i)}"/></NodeSetting>`).join('\n')}
+${options.dns ? dnsMembers(options.dns) : listedNodes(hosts, names)}
 </Server>
 `,
   );
   return { configPath, secret };
+}
+
+/** `<ClusterNodes>` with node `i` at host `i`, and its interface and admin address there. */
+function listedNodes(hosts: Hosts, names: readonly string[]): string {
+  return `  <ClusterNodes>
+${names.map((name, i) => `    <Node name="${name}" host="${hosts.address(i)}" machine="host-${i}" httpPort="8081" replicationPort="7081" adminPort="9081"/>`).join('\n')}
+  </ClusterNodes>
+${names.map((name, i) => `  <NodeSetting node="${name}"><MulticastInterface>${hosts.address(i)}</MulticastInterface><Admin host="${hosts.address(i)}"/></NodeSetting>`).join('\n')}`;
+}
+
+/** The members are the addresses the harness's DNS server gives for its name; the admin API on each member's address. */
+function dnsMembers(dns: DnsServer): string {
+  return `  <Discovery type="dns" name="${dns.name}" resolver="${dns.address}:${dns.port}" refreshMs="500" httpPort="8081" replicationPort="7081" adminPort="9081"/>
+  <Admin host="0.0.0.0"/>`;
+}
+
+/** The harness's DNS server, in the client namespace (test/helpers/dns-server.mjs): one name, its A records set by the test. */
+export class DnsServer {
+  readonly name = 'castmirror.cluster.test';
+  readonly port = 5353;
+  private constructor(
+    readonly address: string,
+    private readonly child: ChildProcess,
+    private readonly lines: AsyncIterator<string>,
+  ) {}
+
+  static async start(hosts: Hosts): Promise<DnsServer> {
+    const child = spawn('ip', ['netns', 'exec', hosts.ns('client'), process.execPath, path.join(ROOT, 'test', 'helpers', 'dns-server.mjs'), hosts.address('client'), '5353', 'castmirror.cluster.test'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+    await lines.next(); // ready
+    return new DnsServer(hosts.address('client'), child, lines);
+  }
+
+  /** The name's records from now on; resolves once the server has them. */
+  async setAddresses(addresses: readonly string[]): Promise<void> {
+    this.child.stdin!.write(`${JSON.stringify({ addresses })}\n`);
+    await this.lines.next();
+  }
+
+  stop(): void {
+    this.child.kill('SIGKILL');
+  }
 }
 
 export class Hosts {

@@ -9,7 +9,7 @@ import type { NodeStatus } from '../../lib/index.js';
 import type { RouteHint } from '../../lib/replication/route-hint.js';
 import type { SessionView } from '../../lib/session/view.js';
 import { NodeProcess } from './cluster.js';
-import { Hosts, writeHostsConfig } from './netns.js';
+import { DnsServer, Hosts, writeHostsConfig } from './netns.js';
 import { eventually } from './wait.js';
 
 export const NAMES = ['node-a', 'node-b', 'node-c'];
@@ -21,27 +21,47 @@ export interface AppReply {
   readonly mirrored?: boolean;
 }
 
+export interface HostsOptions {
+  readonly extraXml?: string;
+  readonly beforeStart?: (hosts: Hosts, dir: string) => void;
+  /** Wait until every started node sees every started node alive (default true). */
+  readonly converge?: boolean;
+  /** `<Discovery type="dns">` on the harness's DNS server: nodes are named by their addresses; `listed` are in its answer at first (default all). */
+  readonly dns?: { readonly listed?: readonly number[] };
+  /** The hosts whose node starts at once (default all); `start(i)` starts the others. */
+  readonly started?: readonly number[];
+}
+
 /** Three session-app nodes, one per host namespace, converged; torn down after each test. */
-export async function startHosts(cleanups: (() => void)[], heartbeat = { intervalMs: 100, deadAfterMs: 500 }, options: { extraXml?: string; beforeStart?: (hosts: Hosts, dir: string) => void; converge?: boolean } = {}) {
+export async function startHosts(cleanups: (() => void)[], heartbeat = { intervalMs: 100, deadAfterMs: 500 }, options: HostsOptions = {}) {
   const hosts = Hosts.create(NAMES.length);
   cleanups.push(() => hosts.cleanup());
   const dir = mkdtempSync(path.join(tmpdir(), 'castmirror-hosts-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const { configPath, secret } = writeHostsConfig(hosts, dir, { names: NAMES, heartbeat, extraXml: `  <Replication mode="sync"/>\n${options.extraXml ?? ''}` });
+  const dns = options.dns ? await DnsServer.start(hosts) : undefined;
+  if (dns) cleanups.push(() => dns.stop());
+  const names = dns ? NAMES.map((_, i) => hosts.address(i)) : NAMES;
+  await dns?.setAddresses((options.dns?.listed ?? [...NAMES.keys()]).map((i) => hosts.address(i)));
+  const { configPath, secret } = writeHostsConfig(hosts, dir, { names, heartbeat, dns, extraXml: `  <Replication mode="sync"/>\n${options.extraXml ?? ''}` });
   options.beforeStart?.(hosts, dir);
   const auth = { authorization: `Bearer ${secret}` };
-  const started = performance.now();
-  const processes = NAMES.map((name, i) => new NodeProcess(name, configPath, {}, 'session-app', [], hosts.ns(i)));
-  await Promise.all(processes.map((n) => n.started()));
+  const startedAt = performance.now();
+  const spawnNode = (i: number) => new NodeProcess(names[i]!, configPath, {}, 'session-app', [], hosts.ns(i));
+  const running = [...(options.started ?? NAMES.keys())];
+  const processes: NodeProcess[] = [];
+  for (const i of running) processes[i] = spawnNode(i);
+  await Promise.all(running.map((i) => processes[i]!.started()));
   const cluster = {
     hosts,
+    dns,
+    names,
     processes,
     auth,
-    /** Starts node `i` again (a new process, a new incarnation) on its host. */
-    restart: async (i: number) => {
-      const process = new NodeProcess(NAMES[i]!, configPath, {}, 'session-app', [], hosts.ns(i));
-      processes[i] = process;
-      await process.started();
+    dir,
+    /** Starts node `i` (again: a new process, a new incarnation) on its host. */
+    start: async (i: number) => {
+      processes[i] = spawnNode(i);
+      await processes[i].started();
     },
     status: (i: number) => hosts.json<NodeStatus>(`http://${hosts.address(i)}:9081/status`, { headers: auth }),
     roleOn: async (i: number, session: string) => {
@@ -52,7 +72,9 @@ export async function startHosts(cleanups: (() => void)[], heartbeat = { interva
     app: (i: number, route: string, body: Record<string, unknown>) => hosts.json<AppReply>(`http://${hosts.address(i)}:8081${route}`, { method: 'POST', body }),
     convergedAfterMs: 0,
   };
-  if (options.converge !== false) for (const i of NAMES.keys()) await eventually(async () => (await cluster.status(i)).members.filter((m) => m.state === 'alive').length === 3, { timeoutMs: 15_000, what: `${NAMES[i]} to see 3 members` });
-  cluster.convergedAfterMs = performance.now() - started;
-  return { ...cluster, dir };
+  if (options.converge !== false) {
+    for (const i of running) await eventually(async () => (await cluster.status(i)).members.filter((m) => m.state === 'alive').length === running.length, { timeoutMs: 15_000, what: `${names[i]} to see ${running.length} members` });
+  }
+  cluster.convergedAfterMs = performance.now() - startedAt;
+  return cluster;
 }
