@@ -9,6 +9,7 @@ import { loadConfig, type LoadedConfig } from './config/load.js';
 import { resolveNodeConfig } from './config/resolve.js';
 import { InvalidArgumentError } from './errors.js';
 import { CacheNode, type CacheNodeOptions } from './node/cache-node.js';
+import { adminCertificate } from './transport/secure-stream.js';
 import { silentLogger } from './util/logger.js';
 
 export interface StartNodeOptions extends Omit<CacheNodeOptions, 'config' | 'secret' | 'adminPort'> {
@@ -50,7 +51,8 @@ export async function startNode(options: StartNodeOptions): Promise<CacheNode> {
   let address: { host: string; port: number } | undefined;
   if (admin) {
     try {
-      const server = await AdminServer.listen({ node, host: resolved.admin.host, port: resolved.node.adminPort, secret: loaded.secret?.value, users: loaded.adminCredentials, logger });
+      const tls = adminCertificate(resolved.cluster.encryption, nodeName);
+      const server = await AdminServer.listen({ node, host: resolved.admin.host, port: resolved.node.adminPort, secret: loaded.secret?.value, users: loaded.adminCredentials, tls, logger });
       node.attach(server);
       address = server.address;
     } catch (error) {

@@ -349,7 +349,7 @@ ${NODES}
   test('multicast by default; static needs no multicast group; every node must agree, so neither is per node', () => {
     const multicast = parseConfigText(xml(''), 'server.xml', { env: SECRET_ENV });
     assert.deepEqual(multicast.config.discovery, { type: 'multicast' });
-    assert.deepEqual(multicast.config.encryption, { links: 'off', datagrams: 'signed', certificates: undefined });
+    assert.deepEqual(multicast.config.encryption, { links: 'off', datagrams: 'signed', admin: 'http', certificates: undefined });
     const unicast = parseConfigText(staticXml(''), 'server.xml', { env: SECRET_ENV });
     assert.deepEqual(unicast.config.discovery, { type: 'static' });
     assert.deepEqual(diagnostics(xml('  <Discovery type="gossip"/>')).map((d) => d.replace(/^server\.xml:\d+:\d+: /, '')), ['type="gossip" on <Discovery> must be one of multicast, static']);
@@ -365,10 +365,10 @@ ${NODES}
 
   test('encryption: TLS keyed from the secret, or certificate files relative to server.xml with {node}; files only with certificates', () => {
     const keyed = parseConfigText(xml('  <Encryption links="secret" datagrams="encrypted"/>'), '/etc/castmirror/server.xml', { env: SECRET_ENV });
-    assert.deepEqual(keyed.config.encryption, { links: 'secret', datagrams: 'encrypted', certificates: undefined });
+    assert.deepEqual(keyed.config.encryption, { links: 'secret', datagrams: 'encrypted', admin: 'http', certificates: undefined });
     const files = parseConfigText(xml('  <Encryption links="certificates" cert="tls/{node}.crt" key="tls/{node}.key" ca="tls/ca.crt"/>'), '/etc/castmirror/server.xml', { env: SECRET_ENV });
     assert.deepEqual(files.config.encryption.certificates, { cert: '/etc/castmirror/tls/{node}.crt', key: '/etc/castmirror/tls/{node}.key', ca: '/etc/castmirror/tls/ca.crt' });
     assert.deepEqual(diagnostics(xml('  <Encryption links="certificates" cert="a.crt"/>')), [`server.xml:6:3: links="certificates" needs cert, key and ca attributes (PEM files; {node} in a path stands for the node's name)`]);
-    assert.deepEqual(diagnostics(xml('  <Encryption links="secret" ca="ca.crt"/>')), ['server.xml:6:3: cert, key and ca are read only with links="certificates", not links="secret"']);
+    assert.deepEqual(diagnostics(xml('  <Encryption links="secret" ca="ca.crt"/>')), ['server.xml:6:3: cert, key and ca are read only with links="certificates" or admin="https", not links="secret"']);
   });
 });

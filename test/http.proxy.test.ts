@@ -303,3 +303,24 @@ describe('a stalled primary behind the proxy (SIGSTOP)', { timeout: 60_000 }, ()
     }
   });
 });
+
+describe('static discovery behind the proxy (unicast datagrams on one host)', { timeout: 60_000 }, () => {
+  test('the proxy hears the nodes\' heartbeats at its own address; kill -9 of a shopper\'s node: the cart continues on its backup', async () => {
+    const shop = await startShopCluster({ extraXml: '  <Discovery type="static"/>' }); // returns once the proxy sees every node alive
+    try {
+      const shopper = new CookieClient(shop.proxyUrl);
+      assert.equal((await shopper.post('/cart/items', { sku: 'sku-0001', qty: 2 })).status, 200);
+      const primary = (await shopper.get('/cart')).node!;
+      assert.ok(shop.nodes.has(primary), `the answer names its node: ${primary}`);
+      shop.nodes.get(primary)!.kill('SIGKILL');
+      const cart = await shopper.get<{ items: { sku: string; qty: number }[] }>('/cart');
+      assert.equal(cart.status, 200);
+      assert.notEqual(cart.node, primary);
+      assert.deepEqual(cart.body.items.map((i) => [i.sku, i.qty]), [['sku-0001', 2]]);
+      await shop.proxySees([...shop.nodes.keys()].filter((n) => n !== primary));
+    } finally {
+      await killAll();
+      shop.cluster.cleanup();
+    }
+  });
+});

@@ -11,11 +11,10 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { EncryptionSettings } from '../lib/config/types.js';
+import { DEFAULTS, type EncryptionSettings } from '../lib/config/types.js';
 import { PeerUnavailableError } from '../lib/errors.js';
-import { connect, newLinkStats, ReplicationServer, type LinkIdentity, type LinkStats } from '../lib/replication/link.js';
+import { connect, linkIdentity, newLinkStats, ReplicationServer, type LinkIdentity, type LinkStats } from '../lib/replication/link.js';
 import { streamSecurity } from '../lib/transport/secure-stream.js';
-import { deriveKey } from '../lib/wire/frame.js';
 import { hasOpenssl, makeCertificates } from './helpers/certificates.js';
 import { freeTcpPort } from './helpers/ports.js';
 import { eventually } from './helpers/wait.js';
@@ -24,9 +23,7 @@ const SECRET = Buffer.from('link-tls-test-secret-0123456789');
 const SESSION = 'sessionidvisibleinclear0123456';
 const VALUE = 'cart-value-visible-in-clear';
 
-function identity(node: string, encryption: EncryptionSettings, secret = SECRET): LinkIdentity {
-  return { cluster: 'c', node, incarnation: `${node}-1`, key: deriveKey(secret, 'c', 'replication'), security: streamSecurity(encryption, node, deriveKey(secret, 'c', 'replication tls')) };
-}
+const identity = (node: string, encryption: EncryptionSettings, secret = SECRET): LinkIdentity => linkIdentity({ cluster: 'c', node, incarnation: `${node}-1` }, secret, encryption);
 
 /** A TCP relay that forwards to `port` and keeps every byte it saw, both ways. */
 async function relay(port: number): Promise<{ port: number; seen: () => Buffer; close: () => Promise<void> }> {
@@ -80,8 +77,8 @@ async function mirrorThroughRelay(encryption: EncryptionSettings, port: number):
   }
 }
 
-const SECRET_TLS: EncryptionSettings = { links: 'secret', datagrams: 'signed', certificates: undefined };
-const PLAIN: EncryptionSettings = { links: 'off', datagrams: 'signed', certificates: undefined };
+const SECRET_TLS: EncryptionSettings = { ...DEFAULTS.encryption, links: 'secret' };
+const PLAIN: EncryptionSettings = DEFAULTS.encryption;
 
 describe('replication links with TLS keyed from the cluster secret', () => {
   const stats = newLinkStats();
@@ -121,7 +118,7 @@ describe('replication links with TLS keyed from the cluster secret', () => {
 
 describe('replication links with certificates', { skip: hasOpenssl() ? false : 'needs the openssl command to make certificates (npm test installs it as root)' }, () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'castmirror-certs-'));
-  const files = (ca: string): EncryptionSettings => ({ links: 'certificates', datagrams: 'signed', certificates: { cert: path.join(dir, '{node}.crt'), key: path.join(dir, '{node}.key'), ca: path.join(dir, ca) } });
+  const files = (ca: string): EncryptionSettings => ({ ...DEFAULTS.encryption, links: 'certificates', certificates: { cert: path.join(dir, '{node}.crt'), key: path.join(dir, '{node}.key'), ca: path.join(dir, ca) } });
   const stats = newLinkStats();
   let server: ReplicationServer;
   let port: number;

@@ -82,7 +82,7 @@ written there (mode 600) first.`,
       node: n.name,
       pid: supervisor.pidOf(n.name) ?? 0,
       ...(app === 'demo' ? { http: `http://${n.host}:${n.httpPort}` } : {}),
-      admin: `http://${loaded.config.admin.host}:${n.adminPort}`,
+      admin: `${loaded.config.encryption.admin}://${loaded.config.admin.host}:${n.adminPort}`,
       log: path.join(logDir, `${n.name}.log`),
     }));
     const proxyRow = proxyUrl ? { url: proxyUrl, pid: supervisor.pidOf(PROXY) ?? 0, mode: proxyMode, log: path.join(logDir, `${PROXY}.log`) } : undefined;

@@ -37,6 +37,8 @@ export interface AdminAccessOptions {
   /** The cluster secret; undefined for a standalone node without one (everything is allowed). */
   readonly secret: Buffer | undefined;
   readonly users: readonly AdminCredential[];
+  /** Served over HTTPS: login cookies are marked Secure, so a browser never sends them in clear. */
+  readonly https?: boolean;
 }
 
 interface LoginClaims {
@@ -55,7 +57,10 @@ export class AdminAccess {
   /** Logins ended here (by id), until they would have expired anyway. */
   private readonly loggedOut = new Map<string, number>();
 
+  private readonly cookieOptions: { httpOnly: true; sameSite: 'strict'; path: '/'; secure: boolean };
+
   constructor(options: AdminAccessOptions) {
+    this.cookieOptions = { httpOnly: true, sameSite: 'strict', path: '/', secure: options.https ?? false };
     this.secretDigest = options.secret ? digest(options.secret) : undefined;
     this.users = new Map(options.users.map((u) => [u.name, { role: u.role, digest: digest(u.password) }]));
     this.loginKey = options.secret ? deriveKey(options.secret, options.cluster, 'admin-login') : randomBytes(32);
@@ -108,7 +113,7 @@ export class AdminAccess {
     const claims: LoginClaims = { id: randomBytes(12).toString('base64url'), user: principal.user, role: principal.role, expiresAt: Date.now() + LOGIN_LIFETIME_MS };
     const payload = Buffer.from(JSON.stringify(claims)).toString('base64url');
     const value = `${payload}.${this.mac(payload)}`;
-    return { principal, setCookie: serialize(LOGIN_COOKIE, value, { httpOnly: true, sameSite: 'strict', path: '/', maxAge: LOGIN_LIFETIME_MS / 1000 }) };
+    return { principal, setCookie: serialize(LOGIN_COOKIE, value, { ...this.cookieOptions, maxAge: LOGIN_LIFETIME_MS / 1000 }) };
   }
 
   /** Ends the login the request carries (if any); the `Set-Cookie` value that clears it. */
@@ -119,7 +124,7 @@ export class AdminAccess {
       const now = Date.now();
       for (const [id, expiresAt] of this.loggedOut) if (expiresAt <= now) this.loggedOut.delete(id);
     }
-    return serialize(LOGIN_COOKIE, '', { httpOnly: true, sameSite: 'strict', path: '/', maxAge: 0 });
+    return serialize(LOGIN_COOKIE, '', { ...this.cookieOptions, maxAge: 0 });
   }
 
   private check(user: string, password: string): Principal | undefined {

@@ -1,14 +1,23 @@
 /**
  * A client for one node's admin API, used by the CLI (and usable from scripts).
  */
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
+import { isIP } from 'node:net';
 import { AdminRequestError, AdminUnreachableError } from '../errors.js';
+import { certificateFilesFor } from '../config/network.js';
 import type { ClusterConfig, NodeEntry } from '../config/types.js';
 
-/** Where a node's admin API can be reached: its `<Admin host>` (or override); a wildcard bind through the node's own host. */
-export function adminEndpoint(config: ClusterConfig, node: NodeEntry): { host: string; port: number } {
+/**
+ * Where a node's admin API can be reached: its `<Admin host>` (or override), a wildcard
+ * bind through the node's own host; with `<Encryption admin="https">`, the CA to trust.
+ */
+export function adminEndpoint(config: ClusterConfig, node: NodeEntry): { host: string; port: number; caFile?: string } {
   const host = config.overrides[node.name]?.admin?.host ?? config.admin.host;
-  return { host: host === '0.0.0.0' ? node.host : host, port: node.adminPort };
+  const endpoint = { host: host === '0.0.0.0' ? node.host : host, port: node.adminPort };
+  const { encryption } = config;
+  return encryption.admin === 'https' ? { ...endpoint, caFile: certificateFilesFor(encryption.certificates!, node.name).ca } : endpoint;
 }
 
 export interface AdminClientOptions {
@@ -16,6 +25,8 @@ export interface AdminClientOptions {
   readonly port: number;
   readonly secret: Buffer | undefined;
   readonly timeoutMs?: number;
+  /** HTTPS, trusting this CA (PEM file; read at the first request). */
+  readonly caFile?: string | undefined;
 }
 
 export interface AdminResponse {
@@ -27,8 +38,11 @@ export interface AdminResponse {
 export class AdminClient {
   constructor(private readonly options: AdminClientOptions) {}
 
+  private ca: Buffer | undefined;
+
   get url(): string {
-    return `http://${this.options.host}:${this.options.port}`;
+    const host = this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host;
+    return `${this.options.caFile ? 'https' : 'http'}://${host}:${this.options.port}`;
   }
 
   /** JSON request; throws AdminRequestError for an error status, AdminUnreachableError if no answer. */
@@ -63,8 +77,19 @@ export class AdminClient {
       headers['content-length'] = payload.length;
     }
     return new Promise((resolve, reject) => {
-      const req = http.request(
-        { host: this.options.host, port: this.options.port, method, path, headers, timeout: this.options.timeoutMs ?? 5000, agent: false },
+      const target = { host: this.options.host, port: this.options.port, method, path, headers, timeout: this.options.timeoutMs ?? 5000, agent: false };
+      let send: typeof http.request = http.request;
+      if (this.options.caFile) {
+        try {
+          this.ca ??= readFileSync(this.options.caFile);
+        } catch (error) {
+          return reject(new AdminUnreachableError(this.url, { cause: error }));
+        }
+        Object.assign(target, { ca: this.ca, servername: isIP(this.options.host) ? undefined : this.options.host });
+        send = https.request;
+      }
+      const req = send(
+        target,
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (chunk: Buffer) => chunks.push(chunk));

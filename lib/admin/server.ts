@@ -4,6 +4,7 @@
  * above (lib/start.ts); the node never imports it.
  */
 import http from 'node:http';
+import https from 'node:https';
 import {
   AdminBodyTooLargeError,
   AdminForbiddenError,
@@ -49,6 +50,8 @@ export interface AdminServerOptions {
   readonly secret: Buffer | undefined;
   /** `<Admin><User>` logins (lib/admin/access.ts). */
   readonly users?: readonly AdminCredential[];
+  /** The node's certificate and key: serve HTTPS (`<Encryption admin="https">`). */
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer } | undefined;
   readonly logger?: Logger;
 }
 
@@ -65,7 +68,7 @@ interface Route {
 }
 
 export class AdminServer {
-  private readonly server: http.Server;
+  private readonly server: http.Server | https.Server;
   private readonly routes: Route[];
   private readonly access: AdminAccess;
   private readonly logger: Logger;
@@ -73,11 +76,12 @@ export class AdminServer {
 
   private constructor(private readonly options: AdminServerOptions) {
     this.logger = options.logger ?? silentLogger;
-    this.access = new AdminAccess({ cluster: options.node.config.cluster.name, secret: options.secret, users: options.users ?? [] });
+    this.access = new AdminAccess({ cluster: options.node.config.cluster.name, secret: options.secret, users: options.users ?? [], https: options.tls !== undefined });
     if (!this.access.open && !this.access.usesLogins) this.logger.warn({}, 'the admin page logs in with the cluster secret: give it logins of its own with <Admin><User name role env|file/></Admin>');
     this.routes = buildRoutes(options.node);
     this.views = new ClusterViewSource(options.node, options.secret);
-    this.server = http.createServer((req, res) => void this.handle(req, res));
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => void this.handle(req, res);
+    this.server = options.tls ? https.createServer({ ...options.tls, minVersion: 'TLSv1.2' }, handler) : http.createServer(handler);
     this.server.keepAliveTimeout = 5000;
   }
 

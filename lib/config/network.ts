@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import type { ElementReader } from './xml-reader.js';
-import { DATAGRAM_PROTECTION, DEFAULTS, DISCOVERY_TYPES, LINK_SECURITY, type CertificateFiles, type DiscoverySettings, type EncryptionSettings, type NodeEntry, type ProxySettings } from './types.js';
+import { ADMIN_TRANSPORTS, DATAGRAM_PROTECTION, DEFAULTS, DISCOVERY_TYPES, LINK_SECURITY, type CertificateFiles, type DiscoverySettings, type EncryptionSettings, type NodeEntry, type ProxySettings } from './types.js';
 
 const PORT = { min: 1, max: 65535 };
 const DNS_NAME = /^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*\.?$/;
@@ -34,11 +34,12 @@ export function readDiscovery(element: ElementReader | undefined): DiscoverySett
   return { type, name: name ?? '', refreshMs, resolver, httpPort: httpPort ?? 0, replicationPort: replicationPort ?? 0, adminPort: adminPort ?? 0 };
 }
 
-/** `<Encryption links="off|secret|certificates" datagrams="signed|encrypted" cert key ca/>`. */
+/** `<Encryption links="off|secret|certificates" datagrams="signed|encrypted" admin="http|https" cert key ca/>`. */
 export function readEncryption(element: ElementReader | undefined, file: string): EncryptionSettings {
   if (!element) return DEFAULTS.encryption;
   const links = element.enumAttribute('links', LINK_SECURITY) ?? DEFAULTS.encryption.links;
   const datagrams = element.enumAttribute('datagrams', DATAGRAM_PROTECTION) ?? DEFAULTS.encryption.datagrams;
+  const admin = element.enumAttribute('admin', ADMIN_TRANSPORTS) ?? DEFAULTS.encryption.admin;
   const folder = path.dirname(path.resolve(file));
   const files = (['cert', 'key', 'ca'] as const).map((name) => {
     const value = element.stringAttribute(name);
@@ -47,16 +48,17 @@ export function readEncryption(element: ElementReader | undefined, file: string)
   element.reportUnknown();
   const [cert, key, ca] = files;
   let certificates: CertificateFiles | undefined;
-  if (links === 'certificates') {
+  const needs = [links === 'certificates' ? 'links="certificates"' : undefined, admin === 'https' ? 'admin="https"' : undefined].filter((n) => n !== undefined);
+  if (needs.length > 0) {
     if (cert === undefined || key === undefined || ca === undefined) {
-      element.error('links="certificates" needs cert, key and ca attributes (PEM files; {node} in a path stands for the node\'s name)');
+      element.error(`${needs.join(' and ')} needs cert, key and ca attributes (PEM files; {node} in a path stands for the node's name)`);
     } else {
       certificates = { cert, key, ca };
     }
   } else if (files.some((f) => f !== undefined)) {
-    element.error(`cert, key and ca are read only with links="certificates", not links="${links}"`);
+    element.error(`cert, key and ca are read only with links="certificates" or admin="https", not links="${links}"`);
   }
-  return { links, datagrams, certificates };
+  return { links, datagrams, admin, certificates };
 }
 
 /** The certificate files of one node: `{node}` in each path replaced by its name. */

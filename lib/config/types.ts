@@ -62,10 +62,16 @@ export interface CertificateFiles {
   readonly ca: string;
 }
 
+/** The admin API: plain HTTP, or HTTPS with the node's certificate (browsers need certificates: no pre-shared key here). */
+export const ADMIN_TRANSPORTS = ['http', 'https'] as const;
+export type AdminTransport = (typeof ADMIN_TRANSPORTS)[number];
+
 /** `<Encryption>`: what cluster traffic is protected with; every node must agree. */
 export interface EncryptionSettings {
   readonly links: LinkSecurity;
   readonly datagrams: DatagramProtection;
+  readonly admin: AdminTransport;
+  /** Read when links="certificates" or admin="https". */
   readonly certificates: CertificateFiles | undefined;
 }
 
@@ -268,7 +274,7 @@ export const DEFAULTS = Object.freeze({
   multicastTTL: 1,
   discovery: Object.freeze({ type: 'multicast' }) as DiscoverySettings,
   dnsRefreshMs: 5_000,
-  encryption: Object.freeze({ links: 'off' as LinkSecurity, datagrams: 'signed' as DatagramProtection, certificates: undefined }),
+  encryption: Object.freeze({ links: 'off' as LinkSecurity, datagrams: 'signed' as DatagramProtection, admin: 'http' as AdminTransport, certificates: undefined }),
   messaging: Object.freeze({
     maxDatagramBytes: 1400,
     coalesceMs: 1,

@@ -11,7 +11,7 @@
  * heartbeat arrives after that failure (or, when no heartbeats reach the proxy, for a few
  * heartbeat timeouts).
  */
-import { adminEndpoint } from '../admin/client.js';
+import { AdminClient, adminEndpoint } from '../admin/client.js';
 import { READY_PATH } from '../admin/server.js';
 import type { ClusterConfig, NodeEntry } from '../config/types.js';
 
@@ -52,6 +52,8 @@ export class MemberWatch {
   onUnknownNode: (name: string) => void = () => {};
   private lastUnknownReport = -Infinity;
   private readinessTimer: NodeJS.Timeout | undefined;
+  /** One client per node and admin address (HTTPS clients keep their CA). */
+  private readonly readinessClients = new Map<string, AdminClient>();
   private config!: ClusterConfig;
 
   private constructor(
@@ -139,11 +141,13 @@ export class MemberWatch {
   }
 
   private async askReady(member: WatchedMember): Promise<void> {
-    const { host, port } = adminEndpoint(this.config, member.node);
+    const endpoint = adminEndpoint(this.config, member.node);
+    const key = `${member.node.name}@${endpoint.host}:${endpoint.port}`;
+    let client = this.readinessClients.get(key);
+    if (!client) this.readinessClients.set(key, (client = new AdminClient({ ...endpoint, secret: undefined, timeoutMs: READINESS_TIMEOUT_MS })));
     try {
-      const response = await fetch(`http://${host.includes(':') ? `[${host}]` : host}:${port}${READY_PATH}`, { signal: AbortSignal.timeout(READINESS_TIMEOUT_MS) });
-      await response.body?.cancel();
-      if (response.status === 200 || response.status === 503) member.ready = response.status === 200;
+      const { status } = await client.request('GET', READY_PATH);
+      if (status === 200 || status === 503) member.ready = status === 200;
     } catch {
       // unreachable or slow: heartbeats decide
     }

@@ -30,7 +30,7 @@ function readPem(file: string, what: string): Buffer {
   try {
     return readFileSync(file);
   } catch (error) {
-    throw new TransportError(`cannot read the ${what} file ${file} for <Encryption links="certificates">: ${(error as Error).message}`, { cause: error });
+    throw new TransportError(`cannot read the ${what} file ${file} given in <Encryption>: ${(error as Error).message}`, { cause: error });
   }
 }
 
@@ -40,6 +40,13 @@ function secured(kind: StreamSecurity['kind'], client: tls.ConnectionOptions, se
     connect: (host, port) => ({ socket: tls.connect({ ...client, host, port, servername: net.isIP(host) ? undefined : host }).setNoDelay(true), ready: 'secureConnect' }),
     createServer: (onStream, onRefused) => tls.createServer(server, onStream).on('tlsClientError', onRefused),
   };
+}
+
+/** The node's certificate and key for `<Encryption admin="https">`, read once; undefined for plain HTTP. */
+export function adminCertificate(encryption: EncryptionSettings, node: string): { cert: Buffer; key: Buffer } | undefined {
+  if (encryption.admin !== 'https') return undefined;
+  const files = certificateFilesFor(encryption.certificates!, node);
+  return { cert: readPem(files.cert, 'certificate'), key: readPem(files.key, 'key') };
 }
 
 /**
