@@ -5,6 +5,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { AdminClient, adminEndpoint } from '../../lib/admin/client.js';
 import type { LoadedConfig } from '../../lib/config/load.js';
+import { isMemberAddress, localMemberAddress, withMembers } from '../../lib/config/dns-members.js';
 import { closest } from '../../lib/util/suggest.js';
 import { AdminRequestError, AdminUnreachableError, CastmirrorError, ConfigError, ConfigReadError, UnknownNodeError } from '../../lib/errors.js';
 
@@ -76,9 +77,24 @@ export function requireConfigPath(value: string | undefined): string {
 }
 
 
+/**
+ * The node a command runs: `--node`, or with dns discovery (where a node is named by its
+ * address) this machine's address that the name holds, else its first external IPv4 one.
+ */
+export function nodeNameFor(loaded: LoadedConfig, given: string | undefined): string {
+  if (given) return given;
+  if (loaded.config.discovery.type !== 'dns') throw new UsageError('--node N is required');
+  const address = localMemberAddress(loaded.config.nodes.map((n) => n.name));
+  if (!address) throw new UsageError('no IPv4 address found on this machine to name the node: give --node ADDRESS');
+  return address;
+}
+
 /** Admin clients for the named node, or for every node in config order when none is named. */
 export function adminClients(loaded: LoadedConfig, nodeName: string | undefined): { node: string; client: AdminClient }[] {
-  const { config, secret } = loaded;
+  const { secret } = loaded;
+  // With dns discovery a node not yet (or no longer) in the answer is still reachable by its address.
+  const named = nodeName !== undefined && loaded.config.discovery.type === 'dns' && isMemberAddress(nodeName);
+  const config = named ? withMembers(loaded.config, [...loaded.config.nodes.map((n) => n.name), nodeName]) : loaded.config;
   const nodes = nodeName === undefined ? config.nodes : config.nodes.filter((n) => n.name === nodeName);
   if (nodes.length === 0) throw new UnknownNodeError(nodeName ?? '', config.nodes.map((n) => n.name));
   return nodes.map((n) => ({ node: n.name, client: new AdminClient({ ...adminEndpoint(config, n), secret: secret?.value }) }));

@@ -1,6 +1,6 @@
 import { loadConfig } from '../../lib/config/load.js';
 import { startShop } from '../../examples/shop/server.js';
-import { EXIT, parse, requireConfigPath, UsageError, type Verb } from '../cli/common.js';
+import { EXIT, nodeNameFor, parse, requireConfigPath, UsageError, type Verb } from '../cli/common.js';
 import { foregroundLogger, LOG_LEVEL_OPTION, reloadOnSighup, runUntilSignal } from '../cli/foreground.js';
 
 export const demo: Verb = {
@@ -11,7 +11,8 @@ export const demo: Verb = {
 Runs node N of F with the demo shop (examples/shop) on the node's httpPort, behind
 castmirror's session middleware. The catalog ("database") is a JSON file shared by every
 node on this machine: by default .castmirror/shop-catalog.json beside F, created on first
-use. --db-latency-ms delays every catalog query, to show what the product cache saves.`,
+use. --db-latency-ms delays every catalog query, to show what the product cache saves.
+With <Discovery type="dns">, --node may be left out (see castmirror start --help).`,
   async run(argv, io) {
     const { values } = parse(argv, {
       config: { type: 'string', short: 'c' },
@@ -25,12 +26,12 @@ use. --db-latency-ms delays every catalog query, to show what the product cache 
       io.out(this.usage);
       return EXIT.ok;
     }
-    if (!values.node) throw new UsageError('--node N is required');
     const latency = Number(values['db-latency-ms'] ?? 0);
     if (!Number.isSafeInteger(latency) || latency < 0 || latency > 60_000) throw new UsageError('--db-latency-ms must be a whole number of milliseconds, 0 to 60000');
-    const logger = foregroundLogger(values['log-level'], { node: values.node });
     const loaded = await loadConfig(requireConfigPath(values.config));
-    const shop = await startShop({ config: loaded, nodeName: values.node, dbLatencyMs: latency, logger, ...(values.catalog ? { catalogFile: values.catalog } : {}) });
+    const nodeName = nodeNameFor(loaded, values.node);
+    const logger = foregroundLogger(values['log-level'], { node: nodeName });
+    const shop = await startShop({ config: loaded, nodeName, dbLatencyMs: latency, logger, ...(values.catalog ? { catalogFile: values.catalog } : {}) });
     reloadOnSighup(() => shop.node.reload(), logger);
     return runUntilSignal(() => shop.close(), logger, shop.node.whenClosed());
   },

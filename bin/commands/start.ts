@@ -1,7 +1,6 @@
 import { startNode } from '../../lib/start.js';
-import { EXIT, parse, requireConfigPath, UsageError, type Verb } from '../cli/common.js';
+import { EXIT, nodeNameFor, parse, requireConfigPath, UsageError, type Verb } from '../cli/common.js';
 import { foregroundLogger, LOG_LEVEL_OPTION, reloadOnSighup, runUntilSignal } from '../cli/foreground.js';
-import { localMemberAddress } from '../../lib/config/dns-members.js';
 import { loadConfig } from '../../lib/config/load.js';
 import type { ClusterConfig } from '../../lib/config/types.js';
 import { RESTART_DELAY_MS, Supervisor } from '../cli/supervisor.js';
@@ -44,9 +43,7 @@ datagram this node receives.`,
     if (!Number.isSafeInteger(dropEvery) || dropEvery < 0) throw new UsageError('CASTMIRROR_FAULT_DROP_EVERY must be a whole number');
     const file = requireConfigPath(values.config);
     const loaded = await loadConfig(file);
-    const dns = loaded.config.discovery.type === 'dns';
-    const nodeName = values.node ?? (dns ? localMemberAddress(loaded.config.nodes.map((n) => n.name)) : undefined);
-    if (!nodeName) throw new UsageError(dns ? 'no IPv4 address found on this machine to name the node: give --node ADDRESS' : '--node N is required');
+    const nodeName = nodeNameFor(loaded, values.node);
     const logger = foregroundLogger(values['log-level'], { node: nodeName });
     for (const warning of loaded.warnings) logger.warn({}, warning);
     const processes = processesOf(loaded.config, nodeName);

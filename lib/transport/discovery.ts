@@ -4,6 +4,8 @@
  * proxy at its host and port (it listens to heartbeats). One place decides where datagrams
  * go, for nodes and the proxy alike.
  */
+import { lookup } from 'node:dns/promises';
+import { networkInterfaces } from 'node:os';
 import type { ClusterConfig, MessagingSettings, NodeConfig } from '../config/types.js';
 import type { DatagramChannel } from './datagram-channel.js';
 import { MulticastChannel } from './multicast.js';
@@ -28,14 +30,27 @@ export function openNodeDatagrams(config: NodeConfig, faults: { readonly dropEve
 }
 
 /**
- * The proxy's channel, for listening only: the group, or UDP at `<Proxy host port>`, where
- * the nodes send in static mode. Undefined in static mode without a `<Proxy>`: no node
+ * The proxy's channel, for listening only: the group, or UDP on `<Proxy port>`, where the
+ * nodes send in static and dns mode. It binds `<Proxy host>` when that is an address of
+ * this machine, and every address when it is not (a name for the proxy's address as the
+ * nodes see it: a Kubernetes Service, a NAT). Undefined without a `<Proxy>`: no node
  * sends to the proxy then.
  */
 export async function openProxyDatagrams(config: ClusterConfig): Promise<DatagramChannel | undefined> {
   if (config.discovery.type === 'multicast') return MulticastChannel.openGroup(config.multicast, config.messaging);
   if (!config.proxy) return undefined;
-  return UnicastChannel.open({ host: config.proxy.host, port: config.proxy.port, targets: [], ...limits(config.messaging, 0) });
+  const host = (await isLocalAddress(config.proxy.host)) ? config.proxy.host : '0.0.0.0';
+  return UnicastChannel.open({ host, port: config.proxy.port, targets: [], ...limits(config.messaging, 0) });
+}
+
+async function isLocalAddress(host: string): Promise<boolean> {
+  let address: string;
+  try {
+    address = (await lookup(host, { family: 4 })).address;
+  } catch {
+    return false;
+  }
+  return Object.values(networkInterfaces()).some((list) => list?.some((a) => a.address === address));
 }
 
 /** Takes a reloaded node list: a unicast channel sends to the new entries from now on. */

@@ -7,12 +7,14 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs the castmirror CLI from source, bounded in time. */
-export function runCli(args: readonly string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
+/** Runs the castmirror CLI from source, bounded in time (in a network namespace, when given). */
+export function runCli(args: readonly string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; netns?: string } = {}): Promise<CliResult> {
+  const command = [process.execPath, '--import', 'tsx', CLI, ...args];
+  const [file, ...argv] = options.netns ? ['ip', 'netns', 'exec', options.netns, ...command] : command;
   return new Promise((resolve) => {
     execFile(
-      process.execPath,
-      ['--import', 'tsx', CLI, ...args],
+      file!,
+      argv,
       { cwd: ROOT, env: { ...process.env, ...options.env }, timeout: options.timeoutMs ?? 20_000 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;

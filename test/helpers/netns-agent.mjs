@@ -7,7 +7,8 @@ createInterface({ input: process.stdin }).on('line', async (line) => {
   const { id, url, method, headers, body } = JSON.parse(line);
   try {
     const response = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(15_000) });
-    process.stdout.write(`${JSON.stringify({ id, status: response.status, body: await response.text() })}\n`);
+    const answer = { id, status: response.status, node: response.headers.get('x-castmirror-node'), setCookies: response.headers.getSetCookie(), body: await response.text() };
+    process.stdout.write(`${JSON.stringify(answer)}\n`);
   } catch (error) {
     process.stdout.write(`${JSON.stringify({ id, error: String(error?.cause?.code ?? error?.message ?? error) })}\n`);
   }

@@ -7,7 +7,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { ROOT } from './cluster.js';
@@ -15,6 +15,9 @@ import { ROOT } from './cluster.js';
 export interface AgentReply {
   readonly status: number;
   readonly body: string;
+  /** X-Castmirror-Node of the answer, when there is one. */
+  readonly node?: string | null;
+  readonly setCookies?: readonly string[];
 }
 
 const ip = (...args: string[]): void => void execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -76,19 +79,22 @@ function dnsMembers(dns: DnsServer): string {
 
 /** The harness's DNS server, in the client namespace (test/helpers/dns-server.mjs): one name, its A records set by the test. */
 export class DnsServer {
-  readonly name = 'castmirror.cluster.test';
-  readonly port = 5353;
   private constructor(
     readonly address: string,
+    readonly port: number,
+    readonly name: string,
     private readonly child: ChildProcess,
     private readonly lines: AsyncIterator<string>,
   ) {}
 
-  static async start(hosts: Hosts): Promise<DnsServer> {
-    const child = spawn('ip', ['netns', 'exec', hosts.ns('client'), process.execPath, path.join(ROOT, 'test', 'helpers', 'dns-server.mjs'), hosts.address('client'), '5353', 'castmirror.cluster.test'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  /** On the client's address, port 5353 unless given (53: the one resolv.conf can name), for `name`. */
+  static async start(hosts: Hosts, options: { port?: number; name?: string } = {}): Promise<DnsServer> {
+    const port = options.port ?? 5353;
+    const name = options.name ?? 'castmirror.cluster.test';
+    const child = spawn('ip', ['netns', 'exec', hosts.ns('client'), process.execPath, path.join(ROOT, 'test', 'helpers', 'dns-server.mjs'), hosts.address('client'), String(port), name], { stdio: ['pipe', 'pipe', 'inherit'] });
     const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
     await lines.next(); // ready
-    return new DnsServer(hosts.address('client'), child, lines);
+    return new DnsServer(hosts.address('client'), port, name, child, lines);
   }
 
   /** The name's records from now on; resolves once the server has them. */
@@ -106,6 +112,7 @@ export class Hosts {
   readonly subnet: string;
   private readonly prefix: string;
   private readonly names: string[] = [];
+  private readonly etcDirs = new Set<string>();
   private agent: ChildProcess | undefined;
   private readonly waiting = new Map<number, (reply: AgentReply) => void>();
   private nextId = 1;
@@ -193,6 +200,18 @@ export class Hosts {
 }`);
   }
 
+  /**
+   * A file `ip netns exec` puts over /etc/`file` for host `i`'s (or the client's) processes:
+   * `hosts` (names for addresses) or `resolv.conf` (which DNS server to ask). Written under
+   * /etc/netns/NAMESPACE, which cleanup deletes.
+   */
+  etc(i: number | 'client', file: 'hosts' | 'resolv.conf', content: string): void {
+    const dir = path.join('/etc/netns', this.ns(i));
+    mkdirSync(dir, { recursive: true });
+    this.etcDirs.add(dir);
+    writeFileSync(path.join(dir, file), content);
+  }
+
   heal(i: number): void {
     nft(this.ns(i), 'delete table inet castmirror_partition');
   }
@@ -208,6 +227,15 @@ export class Hosts {
       }
     }
     this.names.length = 0;
+    for (const dir of this.etcDirs) rmSync(dir, { recursive: true, force: true });
+    if (this.etcDirs.size > 0) {
+      try {
+        rmdirSync('/etc/netns'); // only when nothing else is left there
+      } catch {
+        // not empty, or already gone
+      }
+    }
+    this.etcDirs.clear();
   }
 
   private build(): void {
@@ -229,10 +257,10 @@ export class Hosts {
     });
     this.agent = spawn('ip', ['netns', 'exec', this.ns('client'), process.execPath, path.join(ROOT, 'test', 'helpers', 'netns-agent.mjs')], { stdio: ['pipe', 'pipe', 'inherit'] });
     createInterface({ input: this.agent.stdout! }).on('line', (line) => {
-      const reply = JSON.parse(line) as { id: number; status?: number; body?: string; error?: string };
+      const reply = JSON.parse(line) as { id: number; status?: number; body?: string; error?: string; node?: string | null; setCookies?: string[] };
       const resolve = this.waiting.get(reply.id);
       this.waiting.delete(reply.id);
-      resolve?.({ status: reply.status ?? 0, body: reply.body ?? reply.error ?? '' });
+      resolve?.({ status: reply.status ?? 0, body: reply.body ?? reply.error ?? '', node: reply.node ?? null, setCookies: reply.setCookies ?? [] });
     });
   }
 
