@@ -33,6 +33,21 @@ function portIsFree(port: number): Promise<boolean> {
   });
 }
 
+/**
+ * The cluster settings a run measures, from the environment: BENCH_DISCOVERY=multicast|static
+ * and BENCH_ENCRYPTION=off|on (TLS links keyed from the secret, encrypted datagrams). Every
+ * benchmark on benchCluster takes them; each prints them beside its figures.
+ */
+export const benchNetwork = {
+  discovery: (process.env.BENCH_DISCOVERY ?? 'multicast') as 'multicast' | 'static',
+  encryption: (process.env.BENCH_ENCRYPTION ?? 'off') as 'off' | 'on',
+};
+if (!['multicast', 'static'].includes(benchNetwork.discovery) || !['off', 'on'].includes(benchNetwork.encryption)) {
+  throw new Error('BENCH_DISCOVERY must be multicast or static, BENCH_ENCRYPTION off or on');
+}
+const NETWORK_XML =
+  (benchNetwork.discovery === 'static' ? '<Discovery type="static"/>' : '') + (benchNetwork.encryption === 'on' ? '<Encryption links="secret" datagrams="encrypted"/>' : '');
+
 export interface BenchCluster {
   readonly dir: string;
   readonly secret: string;
@@ -71,7 +86,7 @@ export async function benchCluster(names: readonly string[], heartbeat = '<Heart
         configPath,
         `<Server name="bench"><Cluster>1</Cluster><MulticastAddress>${group}</MulticastAddress><MulticastPort>${port}</MulticastPort>
 <MulticastInterface>127.0.0.1</MulticastInterface><MulticastTTL>0</MulticastTTL><Secret file="secret"/>
-${heartbeat}${xmlInside}<ClusterNodes>${nodes.join('')}</ClusterNodes></Server>`,
+${heartbeat}${NETWORK_XML}${xmlInside}<ClusterNodes>${nodes.join('')}</ClusterNodes></Server>`,
       );
       return configPath;
     },

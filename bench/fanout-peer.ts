@@ -1,6 +1,6 @@
 /**
  * The receiving side of bench/fanout.bench.ts, in its own process. Driven over IPC:
- *   { cmd: 'raw', group, port }      join with a bare node:dgram socket and count datagrams
+ *   { cmd: 'raw', group?, port }     a bare node:dgram socket (in the group, or unicast on 127.0.0.1) counting datagrams
  *   { cmd: 'node', configPath }      run castmirror node "receiver" and count invalidations
  *   { cmd: 'report' }                reply with what was received, once traffic has stopped
  * Times are process.hrtime (CLOCK_MONOTONIC), comparable across processes on one machine.
@@ -48,9 +48,11 @@ process.on('message', async (message: { cmd: string; group?: string; port?: numb
     case 'raw': {
       reset();
       socket = dgram.createSocket({ type: 'udp4', reuseAddr: true });
-      await new Promise<void>((resolve) => socket!.bind(message.port, resolve));
-      socket.setMulticastInterface('127.0.0.1');
-      socket.addMembership(message.group!, '127.0.0.1');
+      await new Promise<void>((resolve) => socket!.bind(message.port, message.group ? undefined : '127.0.0.1', resolve));
+      if (message.group) {
+        socket.setMulticastInterface('127.0.0.1');
+        socket.addMembership(message.group, '127.0.0.1');
+      }
       socket.setRecvBufferSize(4 * 1024 * 1024);
       socket.on('message', () => count(1));
       process.send!({ ready: true });

@@ -16,7 +16,7 @@ import dgram from 'node:dgram';
 import { startNode } from '../lib/start.js';
 import { CacheNode } from '../lib/node/cache-node.js';
 import { FrameCodec } from '../lib/wire/frame.js';
-import { benchCluster } from './cluster-fixture.js';
+import { benchCluster, benchNetwork, freePort } from './cluster-fixture.js';
 import { percentile, print, round, sibling, until } from './common.js';
 
 const RAW_DATAGRAMS = Number(process.env.BENCH_RAW_DATAGRAMS ?? 200_000);
@@ -51,9 +51,13 @@ const ask = <T>(message: object): Promise<T> =>
 
 try {
   // Raw baseline: datagrams the size of a one-key invalidation frame.
-  const codec = new FrameCodec({ cluster: 'bench', secret: Buffer.from(secret), maxFrameBytes: 1400 });
+  const codec = new FrameCodec({ cluster: 'bench', secret: Buffer.from(secret), maxFrameBytes: 1400, encrypt: benchNetwork.encryption === 'on' });
   const sample = codec.encode({ cluster: 'bench', sender: 'sender', incarnation: 'x'.repeat(24), startedAt: Date.now(), seq: 1, kind: 'invalidate', payload: { seq: 1, entries: [{ type: 'bench', prev: 0, clear: false, keys: ['k100000'] }] } });
-  await ask({ cmd: 'raw', group, port });
+  // The baseline travels as castmirror's datagrams do: to the group, or unicast to the receiver.
+  const unicast = benchNetwork.discovery === 'static';
+  const rawPort = unicast ? await freePort() : port;
+  const rawTarget = unicast ? '127.0.0.1' : group;
+  await ask({ cmd: 'raw', group: unicast ? undefined : group, port: rawPort });
   const socket = dgram.createSocket({ type: 'udp4', reuseAddr: true });
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
   socket.setMulticastInterface('127.0.0.1');
@@ -62,7 +66,7 @@ try {
   const rawStart = now();
   for (let sent = 0; sent < RAW_DATAGRAMS; ) {
     const batch = Math.min(64, RAW_DATAGRAMS - sent);
-    await Promise.all(Array.from({ length: batch }, () => new Promise<void>((resolve) => socket.send(sample, port, group, () => resolve()))));
+    await Promise.all(Array.from({ length: batch }, () => new Promise<void>((resolve) => socket.send(sample, rawPort, rawTarget, () => resolve()))));
     sent += batch;
   }
   const raw = await ask<Report>({ cmd: 'report' });
@@ -70,7 +74,7 @@ try {
   // Raw, each send awaited before the next: the baseline for castmirror one by one.
   await ask({ cmd: 'reset' });
   const rawSingleStart = now();
-  for (let i = 0; i < SINGLE_INVALIDATIONS; i++) await new Promise<void>((resolve) => socket.send(sample, port, group, () => resolve()));
+  for (let i = 0; i < SINGLE_INVALIDATIONS; i++) await new Promise<void>((resolve) => socket.send(sample, rawPort, rawTarget, () => resolve()));
   socket.close();
   const rawSingle = await ask<Report>({ cmd: 'report' });
   const rawSingleRate = rawSingle.received / ((rawSingle.lastAt - rawSingleStart) / 1e6);
@@ -118,7 +122,8 @@ try {
   print({
     benchmark: 'fanout',
     node: process.version,
-    baseline: 'raw node:dgram datagrams/s',
+    ...benchNetwork,
+    baseline: `raw node:dgram datagrams/s, ${unicast ? 'unicast to the receiver' : 'to the multicast group'}`,
     raw: { sent: RAW_DATAGRAMS, delivered: raw.received, deliveredPerSecond: Math.round(rawRate), datagramBytes: sample.length, receiverBufferBytes: raw.recvBuffer },
     coalesced: {
       published: INVALIDATIONS,

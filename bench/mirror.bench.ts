@@ -18,7 +18,7 @@ import { newSessionId } from '../lib/session/id.js';
 import { ReferenceRegistry } from '../lib/session/reference.js';
 import { SessionObject } from '../lib/session/session.js';
 import { FrameSplitter, framed } from '../lib/transport/frame-stream.js';
-import { benchCluster, freePort } from './cluster-fixture.js';
+import { benchCluster, benchNetwork, freePort } from './cluster-fixture.js';
 import { print, round, sibling, until } from './common.js';
 
 const UPDATES = Number(process.env.BENCH_MIRROR_UPDATES ?? 50_000);
@@ -158,6 +158,7 @@ try {
   print({
     benchmark: 'mirror',
     node: process.version,
+    ...benchNetwork,
     baseline: 'raw length-prefixed TCP between the same two processes',
     raw,
     async: { updatesPerSecond: asyncRate, ratioToRawFrames: round(asyncRate / raw.framesPerSecond, 3) },
