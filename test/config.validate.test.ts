@@ -352,7 +352,7 @@ ${NODES}
     assert.deepEqual(multicast.config.encryption, { links: 'off', datagrams: 'signed', admin: 'http', certificates: undefined });
     const unicast = parseConfigText(staticXml(''), 'server.xml', { env: SECRET_ENV });
     assert.deepEqual(unicast.config.discovery, { type: 'static' });
-    assert.deepEqual(diagnostics(xml('  <Discovery type="gossip"/>')).map((d) => d.replace(/^server\.xml:\d+:\d+: /, '')), ['type="gossip" on <Discovery> must be one of multicast, static']);
+    assert.deepEqual(diagnostics(xml('  <Discovery type="gossip"/>')).map((d) => d.replace(/^server\.xml:\d+:\d+: /, '')), ['type="gossip" on <Discovery> must be one of multicast, static, dns']);
     assert.match(diagnostics(xml('  <NodeSetting node="a"><Discovery type="static"/></NodeSetting>')).join('\n'), /Discovery/);
     assert.match(diagnostics(xml('  <NodeSetting node="a"><Encryption links="secret"/></NodeSetting>')).join('\n'), /Encryption/);
   });

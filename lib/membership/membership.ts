@@ -397,13 +397,11 @@ export class Membership extends EventEmitter<MemberEventMap> {
   private selfTest(intervalMs: number): void {
     const multicast = (this.options.discovery ?? 'multicast') === 'multicast';
     if (this.heardSelf) {
-      if (multicast && this.knownNodes.size > 1) this.selfTestTimer = this.clock.setTimeout(() => this.othersHeard(), Math.max(4000, 20 * intervalMs));
-      this.selfTestTimer?.unref?.();
+      if (multicast && this.knownNodes.size > 1) (this.selfTestTimer = this.clock.setTimeout(() => this.othersHeard(), Math.max(4000, 20 * intervalMs))).unref?.();
       return;
     }
-    const { channel } = this.options;
     this.logger.error(
-      { node: this.self.name, heartbeatsSent: this.heartbeatsSent, framesDelivered: channel.framesDelivered },
+      { node: this.self.name, heartbeatsSent: this.heartbeatsSent, framesDelivered: this.options.channel.framesDelivered },
       multicast
         ? 'MULTICAST IS NOT WORKING: this node has not heard its own heartbeats; check <MulticastInterface>, firewall rules and the multicast route, or, where multicast cannot work (most cloud networks and containers), use <Discovery type="static"> or type="dns"'
         : 'DATAGRAMS ARE NOT ARRIVING: this node has not heard its own heartbeats, sent by UDP to its host and replicationPort; check its host in <ClusterNodes> and that the UDP port is open',
