@@ -148,6 +148,11 @@ describe('replication links with certificates', { skip: hasOpenssl() ? false : '
     assert.equal(clientStats.handshakeFailures, 1);
   });
 
+  test('a key that is not the certificate\'s fails at once, naming both files', () => {
+    const swapped = { ...files('ca.crt'), certificates: { cert: path.join(dir, 'a.crt'), key: path.join(dir, 'b.key'), ca: path.join(dir, 'ca.crt') } };
+    assert.throws(() => streamSecurity(swapped, 'a', Buffer.alloc(32)), /the key .*b\.key and the certificate .*a\.crt given in <Encryption> do not make a pair/);
+  });
+
   test('a certificate file that cannot be read fails at once, naming the file', () => {
     assert.throws(() => streamSecurity({ ...files('ca.crt'), certificates: { cert: path.join(dir, 'missing.crt'), key: path.join(dir, 'a.key'), ca: path.join(dir, 'ca.crt') } }, 'a', Buffer.alloc(32)), /cannot read the certificate file .*missing\.crt/);
   });

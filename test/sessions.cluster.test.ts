@@ -126,7 +126,11 @@ describe('sessions across three app processes (sync mode)', { timeout: 180_000 }
       const v = await cluster.admin(hint.primary!).json<SessionView>('GET', `/sessions/${hint.sessionId}`);
       return v.backup && v.backup !== victim ? v : undefined;
     }, { what: 'a new backup', timeoutMs: 5000 });
-    const copy = await cluster.admin(view.backup!).json<SessionView>('GET', `/sessions/${hint.sessionId}`);
+    // The primary names the new backup when it chooses it; the full copy lands there just after.
+    const copy = await eventually(async () => {
+      const reply = await cluster.admin(view.backup!).request('GET', `/sessions/${hint.sessionId}`);
+      return reply.status === 200 ? (JSON.parse(reply.text) as SessionView) : undefined;
+    }, { what: 'the full copy on the new backup', timeoutMs: 5000 });
     assert.equal(copy.role, 'backup');
     assert.deepEqual(copy.pools.global!.list, [10, 20, 30]);
     await restart(victim);

@@ -42,11 +42,22 @@ function secured(kind: StreamSecurity['kind'], client: tls.ConnectionOptions, se
   };
 }
 
+/** Fails at start, naming the files, when the key is not the certificate's (or either is not PEM). */
+function checkPair(pem: { cert: Buffer; key: Buffer }, files: { cert: string; key: string }): void {
+  try {
+    tls.createSecureContext(pem);
+  } catch (error) {
+    throw new TransportError(`the key ${files.key} and the certificate ${files.cert} given in <Encryption> do not make a pair: ${(error as Error).message}`, { cause: error });
+  }
+}
+
 /** The node's certificate and key for `<Encryption admin="https">`, read once; undefined for plain HTTP. */
 export function adminCertificate(encryption: EncryptionSettings, node: string): { cert: Buffer; key: Buffer } | undefined {
   if (encryption.admin !== 'https') return undefined;
   const files = certificateFilesFor(encryption.certificates!, node);
-  return { cert: readPem(files.cert, 'certificate'), key: readPem(files.key, 'key') };
+  const pem = { cert: readPem(files.cert, 'certificate'), key: readPem(files.key, 'key') };
+  checkPair(pem, files);
+  return pem;
 }
 
 /**
@@ -65,5 +76,6 @@ export function streamSecurity(encryption: EncryptionSettings, node: string, psk
   }
   const files = certificateFilesFor(encryption.certificates!, node);
   const pem = { cert: readPem(files.cert, 'certificate'), key: readPem(files.key, 'key'), ca: readPem(files.ca, 'CA') };
+  checkPair(pem, files);
   return secured('certificates', { ...versions, ...pem, rejectUnauthorized: true }, { ...versions, ...pem, requestCert: true, rejectUnauthorized: true });
 }
