@@ -1,5 +1,6 @@
 // The system tools some tests need, which no npm package ships: iproute2's `ip netns` and
-// nftables' `nft` for the multi-host tests, openssl to make their TLS certificates. `npm test` installs them with apt-get when it runs as root
+// nftables' `nft` for the multi-host tests, openssl to make their TLS certificates,
+// redis-server for the shared store's tests. `npm test` installs them with apt-get when it runs as root
 // and they are missing (CI runs as root on Debian); otherwise those tests report themselves
 // as skipped, with the reason, in the summary.
 import { spawnSync } from 'node:child_process';
@@ -8,6 +9,7 @@ const TOOLS = [
   { command: 'ip', probe: ['-V'], debianPackage: 'iproute2' },
   { command: 'nft', probe: ['--version'], debianPackage: 'nftables' },
   { command: 'openssl', probe: ['version'], debianPackage: 'openssl' },
+  { command: 'redis-server', probe: ['--version'], debianPackage: 'redis-server' },
 ];
 
 const present = (tool) => !spawnSync(tool.command, tool.probe, { stdio: 'ignore' }).error;

@@ -372,3 +372,18 @@ ${NODES}
     assert.deepEqual(diagnostics(xml('  <Encryption links="secret" ca="ca.crt"/>')), ['server.xml:6:3: cert, key and ca are read only with links="certificates" or admin="https", not links="secret"']);
   });
 });
+
+describe('<Store>', () => {
+  test('defaults, every URL kind, and the refusals', () => {
+    const store = (attributes: string) => parseConfigText(xml(`  <Store type="redis" ${attributes}/>`), 'server.xml', { env: SECRET_ENV }).config.store;
+    assert.equal(parseConfigText(xml(''), 'server.xml', { env: SECRET_ENV }).config.store, undefined);
+    assert.deepEqual(store('url="redis://10.0.0.5:6379"'), { type: 'redis', url: 'redis://10.0.0.5:6379', mode: 'write-through', flushMs: 100, backlogLimit: 100_000, keyPrefix: 'castmirror' });
+    for (const url of ['rediss://cache.internal:6380', 'redis+cluster://h1:6379,h2:6379', 'redis+sentinel://:pw@h1:26379,h2:26379/mymaster']) assert.equal(store(`url="${url}"`)?.url, url);
+    assert.equal(store('url="redis://h" mode="write-behind" flushMs="50"')?.flushMs, 50);
+    const problems = (attributes: string) => diagnostics(xml(`  <Store ${attributes}/>`)).map((d) => d.replace(/^server\.xml:\d+:\d+: /, ''));
+    assert.deepEqual(problems('type="memcached" url="redis://h"'), ['type="memcached" on <Store> must be one of redis']);
+    assert.deepEqual(problems('type="redis" url="http://h"'), ['url="http://h" on <Store> is not a redis://, rediss://, redis+cluster:// or redis+sentinel:// URL']);
+    assert.deepEqual(problems('type="redis" url="redis://h" mode="sometimes"'), ['mode="sometimes" on <Store> must be one of write-through, write-behind']);
+    assert.match(diagnostics(xml('  <NodeSetting node="a"><Store type="redis" url="redis://h"/></NodeSetting>')).join('\n'), /Store/);
+  });
+});

@@ -38,7 +38,7 @@ export function shopHandler(node: CacheNode, context: ShopContext): ShopHandler 
   return async (req, res) => {
     const session = (req as SessionRequest).castmirror!;
     const url = new URL(req.url ?? '/', 'http://shop.invalid');
-    // How this node came to hold the session (served, created, fetched, took-over): the page
+    // How this node came to hold the session (served, created, fetched, took-over, restored): the page
     // says so when the session moved, after a failover say.
     res.setHeader(SESSION_OUTCOME_HEADER, session.outcome);
     try {

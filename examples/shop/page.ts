@@ -66,9 +66,9 @@ async function call(method, path, body) {
   $('node').textContent = node;
   // The session moved to this node: taken over from a node that failed, or fetched from one.
   const outcome = response.headers.get('X-Shop-Session');
-  if (outcome === 'took-over' || outcome === 'fetched') {
+  if (outcome === 'took-over' || outcome === 'fetched' || outcome === 'restored') {
     $('moved').hidden = false;
-    $('moved').textContent = 'Your session moved to ' + node + (previous && previous !== '?' && previous !== node ? ' from ' + previous : '') + (outcome === 'took-over' ? ': its node stopped answering, and ' + node + ', which held its copy, took it over. Nothing was lost.' : ': ' + node + ' fetched it from the node that held it.');
+    $('moved').textContent = 'Your session moved to ' + node + (previous && previous !== '?' && previous !== node ? ' from ' + previous : '') + (outcome === 'took-over' ? ': its node stopped answering, and ' + node + ', which held its copy, took it over. Nothing was lost.' : outcome === 'restored' ? ': no node held it any more, and ' + node + ' loaded it from the shared store.' : ': ' + node + ' fetched it from the node that held it.');
   }
   const entry = document.createElement('li');
   entry.textContent = method + ' ' + path + ' → ' + response.status + ' on ' + node;

@@ -15,6 +15,8 @@ export interface NodeView {
   readonly lastAckLagMs: number | null;
   readonly inFlight: number | null;
   readonly applications: readonly ApplicationStatus[] | null;
+  /** The shared store as this node sees it (`<Store>`): its state and the changes waiting for it. */
+  readonly store: { readonly state: string; readonly backlog: number } | null;
 }
 
 export interface ClusterView {
@@ -58,7 +60,7 @@ export class ClusterViewSource {
         try {
           return nodeView(name, await client.json<NodeStatus>('GET', '/status'));
         } catch {
-          return { name, reachable: false, sessions: null, lastAckLagMs: null, inFlight: null, applications: null };
+          return { name, reachable: false, sessions: null, lastAckLagMs: null, inFlight: null, applications: null, store: null };
         }
       }),
     );
@@ -69,5 +71,6 @@ export class ClusterViewSource {
 
 function nodeView(name: string, status: NodeStatus): NodeView {
   const { sessions } = status;
-  return { name, reachable: true, sessions: { primary: sessions.primaries, backup: sessions.backups }, lastAckLagMs: sessions.lastAckLagMs, inFlight: sessions.inFlight, applications: status.applications };
+  const store = status.store ? { state: status.store.state, backlog: status.store.backlog } : null;
+  return { name, reachable: true, sessions: { primary: sessions.primaries, backup: sessions.backups }, lastAckLagMs: sessions.lastAckLagMs, inFlight: sessions.inFlight, applications: status.applications, store };
 }

@@ -53,7 +53,7 @@ export const ADMIN_PAGE_HTML = `<!doctype html>
   <section><h2>Members <span class="scope">(as this node sees them)</span></h2>
     <table><thead><tr><th>name</th><th>state</th><th>incarnation</th><th>since heard</th></tr></thead><tbody id="members"></tbody></table></section>
   <section><h2>Nodes <span class="scope">(each node's own figures)</span></h2>
-    <table><thead><tr><th>node</th><th>sessions primary / backup</th><th>mirrors in flight</th><th>last ack lag</th></tr></thead><tbody id="nodes"></tbody></table></section>
+    <table><thead><tr><th>node</th><th>sessions primary / backup</th><th>mirrors in flight</th><th>last ack lag</th><th>store</th></tr></thead><tbody id="nodes"></tbody></table></section>
   <section><h2>Caches <span class="scope">(stats: this node; buttons: every node)</span></h2>
     <table><thead><tr><th>type</th><th>size</th><th>capacity</th><th>hit ratio</th><th>evictions</th><th>gap clears</th><th></th></tr></thead><tbody id="caches"></tbody></table>
     <p class="message" role="status"></p></section>
@@ -91,8 +91,8 @@ function render(view) {
   $('updated').textContent = 'updated ' + new Date(view.at).toLocaleTimeString();
   $('members').replaceChildren(...view.members.map((m) => row([cell(m.name + (m.self ? ' (this node)' : '')), cell(m.state, m.state), cell(m.incarnation), cell(m.self ? '-' : m.msSinceHeard + ' ms')])));
   $('nodes').replaceChildren(...view.nodes.map((n) => n.reachable
-    ? row([cell(n.name), cell(n.sessions.primary + ' / ' + n.sessions.backup), cell(String(n.inFlight)), cell(n.lastAckLagMs.toFixed(2) + ' ms')])
-    : row([cell(n.name), cell('unreachable', 'unreachable'), cell('-'), cell('-')])));
+    ? row([cell(n.name), cell(n.sessions.primary + ' / ' + n.sessions.backup), cell(String(n.inFlight)), cell(n.lastAckLagMs.toFixed(2) + ' ms'), n.store ? cell(n.store.state + (n.store.backlog ? ', ' + n.store.backlog + ' waiting' : ''), n.store.state === 'up' ? '' : 'unreachable') : cell('-')])
+    : row([cell(n.name), cell('unreachable', 'unreachable'), cell('-'), cell('-'), cell('-')])));
   $('caches').replaceChildren(...view.caches.map((c) => {
     const lookups = c.hits + c.misses;
     const actions = document.createElement('td');

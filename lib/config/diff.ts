@@ -26,6 +26,7 @@ export function diffConfig(current: NodeConfig, next: NodeConfig, secrets: { cur
   needsRestart('<Cluster>', c.clustered, n.clustered);
   needsRestart('<Discovery>', c.discovery, n.discovery);
   needsRestart('<Encryption>', c.encryption, n.encryption);
+  needsRestart('<Store>', c.store, n.store);
   needsRestart('<MulticastAddress>/<MulticastPort>', [c.multicast.address, c.multicast.port], [n.multicast.address, n.multicast.port]);
   needsRestart('<MulticastInterface>/<MulticastTTL>', [current.multicast.interface, current.multicast.ttl], [next.multicast.interface, next.multicast.ttl]);
   needsRestart('<Messaging>', current.messaging, next.messaging);

@@ -1,10 +1,10 @@
 /**
- * How the nodes reach and protect each other: `<Discovery>` and `<Encryption>`. Read here,
+ * How the nodes reach, protect and back each other: `<Discovery>`, `<Encryption>` and `<Store>`. Read here,
  * like every section, with every problem reported at its position.
  */
 import path from 'node:path';
 import type { ElementReader } from './xml-reader.js';
-import { ADMIN_TRANSPORTS, DATAGRAM_PROTECTION, DEFAULTS, DISCOVERY_TYPES, LINK_SECURITY, type CertificateFiles, type DiscoverySettings, type EncryptionSettings, type NodeEntry, type ProxySettings } from './types.js';
+import { ADMIN_TRANSPORTS, DATAGRAM_PROTECTION, DEFAULTS, DISCOVERY_TYPES, LINK_SECURITY, STORE_MODES, type StoreSettings, type CertificateFiles, type DiscoverySettings, type EncryptionSettings, type NodeEntry, type ProxySettings } from './types.js';
 
 const PORT = { min: 1, max: 65535 };
 const DNS_NAME = /^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*\.?$/;
@@ -59,6 +59,21 @@ export function readEncryption(element: ElementReader | undefined, file: string)
     element.error(`cert, key and ca are read only with links="certificates" or admin="https", not links="${links}"`);
   }
   return { links, datagrams, admin, certificates };
+}
+
+const STORE_URL = /^(rediss?|redis\+cluster|redis\+sentinel):\/\/\S+$/;
+
+/** `<Store type="redis" url mode flushMs backlogLimit keyPrefix/>`; undefined when absent. */
+export function readStore(element: ElementReader | undefined): StoreSettings | undefined {
+  if (!element) return undefined;
+  element.enumAttribute('type', ['redis'] as const, { required: true });
+  const url = element.stringAttribute('url', { required: true, pattern: STORE_URL, what: 'a redis://, rediss://, redis+cluster:// or redis+sentinel:// URL' });
+  const mode = element.enumAttribute('mode', STORE_MODES) ?? 'write-through';
+  const flushMs = element.intAttribute('flushMs', { min: 1, max: 60_000 }) ?? 100;
+  const backlogLimit = element.intAttribute('backlogLimit', { min: 1, max: 10_000_000 }) ?? 100_000;
+  const keyPrefix = element.stringAttribute('keyPrefix', { pattern: /^[A-Za-z0-9._-]{1,64}$/, what: '1-64 letters, digits, ".", "_" or "-"' }) ?? 'castmirror';
+  element.reportUnknown();
+  return url === undefined ? undefined : { type: 'redis', url, mode, flushMs, backlogLimit, keyPrefix };
 }
 
 /** The certificate files of one node: `{node}` in each path replaced by its name. */

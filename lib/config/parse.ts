@@ -6,7 +6,7 @@
 import { availableParallelism } from 'node:os';
 import type { ConfigDiagnostic } from '../errors.js';
 import { Diagnostics, ElementReader, parseXml, type Position } from './xml-reader.js';
-import { checkNoNodeList, checkStaticTargets, readDiscovery, readEncryption } from './network.js';
+import { checkNoNodeList, checkStaticTargets, readDiscovery, readEncryption, readStore } from './network.js';
 import { resolveSecret } from './secret.js';
 import { DEFAULTS, MAX_PROCESSES_PER_NODE, NAME_PATTERN, type AdminCredential, type AdminSettings, type CacheSettings, type ClusterConfig, type HeartbeatSettings, type NodeEntry, type NodeOverrides, type ProxySettings, type ResolvedSecret } from './types.js';
 import {
@@ -33,7 +33,7 @@ import {
 } from './sections.js';
 
 /** Settings that a <NodeSetting> may not change, because every node must agree on them. */
-const CLUSTER_ONLY = ['Cluster', 'Discovery', 'Encryption', 'MulticastAddress', 'MulticastPort', 'Secret', 'ClusterNodes', 'Proxy', 'Applications', 'NodeSetting'];
+const CLUSTER_ONLY = ['Cluster', 'Discovery', 'Encryption', 'Store', 'MulticastAddress', 'MulticastPort', 'Secret', 'ClusterNodes', 'Proxy', 'Applications', 'NodeSetting'];
 
 export interface ParseResult {
   /** Undefined when there is any diagnostic. */
@@ -158,6 +158,7 @@ function readServer(server: ElementReader, file: string, cores: number): { confi
     admin,
     adminUsers: adminUsers.map((u) => u.user),
     proxy,
+    store: readStore(server.child('Store')),
     nodes: nodes.map((n) => n.entry),
     caches: caches.map((c) => c.settings),
     applications: readApplications(server.child('Applications')),

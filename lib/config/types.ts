@@ -75,6 +75,27 @@ export interface EncryptionSettings {
   readonly certificates: CertificateFiles | undefined;
 }
 
+/**
+ * `<Store>`: a shared store every node can reach (Redis or Valkey), a second line of defence
+ * behind the backup node. `write-through`: a commit is acknowledged once the store has it
+ * too; `write-behind`: the store is updated in batches every `flushMs`.
+ */
+export const STORE_MODES = ['write-through', 'write-behind'] as const;
+export type StoreMode = (typeof STORE_MODES)[number];
+
+export interface StoreSettings {
+  readonly type: 'redis';
+  /** `redis://` or `rediss://` (TLS); `redis+cluster://h1:p1,h2:p2`; `redis+sentinel://h1:p1,h2:p2/master`. */
+  readonly url: string;
+  readonly mode: StoreMode;
+  /** write-behind: how often changed sessions are written. */
+  readonly flushMs: number;
+  /** Changes waiting for the store while it is down (one per session); beyond it the oldest are dropped, counted. */
+  readonly backlogLimit: number;
+  /** Prefix of every key (`PREFIX:CLUSTER:...`), so clusters and applications can share a Redis. */
+  readonly keyPrefix: string;
+}
+
 /** `<Messaging>`: datagram and coalescing limits of the multicast channel. */
 export interface MessagingSettings {
   readonly maxDatagramBytes: number;
@@ -255,6 +276,8 @@ export interface ClusterConfig {
   /** Admin logins (cluster-wide: a login on one node's page is valid on every node's). */
   readonly adminUsers: readonly AdminUserSettings[];
   readonly proxy: ProxySettings | undefined;
+  /** `<Store>`: undefined when sessions live in the nodes' memory only. */
+  readonly store: StoreSettings | undefined;
   readonly nodes: readonly NodeEntry[];
   readonly caches: readonly CacheSettings[];
   readonly applications: readonly ApplicationEntry[];

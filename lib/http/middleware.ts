@@ -30,7 +30,7 @@ export { MIRRORED_HEADER, NODE_HEADER, NOT_APPLIED_HEADER };
 /** What the middleware puts on `req.castmirror`. */
 export interface RequestSession {
   readonly session: SessionObject;
-  /** How the session was found: created, served, took-over, fetched, expired or lost (the last two: a new session). */
+  /** How the session was found: created, served, took-over, fetched, restored (from `<Store>`), expired or lost (the last two: a new session). */
   readonly outcome: Outcome;
   /** The route cookie as received: absent, forged (ignored) or valid. */
   readonly cookie: RouteCookieReading['status'];

@@ -9,6 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { defaultStateFile, ApplicationRegistry } from '../apps/registry.js';
+import { SharedApplicationStates } from '../apps/shared-states.js';
 import { ApplicationSync, type ChangeReport } from '../apps/sync.js';
 import { effectiveState, sessionsUsing } from '../apps/admission.js';
 import { ObjectCacheManager } from '../cache/manager.js';
@@ -26,6 +27,7 @@ import { linkIdentity, newLinkStats, ReplicationServer, type LinkIdentity } from
 import { PeerPool } from '../replication/peers.js';
 import { RouteToken } from '../replication/route-token.js';
 import { SessionManager } from '../replication/session-manager.js';
+import { SessionVault } from '../replication/vault.js';
 import { ReferenceRegistry } from '../session/reference.js';
 import type { DatagramChannel } from '../transport/datagram-channel.js';
 import { openNodeDatagrams, retargetDatagrams } from '../transport/discovery.js';
@@ -34,7 +36,7 @@ import { silentLogger, type Logger } from '../util/logger.js';
 import type { AppState, MemberLoad } from '../wire/messages.js';
 import { ClusterCore } from './cluster-core.js';
 import { newIncarnation, type Incarnation } from './incarnation.js';
-import { logMembership } from './membership-log.js';
+import { logApplications, logMembership } from './event-log.js';
 import { NodeDirectory } from './node-directory.js';
 import { collectMetrics, type MetricSources } from './metrics.js';
 import { memberStatus, standaloneMember, type ApplicationStatus, type NodeStatus, type ReloadReport } from './status.js';
@@ -86,6 +88,7 @@ export class CacheNode {
   readonly requestsInProgress = new RequestsInProgress();
   private readonly core: ClusterCore | undefined;
   private readonly transport: DatagramChannel | undefined;
+  private readonly vault: SessionVault | undefined; // the shared store (`<Store>`): opened and closed here
   private readonly appSync: ApplicationSync | undefined;
   private readonly peers: PeerPool | undefined;
   private readonly linkIdentity: LinkIdentity | undefined;
@@ -102,7 +105,7 @@ export class CacheNode {
   private readonly startedAtMonotonic = performance.now();
   private eluBaseline = performance.eventLoopUtilization();
 
-  private constructor(options: CacheNodeOptions, incarnation: Incarnation, transport: DatagramChannel | undefined) {
+  private constructor(options: CacheNodeOptions, incarnation: Incarnation, { transport, vault }: { readonly transport: DatagramChannel | undefined; readonly vault: SessionVault | undefined }) {
     const { config } = options;
     this.currentConfig = config;
     this.directory = new NodeDirectory(config.cluster.nodes);
@@ -111,15 +114,14 @@ export class CacheNode {
     this.incarnation = incarnation;
     this.logger = options.logger ?? silentLogger;
     this.transport = transport;
+    this.vault = vault;
     this.adminPort = options.adminPort ?? 0;
     // Standalone nodes may run without a secret: their route tokens then hold for this process only.
     this.routeToken = new RouteToken(options.secret?.value ?? randomBytes(32), config.cluster.name);
     const stateFile = options.stateFile === false ? undefined : (options.stateFile ?? defaultStateFile(config.cluster.file, this.name));
     this.apps = new ApplicationRegistry({ self: this.name, initial: config.cluster.applications, stateFile, logger: options.logger });
-    this.apps.on('changed', (record) => {
-      this.logger.info({ app: record.name, state: record.state, version: record.version, origin: record.origin }, 'application state');
-      publish('app', () => ({ node: this.name, app: record.name, state: record.state, version: record.version, origin: record.origin }));
-    });
+    logApplications(this.apps, this.name, this.logger);
+    if (vault) SharedApplicationStates.attach(vault.client, config.cluster.store!, config.cluster.name, this.apps, this.logger);
     if (transport) {
       this.core = new ClusterCore({
         transport,
@@ -165,6 +167,7 @@ export class CacheNode {
       membership: this.core?.membership,
       peers: this.peers,
       channel: this.core?.channel,
+      vault: this.vault,
     });
   }
 
@@ -175,13 +178,15 @@ export class CacheNode {
     let transport: DatagramChannel | undefined;
     if (config.cluster.clustered) {
       if (!options.secret) throw new InvalidArgumentError('a clustered node needs the cluster secret');
-      transport = await openNodeDatagrams(config, { dropEveryNth: options.faults?.dropEveryNthDatagram ?? 0 });
+      transport = await openNodeDatagrams(config, { dropEveryNth: options.faults?.dropEveryNthDatagram ?? 0 }, options.logger);
     }
+    // The shared store connects in the background: one that is down only waits for it.
+    const vault = config.cluster.store ? await SessionVault.open(config.cluster.store, config.cluster.name, options.logger) : undefined;
     let node: CacheNode;
     try {
-      node = new CacheNode(options, incarnation, transport);
+      node = new CacheNode(options, incarnation, { transport, vault });
     } catch (error) {
-      await transport?.close(); // a certificate file that cannot be read
+      await Promise.all([transport?.close(), vault?.close()]); // a certificate file that cannot be read
       throw error;
     }
     try {
@@ -198,12 +203,6 @@ export class CacheNode {
     } catch (error) {
       await node.close();
       throw error;
-    }
-    if (transport && transport.stats.recvBufferBytes < config.messaging.recvBufferBytes) {
-      node.logger.warn(
-        { requested: config.messaging.recvBufferBytes, granted: transport.stats.recvBufferBytes },
-        'the kernel granted a smaller datagram receive buffer than requested; raise net.core.rmem_max to avoid drops in bursts',
-      );
     }
     node.core?.start();
     publish('node', () => ({ node: node.name, incarnation: incarnation.id, event: 'started' }));
@@ -297,6 +296,7 @@ export class CacheNode {
       dropped: this.core ? { ...this.core.channel.drops } : null,
       sessions: { ...this.sessions.snapshotStats(), mode: this.config.replication.mode, backlogBytes: this.peers?.backlog ?? 0 },
       replication: this.peers ? { ...this.peers.stats } : null,
+      store: this.vault ? { mode: this.vault.mode, ...this.vault.stats } : null,
       routeCookies: this.routeToken.stats,
       applications: this.applications(),
       leaving: this.lifecycle.started,
@@ -393,6 +393,7 @@ export class CacheNode {
       this.logger.warn({ err: error }, 'could not send the last invalidations');
     }
     await this.replicationServer?.close();
+    await this.vault?.close();
     for (const closeable of this.attached) {
       try {
         await closeable.close();

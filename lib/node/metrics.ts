@@ -74,6 +74,7 @@ export function collectMetrics(sources: MetricSources): MetricFamily[] {
     { labels: { outcome: 'served' }, value: sessions.served },
     { labels: { outcome: 'took-over' }, value: sessions.takeovers },
     { labels: { outcome: 'fetched' }, value: sessions.fetches },
+    { labels: { outcome: 'restored' }, value: sessions.restores },
     { labels: { outcome: 'expired' }, value: sessions.expired },
     { labels: { outcome: 'lost' }, value: sessions.lost },
   ]);
@@ -169,6 +170,24 @@ export function collectMetrics(sources: MetricSources): MetricFamily[] {
     ]);
     counter('castmirror_send_errors_total', 'Multicast sends that failed.', [{ value: t.sendErrors }]);
     gauge('castmirror_receive_queue_depth', 'Datagrams waiting to be handled.', [{ value: transport.queueDepth }]);
+  }
+  const store = status.store;
+  if (store) {
+    gauge('castmirror_store_up', 'The shared store (<Store>): 1 connected, 0 down or connecting.', [{ value: store.state === 'up' ? 1 : 0 }]);
+    gauge('castmirror_store_backlog', 'Session changes waiting for the store (one per session).', [{ value: store.backlog }]);
+    gauge('castmirror_store_last_flush_lag_seconds', 'How long the oldest change of the last batch waited for the store.', [{ value: store.lastFlushLagMs / 1000 }]);
+    counter('castmirror_store_commands_total', 'Commands the store took, by kind.', [
+      { labels: { kind: 'write' }, value: store.writes },
+      { labels: { kind: 'delete' }, value: store.deletes },
+      { labels: { kind: 'touch' }, value: store.touches },
+    ]);
+    counter('castmirror_store_failures_total', 'Commands the store did not take (their changes waited in the backlog).', [{ value: store.failures }]);
+    counter('castmirror_store_backlog_dropped_total', 'Changes dropped because the backlog was full (those sessions reach the store at their next commit).', [{ value: store.backlogDropped }]);
+    counter('castmirror_store_loads_total', 'Loads of sessions no node held, by result.', [
+      { labels: { result: 'restored' }, value: store.loadHits },
+      { labels: { result: 'missing' }, value: store.loads - store.loadHits - store.loadFailures },
+      { labels: { result: 'failed' }, value: store.loadFailures },
+    ]);
   }
   return families;
 }

@@ -2,12 +2,13 @@
  * What a node reports about itself (`GET /status`, `castmirror status`, the admin page):
  * the shapes, and the projection of a membership table into them.
  */
-import type { NodeEntry } from '../config/types.js';
+import type { NodeEntry, StoreMode } from '../config/types.js';
 import type { Incarnation } from './incarnation.js';
 import type { Member } from '../membership/membership.js';
 import type { LinkStats } from '../replication/link.js';
 import type { RouteTokenStats } from '../replication/route-token.js';
 import type { SessionStats } from '../replication/stats.js';
+import type { VaultStats } from '../replication/vault.js';
 import type { DropReason } from '../transport/cluster-channel.js';
 import type { AppState, MemberLoad } from '../wire/messages.js';
 
@@ -61,6 +62,8 @@ export interface NodeStatus {
   readonly dropped: Readonly<Record<DropReason, number>> | null;
   readonly sessions: SessionStats & { readonly mode: string; readonly backlogBytes: number };
   readonly replication: LinkStats | null;
+  /** The shared store (`<Store>`): its state, backlog and counters; null without one. */
+  readonly store: (VaultStats & { readonly mode: StoreMode }) | null;
   /** Route cookies read by the HTTP edge: valid, and forged or malformed (ignored). */
   readonly routeCookies: RouteTokenStats;
   readonly applications: readonly ApplicationStatus[];

@@ -21,6 +21,7 @@ import type { Peers } from './peers.js';
 import type { Outcome, RouteHint } from './route-hint.js';
 import type { SessionStore } from './session-store.js';
 import { tally, type Tally } from './stats.js';
+import type { SessionVault } from './vault.js';
 
 /** What looking for a session found: the session (now primary here), or why there is none. */
 export interface Found {
@@ -46,12 +47,14 @@ export interface SessionFinderOptions {
   readonly membership?: Membership | undefined;
   readonly peers?: Peers | undefined;
   readonly locator?: Locator | undefined;
+  /** The shared store (`<Store>`): asked only when no node holds the session. */
+  readonly vault?: SessionVault | undefined;
 }
 
-type FinderCounts = Tally<'served' | 'takeovers' | 'fetches' | 'locates' | 'expired' | 'lost'>;
+type FinderCounts = Tally<'served' | 'takeovers' | 'fetches' | 'locates' | 'restores' | 'expired' | 'lost'>;
 
 export class SessionFinder {
-  private readonly counts: FinderCounts = tally('served', 'takeovers', 'fetches', 'locates', 'expired', 'lost');
+  private readonly counts: FinderCounts = tally('served', 'takeovers', 'fetches', 'locates', 'restores', 'expired', 'lost');
 
   constructor(private readonly options: SessionFinderOptions) {}
 
@@ -98,6 +101,9 @@ export class SessionFinder {
     }
     const located = await this.locate(id, copy?.version ?? -1);
     if (located.fetched) return this.promote(located.fetched.session, 'fetched', primary, located.fetched.backupAt);
+    // No node holds a newer copy than ours (or any): the shared store may.
+    const stored = located.expired || store.wasExpired(id) ? undefined : await this.restore(id, now);
+    if (stored && stored.version > (copy?.version ?? -1)) return this.promote(stored, 'restored', primary);
     if (copy) {
       // The newest copy left: what the client saw beyond it was in the async loss window.
       this.options.logger.warn({ session: id, seen, have: copy.version }, 'taking over an older copy than the client saw');
@@ -140,14 +146,21 @@ export class SessionFinder {
     return this.open({ sessionId: copy.id, primary: copy.meta.primary, backup: this.options.self, version: copy.version });
   }
 
-  private async promote(session: SessionObject, outcome: 'took-over' | 'fetched', previousPrimary: string | undefined, keepBackup?: string): Promise<Found> {
-    if (outcome === 'took-over') this.counts.takeovers++;
-    else this.counts.fetches++;
+  private async promote(session: SessionObject, outcome: 'took-over' | 'fetched' | 'restored', previousPrimary: string | undefined, keepBackup?: string): Promise<Found> {
+    this.counts[outcome === 'took-over' ? 'takeovers' : outcome === 'fetched' ? 'fetches' : 'restores']++;
     const exclude = new Set([this.options.self, ...(previousPrimary ? [previousPrimary] : [])]);
     await this.becomePrimary(session, exclude, keepBackup);
     this.options.logger.info({ session: session.id, outcome, version: session.version, backup: session.meta.backup }, 'session moved here');
     publish('session', () => ({ node: this.options.self, session: session.id, event: outcome, version: session.version }));
     return { session, outcome };
+  }
+
+  /** The shared store's copy of `id`, unless there is none or it has ended. */
+  private async restore(id: string, now: number): Promise<SessionObject | undefined> {
+    const snapshot = await this.options.vault?.load(id);
+    if (!snapshot) return undefined;
+    const session = sessionFromSnapshot(snapshot, this.options.references);
+    return session.isExpired(now) ? undefined : session;
   }
 
   /** Asks the cluster who holds `id` and fetches the newest copy above version `newerThan`. */

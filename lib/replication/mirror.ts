@@ -18,6 +18,7 @@ import type { Peers } from './peers.js';
 import type { ReplicationMessage } from './protocol.js';
 import type { SessionStore } from './session-store.js';
 import { tally, type MirrorLatency, type Tally } from './stats.js';
+import type { SessionVault } from './vault.js';
 
 type MirrorCounts = Tally<'mirrorsSent' | 'acks' | 'resyncs' | 'fullCopies' | 'touches' | 'inFlight' | 'lastAckLagMs' | 'conflicts' | 'releases'>;
 
@@ -43,6 +44,8 @@ export interface MirrorOptions {
   readonly logger: Logger;
   /** Absent on a standalone node: commits then only move the version. */
   readonly peers?: Peers | undefined;
+  /** The shared store's copy (`<Store>`), written at every commit beside the backup's. */
+  readonly vault?: SessionVault | undefined;
 }
 
 export class Mirror {
@@ -92,8 +95,23 @@ export class Mirror {
     this.replication = replication;
   }
 
-  /** Sends what changed to the backup, as the replication mode says. Returns false if no backup has it. */
+  /**
+   * Sends what changed to the backup, as the replication mode says, and to the shared store
+   * when there is one (a write-through store is waited for too). Returns false if no backup
+   * has it.
+   */
   commit(session: SessionObject, forceFull = false): boolean | Promise<boolean> {
+    const before = session.version;
+    const mirrored = this.copy(session, forceFull);
+    const { vault } = this.options;
+    if (!vault) return mirrored;
+    if (session.version === before && !forceFull) return mirrored; // nothing changed: copy() touched it
+    const stored = vault.write(session);
+    if (!stored) return mirrored;
+    return mirrored instanceof Promise ? Promise.all([mirrored, stored]).then(([acknowledged]) => acknowledged) : stored.then(() => mirrored);
+  }
+
+  private copy(session: SessionObject, forceFull: boolean): boolean | Promise<boolean> {
     session.meta.lastAccessAt = Date.now();
     this.store.primaries.put(session);
     const delta = deltaOf(session);
@@ -300,6 +318,7 @@ export class Mirror {
    * every 1/20 of the session's lifetime, so the copy's end is never more than that early.
    */
   touch(session: SessionObject): void {
+    this.options.vault?.touch(session);
     if (!this.options.peers || !this.backups.touchDue(session, Date.now(), session.lifetimeMs / 20)) return;
     this.counts.touches++;
     const { lastAccessAt: at, expiresAt } = session.meta;

@@ -85,6 +85,24 @@ export function decodeMessage(body: Uint8Array): ReplicationMessage {
   return value as ReplicationMessage;
 }
 
+/** A session snapshot as the shared store keeps it: the same CBOR and checks as on a link. */
+export function encodeSnapshot(snapshot: SessionSnapshot): Uint8Array {
+  return encoder.encode(snapshot);
+}
+
+/** Decodes and checks a stored snapshot; throws DecodeError (a damaged or foreign value). */
+export function decodeSnapshot(bytes: Uint8Array): SessionSnapshot {
+  let value: unknown;
+  try {
+    value = decoder.decode(bytes);
+  } catch (error) {
+    throw new DecodeError('bad-cbor', 'stored session is not valid CBOR', { cause: error });
+  }
+  const problem = checkSnapshot(value);
+  if (problem) throw new DecodeError('bad-shape', `stored session has the wrong shape: ${problem}`);
+  return value as SessionSnapshot;
+}
+
 const isBytes = (v: unknown, n: number): v is Uint8Array => v instanceof Uint8Array && v.length === n;
 
 function checkMessage(m: unknown): string | undefined {

@@ -5,7 +5,8 @@
  */
 
 /** How a request found its session. */
-export type Outcome = 'created' | 'served' | 'took-over' | 'fetched' | 'expired' | 'lost';
+/** How a request found its session; `restored`: no node held it, the shared store did (`<Store>`). */
+export type Outcome = 'created' | 'served' | 'took-over' | 'fetched' | 'restored' | 'expired' | 'lost';
 
 /** Where a session lives, and the version the client has seen. */
 export interface RouteHint {

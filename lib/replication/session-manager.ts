@@ -35,6 +35,7 @@ import { sameRoute, type Outcome, type RouteHint } from './route-hint.js';
 import { SessionQueue } from './session-queue.js';
 import { SessionStore } from './session-store.js';
 import { tally, type MirrorLatency, type SessionStats, type Tally } from './stats.js';
+import type { SessionVault } from './vault.js';
 
 /** Sessions handed over (or copies re-homed) at a time when a node leaves. */
 const HANDOFF_CONCURRENCY = 32;
@@ -80,6 +81,8 @@ export interface SessionManagerOptions {
   readonly peers?: Peers | undefined;
   /** Where "who holds session S?" is asked and answered (multicast). */
   readonly channel?: ClusterChannel | undefined;
+  /** The shared store (`<Store>`): written at every commit, read when no node holds a session. */
+  readonly vault?: SessionVault | undefined;
   readonly logger?: Logger | undefined;
 }
 
@@ -103,11 +106,11 @@ export class SessionManager {
   constructor(private readonly options: SessionManagerOptions) {
     const logger = (this.logger = options.logger ?? silentLogger);
     const { store, queue } = this;
-    const { self, membership, peers, references, referenceContext, channel } = options;
+    const { self, membership, peers, references, referenceContext, channel, vault } = options;
     const locator = channel && membership ? new Locator(channel, membership, store) : undefined;
     this.backups = new Backups({ self, store, membership });
-    this.mirror = new Mirror({ self: self.name, replication: options.replication, timeoutMs: options.timeoutMs, store, backups: this.backups, logger, peers });
-    this.finder = new SessionFinder({ self: self.name, store, backups: this.backups, mirror: this.mirror, references, referenceContext, logger, membership, peers, locator });
+    this.mirror = new Mirror({ self: self.name, replication: options.replication, timeoutMs: options.timeoutMs, store, backups: this.backups, logger, peers, vault });
+    this.finder = new SessionFinder({ self: self.name, store, backups: this.backups, mirror: this.mirror, references, referenceContext, logger, membership, peers, locator, vault });
     this.backupSide = new BackupSide({ self, store, backups: this.backups, mirror: this.mirror, finder: this.finder, queue, references, leaving: () => this.closing });
     this.sweepTimer = setInterval(() => this.sweep(), Math.max(50, Math.min(1000, Math.floor(options.timeoutMs / 4))));
     this.sweepTimer.unref();
@@ -221,6 +224,7 @@ export class SessionManager {
       if (!session) return false;
       const backup = session.meta.backup;
       this.backups.drop(session);
+      this.options.vault?.delete(session.id);
       if (backup) await this.options.peers?.trySend(backup, { t: 'release', session: session.id });
       return true;
     });
@@ -393,9 +397,7 @@ export class SessionManager {
 
   /** Current figures, for status and metrics: every role's counters, added up. */
   snapshotStats(): SessionStats {
-    const manager = this.counts;
-    const finder = this.finder.stats;
-    const mirror = this.mirror.stats;
+    const [manager, finder, mirror] = [this.counts, this.finder.stats, this.mirror.stats];
     return {
       ...mirror,
       ...finder,

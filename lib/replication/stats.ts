@@ -13,6 +13,8 @@ export interface SessionCounters {
   readonly served: number;
   readonly takeovers: number;
   readonly fetches: number;
+  /** Sessions no node held, loaded from the shared store (`<Store>`). */
+  readonly restores: number;
   readonly locates: number;
   readonly expired: number;
   readonly lost: number;

@@ -7,6 +7,7 @@
 import { lookup } from 'node:dns/promises';
 import { networkInterfaces } from 'node:os';
 import type { ClusterConfig, MessagingSettings, NodeConfig } from '../config/types.js';
+import { silentLogger, type Logger } from '../util/logger.js';
 import type { DatagramChannel } from './datagram-channel.js';
 import { MulticastChannel } from './multicast.js';
 import { UnicastChannel, type UnicastTarget } from './unicast.js';
@@ -22,11 +23,23 @@ function limits(messaging: MessagingSettings, dropEveryNth: number) {
   return { recvBufferBytes: messaging.recvBufferBytes, receiveQueueLimit: messaging.receiveQueueLimit, dropEveryNth };
 }
 
-/** A node's channel: it receives where its entry says (UDP on its replicationPort in static mode). */
-export function openNodeDatagrams(config: NodeConfig, faults: { readonly dropEveryNth?: number } = {}): Promise<DatagramChannel> {
+/**
+ * A node's channel: it receives where its entry says (UDP on its replicationPort in static
+ * and dns mode). Says so when the kernel granted a smaller receive buffer than asked.
+ */
+export async function openNodeDatagrams(config: NodeConfig, faults: { readonly dropEveryNth?: number } = {}, logger: Logger = silentLogger): Promise<DatagramChannel> {
   const dropEveryNth = faults.dropEveryNth ?? 0;
-  if (config.cluster.discovery.type === 'multicast') return MulticastChannel.openGroup(config.multicast, config.messaging, { dropEveryNth });
-  return UnicastChannel.open({ host: config.node.host, port: config.node.replicationPort, targets: datagramTargets(config.cluster), ...limits(config.messaging, dropEveryNth) });
+  const channel =
+    config.cluster.discovery.type === 'multicast'
+      ? await MulticastChannel.openGroup(config.multicast, config.messaging, { dropEveryNth })
+      : await UnicastChannel.open({ host: config.node.host, port: config.node.replicationPort, targets: datagramTargets(config.cluster), ...limits(config.messaging, dropEveryNth) });
+  if (channel.stats.recvBufferBytes < config.messaging.recvBufferBytes) {
+    logger.warn(
+      { requested: config.messaging.recvBufferBytes, granted: channel.stats.recvBufferBytes },
+      'the kernel granted a smaller datagram receive buffer than requested; raise net.core.rmem_max to avoid drops in bursts',
+    );
+  }
+  return channel;
 }
 
 /**

@@ -1,0 +1,225 @@
+/**
+ * SessionVault: the shared store's copy of every session (`<Store>`, Redis or Valkey): a
+ * second line of defence behind the backup node. A session that no node holds (its primary
+ * and backup both died, the whole cluster restarted, a node behind a balancer that ignores
+ * cookies) is loaded from here on its next request, and continues.
+ *
+ * Each commit writes the session whole, in the replication protocol's encoding (logical
+ * references stay references), with the session's expiry as the key's TTL; touches move the
+ * TTL, at most every 1/20 of the session's lifetime. `write-through`: the commit waits for
+ * the store; `write-behind`: changed sessions are written every `flushMs`, the latest
+ * version of each only. Either way, while the store is down nothing waits for it: changes
+ * wait in a backlog (the latest per session, at most `backlogLimit`; beyond it the oldest
+ * are dropped and counted: those sessions reach the store again at their next commit), and
+ * are written when it is back.
+ */
+import type { StoreSettings } from '../config/types.js';
+import { snapshotOf } from '../session/codec.js';
+import type { SessionSnapshot } from '../session/codec.js';
+import type { SessionObject } from '../session/session.js';
+import { openRedis, type RedisClient } from '../transport/redis.js';
+import { silentLogger, type Logger } from '../util/logger.js';
+import { decodeSnapshot, encodeSnapshot } from './protocol.js';
+
+export type VaultState = 'connecting' | 'up' | 'down';
+
+export interface VaultStats {
+  state: VaultState;
+  /** Sessions written (SET), deleted (DEL), their TTL moved (PEXPIRE). */
+  writes: number;
+  deletes: number;
+  touches: number;
+  /** Commands the store did not take (down, timed out): their changes went to the backlog. */
+  failures: number;
+  /** Changes waiting for the store now, and dropped because the backlog was full. */
+  backlog: number;
+  backlogDropped: number;
+  /** Loads on a miss: asked, found (restored), failed (the store down). */
+  loads: number;
+  loadHits: number;
+  loadFailures: number;
+  /** How long the oldest change of the last batch waited before the store had it. */
+  lastFlushLagMs: number;
+}
+
+type Pending = { readonly kind: 'set'; readonly bytes: Uint8Array; readonly ttlMs: number; readonly queuedAt: number } | { readonly kind: 'del' | 'expire'; readonly ttlMs: number; readonly queuedAt: number };
+
+/** Commands per batch written to the store (one pipeline). */
+const FLUSH_BATCH = 1_000;
+
+/** When the session ends, as a TTL from now (0: already over). */
+function ttlOf(session: SessionObject, now: number): number {
+  const { expiresAt, lastAccessAt, timeoutMs } = session.meta;
+  return Math.max(0, (expiresAt ?? lastAccessAt + timeoutMs) - now);
+}
+
+export class SessionVault {
+  readonly stats: VaultStats = { state: 'connecting', writes: 0, deletes: 0, touches: 0, failures: 0, backlog: 0, backlogDropped: 0, loads: 0, loadHits: 0, loadFailures: 0, lastFlushLagMs: 0 };
+  private readonly pending = new Map<string, Pending>();
+  private readonly touchedAt = new WeakMap<SessionObject, number>();
+  private readonly flushTimer: NodeJS.Timeout;
+  private flushing: Promise<void> | undefined;
+  private closed = false;
+
+  private constructor(
+    private readonly redis: RedisClient,
+    private readonly settings: StoreSettings,
+    private readonly keyPrefix: string,
+    private readonly logger: Logger,
+  ) {
+    redis.on('ready', () => {
+      if (this.stats.state !== 'up') this.logger.info({ backlog: this.pending.size }, 'the session store is up');
+      this.stats.state = 'up';
+      void this.flush();
+    });
+    redis.on('error', () => this.markDown());
+    redis.on('close', () => this.markDown());
+    this.flushTimer = setInterval(() => void this.flush(), settings.flushMs).unref();
+  }
+
+  /** Connects in the background: a store that is down at start only delays what it holds. */
+  static async open(settings: StoreSettings, cluster: string, logger: Logger = silentLogger): Promise<SessionVault> {
+    return new SessionVault(await openRedis(settings.url), settings, `${settings.keyPrefix}:${cluster}:session:`, logger);
+  }
+
+  /** The store's connection, which this vault owns; shared with the application states' copy (lib/apps/shared-states.ts). */
+  get client(): RedisClient {
+    return this.redis;
+  }
+
+  get mode(): StoreSettings['mode'] {
+    return this.settings.mode;
+  }
+
+  /**
+   * Writes the session as it is now. write-through: resolves once the store has it (or,
+   * with the store down, once it waits in the backlog); write-behind: queued, undefined.
+   */
+  write(session: SessionObject): Promise<void> | undefined {
+    const now = Date.now();
+    const ttlMs = ttlOf(session, now);
+    const entry: Pending = ttlMs > 0 ? { kind: 'set', bytes: encodeSnapshot(snapshotOf(session)), ttlMs, queuedAt: now } : { kind: 'del', ttlMs: 0, queuedAt: now };
+    this.touchedAt.set(session, now);
+    if (this.settings.mode === 'write-behind' || this.stats.state !== 'up') return void this.enqueue(session.id, entry);
+    return this.send([[session.id, entry]]).then((failed) => {
+      if (failed.length > 0) this.enqueue(session.id, entry);
+    });
+  }
+
+  /** The session was used without a change: its TTL moves, at most every 1/20 of its lifetime. */
+  touch(session: SessionObject): void {
+    const now = Date.now();
+    if (now - (this.touchedAt.get(session) ?? 0) < session.lifetimeMs / 20) return;
+    this.touchedAt.set(session, now);
+    const current = this.pending.get(session.id);
+    // A write waiting already carries the session: it takes the new TTL when it goes.
+    if (current?.kind === 'set') return void this.pending.set(session.id, { ...current, ttlMs: ttlOf(session, now) });
+    this.enqueue(session.id, { kind: 'expire', ttlMs: ttlOf(session, now), queuedAt: now });
+  }
+
+  /** The session ended (destroyed): it leaves the store too. */
+  delete(id: string): void {
+    this.enqueue(id, { kind: 'del', ttlMs: 0, queuedAt: Date.now() });
+  }
+
+  /** The stored copy of a session no node holds, or undefined (none, damaged, or the store down). */
+  async load(id: string): Promise<SessionSnapshot | undefined> {
+    this.stats.loads++;
+    const waiting = this.pending.get(id);
+    if (waiting?.kind === 'del') return undefined;
+    if (waiting?.kind === 'set') {
+      this.stats.loadHits++;
+      return decodeSnapshot(waiting.bytes);
+    }
+    let bytes: Buffer | null;
+    try {
+      bytes = await this.redis.getBuffer(this.keyPrefix + id);
+    } catch (error) {
+      this.stats.loadFailures++;
+      this.logger.warn({ err: error, session: id }, 'could not load a session from the store');
+      return undefined;
+    }
+    if (!bytes) return undefined;
+    try {
+      const snapshot = decodeSnapshot(bytes);
+      this.stats.loadHits++;
+      return snapshot;
+    } catch (error) {
+      this.stats.loadFailures++;
+      this.logger.error({ err: error, session: id }, 'a stored session could not be read: ignored');
+      return undefined;
+    }
+  }
+
+  /** Writes what waits (for at most `timeoutMs`), then disconnects. */
+  async close(timeoutMs = 2_000): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.flushTimer);
+    const deadline = Date.now() + timeoutMs;
+    while (this.pending.size > 0 && this.stats.state === 'up' && Date.now() < deadline) await this.flush();
+    if (this.pending.size > 0) this.logger.warn({ backlog: this.pending.size }, 'closing with session changes the store has not taken');
+    this.redis.disconnect();
+  }
+
+  private enqueue(id: string, entry: Pending): void {
+    // Re-inserted at the end: the map's order is the order changes waited in.
+    this.pending.delete(id);
+    this.pending.set(id, entry);
+    while (this.pending.size > this.settings.backlogLimit) {
+      this.pending.delete(this.pending.keys().next().value!);
+      this.stats.backlogDropped++;
+    }
+    this.stats.backlog = this.pending.size;
+  }
+
+  /** Sends what waits, a batch at a time, while the store is up. */
+  private flush(): Promise<void> {
+    if (this.flushing || this.stats.state !== 'up' || this.pending.size === 0) return this.flushing ?? Promise.resolve();
+    this.flushing = (async () => {
+      try {
+        while (this.stats.state === 'up' && this.pending.size > 0) {
+          const batch = [...this.pending.entries()].slice(0, FLUSH_BATCH);
+          const failed = new Set((await this.send(batch)).map(([id]) => id));
+          for (const [id, entry] of batch) if (!failed.has(id) && this.pending.get(id) === entry) this.pending.delete(id);
+          this.stats.backlog = this.pending.size;
+          this.stats.lastFlushLagMs = Date.now() - Math.min(...batch.map(([, e]) => e.queuedAt));
+          if (failed.size > 0) break;
+        }
+      } finally {
+        this.flushing = undefined;
+      }
+    })();
+    return this.flushing;
+  }
+
+  /** One pipeline of commands; returns the ones the store did not take. */
+  private async send(batch: readonly (readonly [string, Pending])[]): Promise<(readonly [string, Pending])[]> {
+    const pipeline = this.redis.pipeline();
+    for (const [id, entry] of batch) {
+      const key = this.keyPrefix + id;
+      if (entry.kind === 'set') pipeline.set(key, Buffer.from(entry.bytes.buffer, entry.bytes.byteOffset, entry.bytes.length), 'PX', Math.max(1, entry.ttlMs));
+      else if (entry.kind === 'expire') pipeline.pexpire(key, Math.max(1, entry.ttlMs));
+      else pipeline.del(key);
+    }
+    let results: [Error | null, unknown][] | null;
+    try {
+      results = await pipeline.exec();
+    } catch {
+      results = null;
+    }
+    const failed = batch.filter((_, i) => !results || results[i]?.[0]);
+    for (const [, entry] of batch.filter((item) => !failed.includes(item))) this.stats[entry.kind === 'set' ? 'writes' : entry.kind === 'del' ? 'deletes' : 'touches']++;
+    this.stats.failures += failed.length;
+    if (failed.length > 0) this.markDown();
+    return failed;
+  }
+
+  /** After an error: down unless the connection is in fact still ready (one command timed out). */
+  private markDown(): void {
+    if (this.closed) return;
+    const next: VaultState = this.redis.status === 'ready' ? 'up' : 'down';
+    if (next === 'down' && this.stats.state === 'up') this.logger.warn({ backlog: this.pending.size }, 'the session store is down: changes wait in the backlog');
+    this.stats.state = next;
+  }
+}
