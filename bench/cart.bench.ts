@@ -5,10 +5,13 @@
  *   bare node:http, the session in a Map keyed by a cookie   (baseline)
  *   castmirror standalone                                   (<Cluster>0</Cluster>)
  *   castmirror sync, 2 nodes / castmirror async, 2 nodes
+ *   with a shared store (a local redis-server, when installed): castmirror sync, 2 nodes, with no
+ *   store, a write-behind and a write-through one, beside express-session + connect-redis on the
+ *   same redis-server
  * For each: requests/s, p50 and p99 as wrk reports them, and the CPU of every node process per
  * 1,000 requests (from /proc). Needs wrk (Debian: apt-get install wrk); without it, says so.
  *
- *   npm run bench -- cart       (BENCH_CART_SECONDS, default 10)
+ *   npm run bench -- cart       (BENCH_CART_SECONDS, default 10; BENCH_CART_SECTIONS=modes,processes,store)
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,14 +19,15 @@ import http from 'node:http';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { benchCluster, freePortRun, type BenchCluster } from './cluster-fixture.js';
+import { benchCluster, freePortRun, startRedisServer, type BenchCluster } from './cluster-fixture.js';
 import { cpuMs, print, round, sibling } from './common.js';
 
 const SECONDS = Number(process.env.BENCH_CART_SECONDS ?? 10);
+const SECTIONS = new Set((process.env.BENCH_CART_SECTIONS ?? 'modes,processes,store').split(','));
 const SESSIONS = 1_000;
 
-function appProcess(kind: string, configPath: string, node: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [...sibling.execArgv, sibling('cart-app'), kind, configPath, node], { stdio: ['ignore', 'pipe', 'inherit'] });
+function appProcess(kind: string, configPath: string, node: string, redisPort?: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [...sibling.execArgv, sibling('cart-app'), kind, configPath, node, ...(redisPort ? [String(redisPort)] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => line.includes('app listening') && resolve(child));
     child.once('exit', (code) => reject(new Error(`cart-app ${kind} ${node} exited with ${code}`)));
@@ -98,7 +102,9 @@ end
 
 interface Variant {
   readonly name: string;
-  readonly kind: 'bare' | 'castmirror';
+  readonly kind: 'bare' | 'castmirror' | 'express-redis';
+  /** The redis-server of the store variants and of connect-redis. */
+  readonly redisPort?: number;
   /** The config file's path. */
   readonly config: string;
   /** The node processes to run. */
@@ -108,7 +114,7 @@ interface Variant {
 }
 
 async function measure(variant: Variant, portOf: (node: string) => number, scratch: string) {
-  const children = await Promise.all(variant.nodes.map((node) => appProcess(variant.kind, variant.config, node)));
+  const children = await Promise.all(variant.nodes.map((node) => appProcess(variant.kind, variant.config, node, variant.redisPort)));
   try {
     // The nodes of a cluster must see each other before sessions are made, or they start without a backup.
     if (variant.nodes.length > 1) await new Promise((r) => setTimeout(r, 1500));
@@ -142,6 +148,31 @@ async function processesConfig(scratch: string, file: string, processes: number,
   return { path: configPath, portOf: (node) => http + Number(node.slice('web-'.length)) };
 }
 
+/**
+ * castmirror sync with no store, a write-behind and a write-through one, and express-session +
+ * connect-redis, all on one local redis-server started here; undefined rows say why they are missing.
+ */
+async function storeSection(cluster: BenchCluster, standalone: (name: string) => string, portOf: (node: string) => number, scratch: string) {
+  const redis = await startRedisServer();
+  if (!redis) return { skipped: 'redis-server is not installed (Debian: apt-get install redis-server)' };
+  try {
+    const withStore = (mode: string) => `<Replication mode="sync"/><Store type="redis" url="redis://127.0.0.1:${redis.port}" mode="${mode}"/>`;
+    const pair = { kind: 'castmirror' as const, nodes: ['node-1', 'node-2'], targets: ['node-1'] };
+    const none = await measure({ name: 'castmirror sync, 2 nodes, no store', config: cluster.write('store-none.xml', '<Replication mode="sync"/>'), ...pair }, portOf, scratch);
+    const behind = await measure({ name: 'castmirror sync, 2 nodes, write-behind store', config: cluster.write('store-behind.xml', withStore('write-behind')), ...pair }, portOf, scratch);
+    const through = await measure({ name: 'castmirror sync, 2 nodes, write-through store', config: cluster.write('store-through.xml', withStore('write-through')), ...pair }, portOf, scratch);
+    const connectRedis = await measure({ name: 'express-session + connect-redis, the same redis-server', kind: 'express-redis', config: standalone('connect-redis.xml'), nodes: ['node-1'], targets: ['node-1'], redisPort: redis.port }, portOf, scratch);
+    return {
+      baseline: connectRedis.name,
+      tasks: [none, behind, through, connectRedis].map((r) => ({ ...r, ratioToConnectRedis: round(r.requestsPerSecond / connectRedis.requestsPerSecond, 3) })),
+      writeBehindCostOfRequestsPerSecond: round(1 - behind.requestsPerSecond / none.requestsPerSecond, 3),
+      targets: { writeBehindCostAtMost10Percent: behind.requestsPerSecond >= 0.9 * none.requestsPerSecond, writeThroughAtLeast1point2xConnectRedis: through.requestsPerSecond >= 1.2 * connectRedis.requestsPerSecond },
+    };
+  } finally {
+    redis.stop();
+  }
+}
+
 if (spawnSync('wrk', ['--version']).error) {
   print({ benchmark: 'cart', skipped: 'wrk is not installed (Debian: apt-get install wrk)' });
 } else {
@@ -154,15 +185,18 @@ if (spawnSync('wrk', ['--version']).error) {
       return configPath;
     };
     const portOfNode = (node: string) => cluster.httpPortOf(node);
-    const results = [
-      await measure({ name: 'bare node:http, counter in a Map keyed by a cookie (baseline)', kind: 'bare', config: standalone('bare.xml'), nodes: ['node-1'], targets: ['node-1'] }, portOfNode, scratch),
-      await measure({ name: 'castmirror standalone', kind: 'castmirror', config: standalone('standalone.xml'), nodes: ['node-1'], targets: ['node-1'] }, portOfNode, scratch),
-      await measure({ name: 'castmirror sync, 2 nodes', kind: 'castmirror', config: cluster.write('sync.xml', '<Replication mode="sync"/>'), nodes: ['node-1', 'node-2'], targets: ['node-1'] }, portOfNode, scratch),
-      await measure({ name: 'castmirror async, 2 nodes', kind: 'castmirror', config: cluster.write('async.xml', '<Replication mode="async"/>'), nodes: ['node-1', 'node-2'], targets: ['node-1'] }, portOfNode, scratch),
-    ];
+    const results = [await measure({ name: 'bare node:http, counter in a Map keyed by a cookie (baseline)', kind: 'bare', config: standalone('bare.xml'), nodes: ['node-1'], targets: ['node-1'] }, portOfNode, scratch)];
+    if (SECTIONS.has('modes')) {
+      results.push(
+        await measure({ name: 'castmirror standalone', kind: 'castmirror', config: standalone('standalone.xml'), nodes: ['node-1'], targets: ['node-1'] }, portOfNode, scratch),
+        await measure({ name: 'castmirror sync, 2 nodes', kind: 'castmirror', config: cluster.write('sync.xml', '<Replication mode="sync"/>'), nodes: ['node-1', 'node-2'], targets: ['node-1'] }, portOfNode, scratch),
+        await measure({ name: 'castmirror async, 2 nodes', kind: 'castmirror', config: cluster.write('async.xml', '<Replication mode="async"/>'), nodes: ['node-1', 'node-2'], targets: ['node-1'] }, portOfNode, scratch),
+      );
+    }
+    const store = SECTIONS.has('store') ? await storeSection(cluster, standalone, portOfNode, scratch) : undefined;
     // The processes curve: 1 and 2 processes of one machine, each wrk thread on its own process.
     const curve = [];
-    for (const [label, kind, inside] of [
+    for (const [label, kind, inside] of !SECTIONS.has('processes') ? [] : [
       ['bare node:http', 'bare', ''],
       ['castmirror standalone', 'castmirror', ''],
       ['castmirror sync (the processes back each other up)', 'castmirror', '<Replication mode="sync"/>'],
@@ -175,18 +209,19 @@ if (spawnSync('wrk', ['--version']).error) {
       }
     }
     const bare = results[0]!;
-    const bareCurve = curve[0]!;
+    const bareCurve = curve[0];
     print({
       benchmark: 'cart',
       baseline: bare.name,
       wrk: `-t2 -c32 -d${SECONDS}s, ${SESSIONS} sessions in rotation, straight to node-1`,
       tasks: results.map((r) => ({ ...r, ratioToBaseline: round(r.requestsPerSecond / bare.requestsPerSecond, 3), p99VsBaseline: round(r.p99Ms / bare.p99Ms, 2) })),
-      processesCurve: {
+      processesCurve: bareCurve && {
         baseline: bareCurve.name,
         wrk: `-t2 -c32 -d${SECONDS}s; with 2 processes each wrk thread keeps to one process and its ${SESSIONS / 2} sessions`,
         cores: availableParallelism(),
         tasks: curve.map((r) => ({ ...r, ratioToBaseline: round(r.requestsPerSecond / bareCurve.requestsPerSecond, 3) })),
       },
+      store,
     });
   } finally {
     rmSync(scratch, { recursive: true, force: true });

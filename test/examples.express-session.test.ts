@@ -77,7 +77,9 @@ describe('examples/express-session', { timeout: 90_000 }, () => {
         for (const v of visitors) {
           const seen = await v.client.get<{ visits: number; node: string }>('/visit');
           assert.notEqual(seen.body.node, 'node-b');
-          assert.equal(seen.body.visits, v.acknowledged, 'every acknowledged visit is there');
+          // On a miss, what the nodes warned about says where the visit went.
+          const warnings = () => [...nodes.values()].flatMap((n) => n.logs.filter((l) => (l.level ?? 0) >= 40).map((l) => `${n.name}: ${JSON.stringify(l)}`)).join('\n');
+          assert.equal(seen.body.visits, v.acknowledged, `every acknowledged visit is there (cookies ${JSON.stringify([...v.client.cookies])}); warnings:\n${seen.body.visits === v.acknowledged ? '' : warnings()}`);
         }
       });
     }

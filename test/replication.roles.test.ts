@@ -130,6 +130,27 @@ describe('SessionFinder', () => {
     assert.deepEqual(served.result, ['v1', 'v2']);
   });
 
+  test('a superseded copy whose primary lives is not taken over by a request that names no version (express-session\'s): the newer copy is found', async () => {
+    const nodes = await makeNodes(['a', 'b', 'c']);
+    const created = await nodes.node('a').run(undefined, addToCart('v1'));
+    const stale = created.hint.backup!;
+    const other = ['b', 'c'].find((n) => n !== stale)!;
+    // The session moves to the other node while the first backup hears nothing of it: its
+    // copy stays at v1, naming a primary that lives on but no longer holds the session.
+    nodes.hub.down.add(stale);
+    const moved = await nodes.node(other).run(created.hint, addToCart('v2'));
+    nodes.hub.down.delete(stale);
+    assert.equal(moved.outcome, 'fetched');
+    assert.equal(nodes.node(stale).inspect(created.session.id)?.session.meta.primary, 'a');
+    // The old primary lets go of whatever it kept (as a node that handed the session over does).
+    if (roleOn(nodes.node('a'), created.session.id)) await nodes.node('a').answer({ t: 'release', session: created.session.id }, { node: other, incarnation: `${other}-1` });
+    assert.equal(roleOn(nodes.node('a'), created.session.id), undefined, 'the primary named by the stale copy holds nothing');
+
+    const served = await nodes.node(stale).run({ sessionId: created.session.id }, readCart);
+    assert.equal(served.outcome, 'fetched', 'located and fetched, not taken over from the superseded copy');
+    assert.deepEqual(served.result, ['v1', 'v2']);
+  });
+
   test('async: a backup whose copy lags, asked with a cookie of an older version, takes the session from its live primary', async () => {
     const nodes = await makeNodes(['a', 'b'], { mode: 'async' });
     const created = await nodes.node('a').run(undefined, addToCart('v1'));

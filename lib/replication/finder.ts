@@ -93,8 +93,13 @@ export class SessionFinder {
       const fetched = await this.fetchFrom(candidate, id);
       if (fetched) return this.promote(fetched.session, 'fetched', candidate, fetched.backupAt);
     }
-    if (copy && copy.version >= seen) return this.promote(copy, 'took-over', copy.meta.primary);
-    // No copy here, or an older one than the client saw: look for a newer one elsewhere.
+    // Our copy is the newest the client can have seen when its primary is gone. While that
+    // primary lives (it did not give the session: it handed it over, or let it move on), the
+    // copy may be a superseded one: look for a newer one first. A client that names no version
+    // (express-session's) would otherwise get an old state back.
+    const copyPrimaryGone = copy !== undefined && (copy.meta.primary === self || !this.options.backups.isAlive(copy.meta.primary));
+    if (copy && copy.version >= seen && copyPrimaryGone) return this.promote(copy, 'took-over', copy.meta.primary);
+    // No copy here, an older one than the client saw, or one whose primary lives: look for a newer one elsewhere.
     if (hint.backup && hint.backup !== self && this.options.backups.isAlive(hint.backup)) {
       const fetched = await this.fetchFrom(hint.backup, id);
       if (fetched && fetched.session.version >= Math.max(seen, copy ? copy.version + 1 : 0)) return this.promote(fetched.session, 'fetched', primary, fetched.backupAt);
@@ -105,8 +110,8 @@ export class SessionFinder {
     const stored = located.expired || store.wasExpired(id) ? undefined : await this.restore(id, now);
     if (stored && stored.version > (copy?.version ?? -1)) return this.promote(stored, 'restored', primary);
     if (copy) {
-      // The newest copy left: what the client saw beyond it was in the async loss window.
-      this.options.logger.warn({ session: id, seen, have: copy.version }, 'taking over an older copy than the client saw');
+      // The newest copy left. Beyond what the client saw, what it lacks was in the async loss window.
+      if (copy.version < seen) this.options.logger.warn({ session: id, seen, have: copy.version }, 'taking over an older copy than the client saw');
       return this.promote(copy, 'took-over', copy.meta.primary);
     }
     if (located.expired || store.wasExpired(id) || hint.primary === undefined) {
