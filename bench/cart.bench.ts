@@ -156,7 +156,9 @@ async function storeSection(cluster: BenchCluster, standalone: (name: string) =>
   const redis = await startRedisServer();
   if (!redis) return { skipped: 'redis-server is not installed (Debian: apt-get install redis-server)' };
   try {
-    const withStore = (mode: string) => `<Replication mode="sync"/><Store type="redis" url="redis://127.0.0.1:${redis.port}" mode="${mode}"/>`;
+    // BENCH_STORE_FLUSH_MS: the write-behind interval (<Store flushMs>; its default otherwise).
+    const flush = process.env.BENCH_STORE_FLUSH_MS ? ` flushMs="${Number(process.env.BENCH_STORE_FLUSH_MS)}"` : '';
+    const withStore = (mode: string) => `<Replication mode="sync"/><Store type="redis" url="redis://127.0.0.1:${redis.port}" mode="${mode}"${flush}/>`;
     const pair = { kind: 'castmirror' as const, nodes: ['node-1', 'node-2'], targets: ['node-1'] };
     const none = await measure({ name: 'castmirror sync, 2 nodes, no store', config: cluster.write('store-none.xml', '<Replication mode="sync"/>'), ...pair }, portOf, scratch);
     const behind = await measure({ name: 'castmirror sync, 2 nodes, write-behind store', config: cluster.write('store-behind.xml', withStore('write-behind')), ...pair }, portOf, scratch);
@@ -164,6 +166,7 @@ async function storeSection(cluster: BenchCluster, standalone: (name: string) =>
     const connectRedis = await measure({ name: 'express-session + connect-redis, the same redis-server', kind: 'express-redis', config: standalone('connect-redis.xml'), nodes: ['node-1'], targets: ['node-1'], redisPort: redis.port }, portOf, scratch);
     return {
       baseline: connectRedis.name,
+      flushMs: process.env.BENCH_STORE_FLUSH_MS ? Number(process.env.BENCH_STORE_FLUSH_MS) : 'default (100)',
       tasks: [none, behind, through, connectRedis].map((r) => ({ ...r, ratioToConnectRedis: round(r.requestsPerSecond / connectRedis.requestsPerSecond, 3) })),
       writeBehindCostOfRequestsPerSecond: round(1 - behind.requestsPerSecond / none.requestsPerSecond, 3),
       targets: { writeBehindCostAtMost10Percent: behind.requestsPerSecond >= 0.9 * none.requestsPerSecond, writeThroughAtLeast1point2xConnectRedis: through.requestsPerSecond >= 1.2 * connectRedis.requestsPerSecond },

@@ -42,7 +42,12 @@ export interface VaultStats {
   lastFlushLagMs: number;
 }
 
-type Pending = { readonly kind: 'set'; readonly bytes: Uint8Array; readonly ttlMs: number; readonly queuedAt: number } | { readonly kind: 'del' | 'expire'; readonly ttlMs: number; readonly queuedAt: number };
+/**
+ * A change waiting for the store. A write holds the session's snapshot as it was at its
+ * commit (a shallow copy; stored values do not change), encoded only when it is sent: a
+ * session committed many times between two flushes is encoded once.
+ */
+type Pending = { readonly kind: 'set'; readonly snapshot: SessionSnapshot; readonly ttlMs: number; readonly queuedAt: number } | { readonly kind: 'del' | 'expire'; readonly ttlMs: number; readonly queuedAt: number };
 
 /** Commands per batch written to the store (one pipeline). */
 const FLUSH_BATCH = 1_000;
@@ -98,7 +103,7 @@ export class SessionVault {
   write(session: SessionObject): Promise<void> | undefined {
     const now = Date.now();
     const ttlMs = ttlOf(session, now);
-    const entry: Pending = ttlMs > 0 ? { kind: 'set', bytes: encodeSnapshot(snapshotOf(session)), ttlMs, queuedAt: now } : { kind: 'del', ttlMs: 0, queuedAt: now };
+    const entry: Pending = ttlMs > 0 ? { kind: 'set', snapshot: snapshotOf(session), ttlMs, queuedAt: now } : { kind: 'del', ttlMs: 0, queuedAt: now };
     this.touchedAt.set(session, now);
     if (this.settings.mode === 'write-behind' || this.stats.state !== 'up') return void this.enqueue(session.id, entry);
     return this.send([[session.id, entry]]).then((failed) => {
@@ -129,7 +134,7 @@ export class SessionVault {
     if (waiting?.kind === 'del') return undefined;
     if (waiting?.kind === 'set') {
       this.stats.loadHits++;
-      return decodeSnapshot(waiting.bytes);
+      return waiting.snapshot;
     }
     let bytes: Buffer | null;
     try {
@@ -198,7 +203,10 @@ export class SessionVault {
     const pipeline = this.redis.pipeline();
     for (const [id, entry] of batch) {
       const key = this.keyPrefix + id;
-      if (entry.kind === 'set') pipeline.set(key, Buffer.from(entry.bytes.buffer, entry.bytes.byteOffset, entry.bytes.length), 'PX', Math.max(1, entry.ttlMs));
+      if (entry.kind === 'set') {
+        const bytes = encodeSnapshot(entry.snapshot);
+        pipeline.set(key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), 'PX', Math.max(1, entry.ttlMs));
+      }
       else if (entry.kind === 'expire') pipeline.pexpire(key, Math.max(1, entry.ttlMs));
       else pipeline.del(key);
     }
