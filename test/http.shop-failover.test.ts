@@ -8,6 +8,7 @@ import { after, afterEach, describe, test } from 'node:test';
 import { killAll } from './helpers/cluster.js';
 import { CookieClient } from './helpers/cookie-client.js';
 import { startShopCluster, type ShopCluster } from './helpers/shop.js';
+import { eventually } from './helpers/wait.js';
 
 interface Cart {
   items: { sku: string; qty: number; name: string; price: number }[];
@@ -179,12 +180,15 @@ describe('demo shop through the proxy', { timeout: 120_000 }, () => {
     // sessions at once: counted as they are placed, they even the nodes out; counted only as
     // they are answered, they would all land on node-b and node-c.
     for (let i = 0; i < 2; i++) assert.equal((await new CookieClient(shop.nodeUrl('node-a')).post('/cart/items', { sku: 'sku-0006', qty: 1 })).status, 200);
-    await new Promise((resolve) => setTimeout(resolve, 300)); // heartbeats carry the loads to the proxy
+    // The heartbeats have carried the loads to the proxy: node-a holds 2, node-b and node-c a backup each.
+    await eventually(async () => (await shop.proxyStatus()).members.find((m) => m.name === 'node-a')?.sessions === 2, { what: 'the proxy to see node-a\'s two sessions' });
     const burst = await Promise.all(Array.from({ length: 15 }, () => new CookieClient(shop.proxyUrl).post('/cart/items', { sku: 'sku-0006', qty: 1 })));
     const perNode = new Map<string, number>();
     for (const reply of burst) perNode.set(reply.node!, (perNode.get(reply.node!) ?? 0) + 1);
     assert.equal(perNode.size, 3, `the burst reached every node: ${JSON.stringify([...perNode])}`);
-    for (const [node, count] of perNode) assert.ok(count >= 3, `${node} got ${count} of the burst of 15`);
+    // Counted only as they are answered, all 15 would go to node-b and node-c. A heartbeat that
+    // arrives mid-burst may leave out sessions still being created, so the split is not exact.
+    for (const [node, count] of perNode) assert.ok(count >= 2, `${node} got ${count} of the burst of 15: ${JSON.stringify([...perNode])}`);
 
     const served = new Map<string, number>();
     for (let i = 0; i < 30; i++) {
