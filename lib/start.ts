@@ -4,7 +4,7 @@
  * The edge floor: it may use every layer, and no layer uses it.
  */
 import { AdminServer } from './admin/server.js';
-import { DnsMemberWatch, isMemberAddress, withMembers } from './config/dns-members.js';
+import { DnsMemberWatch, isMemberAddress, withMember } from './config/dns-members.js';
 import { loadConfig, type LoadedConfig } from './config/load.js';
 import { resolveNodeConfig } from './config/resolve.js';
 import { InvalidArgumentError } from './errors.js';
@@ -37,7 +37,7 @@ export async function startNode(options: StartNodeOptions): Promise<CacheNode> {
   if (discovery.type === 'dns') {
     if (!isMemberAddress(nodeName)) throw new InvalidArgumentError(`with <Discovery type="dns"> a node is named by its IPv4 address, not "${nodeName}"`);
     // This node is a member whether or not the answer holds it yet (a pod not yet published).
-    loaded = { ...loaded, config: withMembers(loaded.config, [...loaded.config.nodes.map((n) => n.name), nodeName]) };
+    loaded = { ...loaded, config: withMember(loaded.config, nodeName) };
   }
   const resolved = resolveNodeConfig(loaded.config, nodeName);
   const node = await CacheNode.start({ ...nodeOptions, logger, config: resolved, secret: loaded.secret, adminPort: admin ? resolved.node.adminPort : 0 });

@@ -17,6 +17,7 @@ import { parseConfigText } from '../lib/config/load.js';
 import type { DnsDiscovery } from '../lib/config/types.js';
 import { runCli } from './helpers/cli.js';
 import { killAll, NodeProcess, ROOT } from './helpers/cluster.js';
+import { rememberCookies } from './helpers/cookie-client.js';
 import { canCreateNamespaces, DnsServer, Hosts, type AgentReply } from './helpers/netns.js';
 import { eventually } from './helpers/wait.js';
 
@@ -37,11 +38,7 @@ class Shopper {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (this.cookies.size > 0) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     const reply = await this.hosts.request(`${this.base}${route}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-    for (const cookie of reply.setCookies ?? []) {
-      const [pair] = cookie.split(';');
-      const at = pair!.indexOf('=');
-      this.cookies.set(pair!.slice(0, at), pair!.slice(at + 1));
-    }
+    rememberCookies(this.cookies, reply.setCookies ?? []);
     return reply;
   }
 

@@ -5,7 +5,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { AdminClient, adminEndpoint } from '../../lib/admin/client.js';
 import type { LoadedConfig } from '../../lib/config/load.js';
-import { isMemberAddress, localMemberAddress, withMembers } from '../../lib/config/dns-members.js';
+import { isMemberAddress, localMemberAddress, withMember } from '../../lib/config/dns-members.js';
 import { closest } from '../../lib/util/suggest.js';
 import { AdminRequestError, AdminUnreachableError, CastmirrorError, ConfigError, ConfigReadError, UnknownNodeError } from '../../lib/errors.js';
 
@@ -94,7 +94,7 @@ export function adminClients(loaded: LoadedConfig, nodeName: string | undefined)
   const { secret } = loaded;
   // With dns discovery a node not yet (or no longer) in the answer is still reachable by its address.
   const named = nodeName !== undefined && loaded.config.discovery.type === 'dns' && isMemberAddress(nodeName);
-  const config = named ? withMembers(loaded.config, [...loaded.config.nodes.map((n) => n.name), nodeName]) : loaded.config;
+  const config = named ? withMember(loaded.config, nodeName) : loaded.config;
   const nodes = nodeName === undefined ? config.nodes : config.nodes.filter((n) => n.name === nodeName);
   if (nodes.length === 0) throw new UnknownNodeError(nodeName ?? '', config.nodes.map((n) => n.name));
   return nodes.map((n) => ({ node: n.name, client: new AdminClient({ ...adminEndpoint(config, n), secret: secret?.value }) }));

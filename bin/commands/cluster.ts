@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { isLocalAddress } from '../../lib/util/local-addresses.js';
 import path from 'node:path';
 import { parseClusterConfig } from '../../lib/config/parse.js';
 import type { NodeStatus } from '../../lib/node/cache-node.js';
@@ -132,8 +132,7 @@ function ensureSecretFile(configFile: string): string | undefined {
 }
 
 function isLocalHost(host: string): boolean {
-  if (host === 'localhost' || host === '::1' || host.startsWith('127.')) return true;
-  return Object.values(os.networkInterfaces()).some((list) => list?.some((i) => i.address === host));
+  return host === 'localhost' || isLocalAddress(host);
 }
 
 /** Resolves with the first node's view once every node sees every other alive, or undefined. */

@@ -9,8 +9,8 @@
  * changed set. A failed lookup keeps the last set: a DNS outage never empties the cluster.
  */
 import { isIPv4 } from 'node:net';
-import { networkInterfaces } from 'node:os';
 import { Resolver } from 'node:dns/promises';
+import { localIPv4Addresses } from '../util/local-addresses.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import type { ClusterConfig, DnsDiscovery, NodeEntry } from './types.js';
 
@@ -53,15 +53,17 @@ export function withMembers(config: ClusterConfig, addresses: readonly string[])
   return Object.freeze({ ...config, nodes: Object.freeze(nodes) });
 }
 
+/** `config` with `address` among its members (a node is one whether or not the answer holds it yet). */
+export function withMember(config: ClusterConfig, address: string): ClusterConfig {
+  return withMembers(config, [...config.nodes.map((n) => n.name), address]);
+}
+
 /**
  * This machine's member address: a local IPv4 address among `members`, else the first
  * external IPv4 address of its interfaces (a node whose record DNS does not hold yet).
  */
 export function localMemberAddress(members: readonly string[]): string | undefined {
-  const local = Object.values(networkInterfaces())
-    .flat()
-    .filter((a) => a !== undefined && a.family === 'IPv4')
-    .map((a) => a!);
+  const local = localIPv4Addresses();
   return local.find((a) => members.includes(a.address))?.address ?? local.find((a) => !a.internal)?.address;
 }
 

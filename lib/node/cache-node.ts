@@ -16,7 +16,7 @@ import { ObjectCacheManager } from '../cache/manager.js';
 import { diffConfig, mergeRunning } from '../config/diff.js';
 import { loadConfig } from '../config/load.js';
 import { resolveNodeConfig } from '../config/resolve.js';
-import { withMembers } from '../config/dns-members.js';
+import { withMember, withMembers } from '../config/dns-members.js';
 import type { NodeConfig, ResolvedSecret } from '../config/types.js';
 import { publish } from '../diagnostics.js';
 import { InvalidArgumentError } from '../errors.js';
@@ -250,7 +250,7 @@ export class CacheNode {
   async reload(env?: NodeJS.ProcessEnv): Promise<ReloadReport> {
     const loaded = await loadConfig(this.currentConfig.cluster.file, env ? { env } : {});
     // With dns discovery this node is a member whether or not the answer holds it yet.
-    const cluster = loaded.config.discovery.type === 'dns' ? withMembers(loaded.config, [...loaded.config.nodes.map((n) => n.name), this.name]) : loaded.config;
+    const cluster = loaded.config.discovery.type === 'dns' ? withMember(loaded.config, this.name) : loaded.config;
     if (!cluster.nodes.some((n) => n.name === this.name)) {
       return { node: this.name, applied: [], needsRestart: [`${this.name} is no longer listed in <ClusterNodes>: drain it (castmirror drain --node ${this.name}) to take it out`] };
     }

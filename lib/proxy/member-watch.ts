@@ -88,6 +88,8 @@ export class MemberWatch {
       else this.members.set(node.name, { node, incarnation: undefined, lastHeard: -Infinity, load: undefined, assignedSinceHeartbeat: 0, left: false, refusedAt: -Infinity, ready: undefined });
     }
     for (const name of this.members.keys()) if (!config.nodes.some((n) => n.name === name)) this.members.delete(name);
+    // Made again as asked: members that left (dns discovery churns) keep no client.
+    this.readinessClients.clear();
   }
 
   /** Whether heartbeats are being listened to (false: every listed node is taken as alive). */

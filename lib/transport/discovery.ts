@@ -5,8 +5,8 @@
  * go, for nodes and the proxy alike.
  */
 import { lookup } from 'node:dns/promises';
-import { networkInterfaces } from 'node:os';
 import type { ClusterConfig, MessagingSettings, NodeConfig } from '../config/types.js';
+import { isLocalAddress } from '../util/local-addresses.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import type { DatagramChannel } from './datagram-channel.js';
 import { MulticastChannel } from './multicast.js';
@@ -52,18 +52,16 @@ export async function openNodeDatagrams(config: NodeConfig, faults: { readonly d
 export async function openProxyDatagrams(config: ClusterConfig): Promise<DatagramChannel | undefined> {
   if (config.discovery.type === 'multicast') return MulticastChannel.openGroup(config.multicast, config.messaging);
   if (!config.proxy) return undefined;
-  const host = (await isLocalAddress(config.proxy.host)) ? config.proxy.host : '0.0.0.0';
+  const host = (await isLocalName(config.proxy.host)) ? config.proxy.host : '0.0.0.0';
   return UnicastChannel.open({ host, port: config.proxy.port, targets: [], ...limits(config.messaging, 0) });
 }
 
-async function isLocalAddress(host: string): Promise<boolean> {
-  let address: string;
+async function isLocalName(host: string): Promise<boolean> {
   try {
-    address = (await lookup(host, { family: 4 })).address;
+    return isLocalAddress((await lookup(host, { family: 4 })).address);
   } catch {
     return false;
   }
-  return Object.values(networkInterfaces()).some((list) => list?.some((a) => a.address === address));
 }
 
 /** Takes a reloaded node list: a unicast channel sends to the new entries from now on. */

@@ -29,8 +29,6 @@ export interface UnicastChannelOptions extends ReceiveLimits {
 const DEFAULT_REFRESH_MS = 5_000;
 
 export class UnicastChannel extends DatagramChannel {
-  /** Targets whose host name has never resolved: nothing can be sent to them yet. */
-  unresolvedTargets = 0;
   private targets: readonly UnicastTarget[] = [];
   private readonly addresses = new Map<string, string>();
   private readonly refreshTimer: NodeJS.Timeout;
@@ -85,6 +83,5 @@ export class UnicastChannel extends DatagramChannel {
         }
       }),
     );
-    this.unresolvedTargets = this.targets.filter((t) => !this.addresses.has(t.host)).length;
   }
 }

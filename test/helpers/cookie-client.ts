@@ -9,6 +9,17 @@ export interface Reply<T = any> {
   readonly headers: Headers;
 }
 
+/** Keeps what `Set-Cookie` lines say in `cookies`, as a browser does (an empty value or Max-Age=0 deletes). */
+export function rememberCookies(cookies: Map<string, string>, setCookies: readonly string[]): void {
+  for (const line of setCookies) {
+    const [pair] = line.split(';');
+    const at = pair!.indexOf('=');
+    const [name, value] = [pair!.slice(0, at).trim(), pair!.slice(at + 1).trim()];
+    if (value === '' || /;\s*Max-Age=0/i.test(line)) cookies.delete(name);
+    else cookies.set(name, value);
+  }
+}
+
 export class CookieClient {
   readonly cookies = new Map<string, string>();
 
@@ -28,14 +39,7 @@ export class CookieClient {
     if (this.cookies.size > 0) headers.cookie = this.cookieHeader;
     if (body !== undefined) headers['content-type'] = 'application/json';
     const response = await fetch(this.base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(15_000) });
-    for (const line of response.headers.getSetCookie()) {
-      const [pair] = line.split(';');
-      const at = pair!.indexOf('=');
-      const [name, value] = [pair!.slice(0, at).trim(), pair!.slice(at + 1).trim()];
-      // An empty value with Max-Age=0 deletes the cookie, as a browser does.
-      if (value === '' || /;\s*Max-Age=0/i.test(line)) this.cookies.delete(name);
-      else this.cookies.set(name, value);
-    }
+    rememberCookies(this.cookies, response.headers.getSetCookie());
     const text = await response.text();
     let parsed: unknown = text;
     try {
