@@ -17,7 +17,7 @@ import { BridgeCapture, captureTool } from './helpers/capture.js';
 import { hasOpenssl, makeCertificates } from './helpers/certificates.js';
 import { killAll } from './helpers/cluster.js';
 import { canCreateNamespaces } from './helpers/netns.js';
-import { NAMES, startHosts } from './helpers/session-hosts.js';
+import { invalidationReachesEveryNode, NAMES, startHosts } from './helpers/session-hosts.js';
 import { eventually, sleep } from './helpers/wait.js';
 
 const namespaces = canCreateNamespaces();
@@ -25,17 +25,6 @@ const skip = namespaces ? false : 'needs root to create network namespaces (CI r
 const CACHE = '  <Caches><Cache type="product" capacity="100"/></Caches>';
 const STATIC = `  <Discovery type="static"/>\n${CACHE}`;
 const ENCRYPTED = `${STATIC}\n  <Encryption links="secret" datagrams="encrypted"/>`;
-
-type Cluster = Awaited<ReturnType<typeof startHosts>>;
-
-/** Every node holds `key`; an invalidation on node-a removes it everywhere. */
-async function invalidationReachesEveryNode(c: Cluster, key: string): Promise<void> {
-  for (const i of NAMES.keys()) await c.admin(i, `/caches/product/entries/${key}`, { method: 'PUT', body: { price: i } });
-  await c.admin(0, '/caches/product/invalidate', { method: 'POST', body: { key } });
-  for (const i of NAMES.keys()) {
-    await eventually(async () => (await c.hosts.request(`http://${c.hosts.address(i)}:9081/caches/product/entries/${key}`, { headers: c.auth })).status === 404, { what: `${key} invalidated on ${NAMES[i]}` });
-  }
-}
 
 describe('discovery and encryption across hosts, on a network without multicast', { timeout: 120_000 }, () => {
   const cleanups: (() => void)[] = [];

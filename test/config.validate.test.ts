@@ -352,7 +352,7 @@ ${NODES}
     assert.deepEqual(multicast.config.encryption, { links: 'off', datagrams: 'signed', admin: 'http', certificates: undefined });
     const unicast = parseConfigText(staticXml(''), 'server.xml', { env: SECRET_ENV });
     assert.deepEqual(unicast.config.discovery, { type: 'static' });
-    assert.deepEqual(diagnostics(xml('  <Discovery type="gossip"/>')).map((d) => d.replace(/^server\.xml:\d+:\d+: /, '')), ['type="gossip" on <Discovery> must be one of multicast, static, dns']);
+    assert.deepEqual(diagnostics(xml('  <Discovery type="gossip"/>')).map((d) => d.replace(/^server\.xml:\d+:\d+: /, '')), ['type="gossip" on <Discovery> must be one of multicast, static, dns, pubsub']);
     assert.match(diagnostics(xml('  <NodeSetting node="a"><Discovery type="static"/></NodeSetting>')).join('\n'), /Discovery/);
     assert.match(diagnostics(xml('  <NodeSetting node="a"><Encryption links="secret"/></NodeSetting>')).join('\n'), /Encryption/);
   });
@@ -385,5 +385,15 @@ describe('<Store>', () => {
     assert.deepEqual(problems('type="redis" url="http://h"'), ['url="http://h" on <Store> is not a redis://, rediss://, redis+cluster:// or redis+sentinel:// URL']);
     assert.deepEqual(problems('type="redis" url="redis://h" mode="sometimes"'), ['mode="sometimes" on <Store> must be one of write-through, write-behind']);
     assert.match(diagnostics(xml('  <NodeSetting node="a"><Store type="redis" url="redis://h"/></NodeSetting>')).join('\n'), /Store/);
+  });
+
+  test('pubsub discovery needs a write-through store, named where it is missing or wrong', () => {
+    const pubsub = parseConfigText(xml('  <Discovery type="pubsub"/>\n  <Store type="redis" url="redis://10.0.0.5:6379"/>'), 'server.xml', { env: SECRET_ENV }).config;
+    assert.equal(pubsub.discovery.type, 'pubsub');
+    assert.equal(pubsub.store?.mode, 'write-through');
+    assert.deepEqual(diagnostics(xml('  <Discovery type="pubsub"/>')), ['server.xml:6:3: <Discovery type="pubsub"> publishes heartbeats and invalidations through the shared store: add <Store type="redis" url="..."/>']);
+    assert.deepEqual(diagnostics(xml('  <Discovery type="pubsub"/>\n  <Store type="redis" url="redis://h" mode="write-behind"/>')), ['server.xml:7:3: with <Discovery type="pubsub"> the store holds the only other copy of each session: use mode="write-through" (every commit waits for the store)']);
+    // Node hosts are not datagram targets there: a wildcard is the proxy's business alone.
+    assert.deepEqual(diagnostics(xml('  <Discovery type="pubsub"/>\n  <Store type="redis" url="redis://h"/>', '    <Node name="a" host="0.0.0.0" httpPort="8081" replicationPort="7081" adminPort="9081"/>')), []);
   });
 });

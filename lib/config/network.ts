@@ -11,7 +11,7 @@ const DNS_NAME = /^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]
 const RESOLVER = /^[A-Za-z0-9.-]{1,253}(:\d{1,5})?$/;
 
 /**
- * `<Discovery type="multicast|static"/>`, or `<Discovery type="dns" name refreshMs resolver
+ * `<Discovery type="multicast|static|pubsub"/>`, or `<Discovery type="dns" name refreshMs resolver
  * httpPort replicationPort adminPort/>`; multicast when absent.
  */
 export function readDiscovery(element: ElementReader | undefined): DiscoverySettings {
@@ -89,7 +89,7 @@ const UNREACHABLE_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
  * address or name the others can reach, not a wildcard. Reported at the element concerned.
  */
 export function checkStaticTargets(discovery: DiscoverySettings, nodes: readonly { entry: NodeEntry; element: ElementReader }[], proxy: ProxySettings | undefined, proxyElement: ElementReader | undefined): void {
-  if (discovery.type === 'multicast') return;
+  if (discovery.type === 'multicast' || discovery.type === 'pubsub') return;
   for (const { entry, element } of nodes) {
     if (entry.index === 0 && UNREACHABLE_HOSTS.has(entry.host)) element.error(`with <Discovery type="${discovery.type}">, host of node ${entry.group} must be an address or name the other nodes can reach (datagrams are sent there), not ${entry.host}`);
   }
@@ -99,4 +99,15 @@ export function checkStaticTargets(discovery: DiscoverySettings, nodes: readonly
 /** With dns discovery the members come from DNS: a `<ClusterNodes>` would be a second list that is not read. */
 export function checkNoNodeList(discovery: DiscoverySettings, clusterNodes: ElementReader | undefined): void {
   if (discovery.type === 'dns' && clusterNodes) clusterNodes.error('with <Discovery type="dns"> the members are the addresses of the DNS name: remove <ClusterNodes>, which would not be read');
+}
+
+/**
+ * pubsub discovery carries datagrams through the store, and keeps each session there as its
+ * only second copy: it needs a `<Store>` that every commit waits for (write-behind would let
+ * another node load an older state than the one a client was told of).
+ */
+export function checkPubSubStore(discovery: DiscoverySettings, store: StoreSettings | undefined, discoveryElement: ElementReader | undefined, storeElement: ElementReader | undefined): void {
+  if (discovery.type !== 'pubsub' || !discoveryElement) return;
+  if (!storeElement) discoveryElement.error('<Discovery type="pubsub"> publishes heartbeats and invalidations through the shared store: add <Store type="redis" url="..."/>');
+  else if (store?.mode === 'write-behind') storeElement.error('with <Discovery type="pubsub"> the store holds the only other copy of each session: use mode="write-through" (every commit waits for the store)');
 }

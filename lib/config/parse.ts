@@ -6,7 +6,7 @@
 import { availableParallelism } from 'node:os';
 import type { ConfigDiagnostic } from '../errors.js';
 import { Diagnostics, ElementReader, parseXml, type Position } from './xml-reader.js';
-import { checkNoNodeList, checkStaticTargets, readDiscovery, readEncryption, readStore } from './network.js';
+import { checkNoNodeList, checkPubSubStore, checkStaticTargets, readDiscovery, readEncryption, readStore } from './network.js';
 import { resolveSecret } from './secret.js';
 import { DEFAULTS, MAX_PROCESSES_PER_NODE, NAME_PATTERN, type AdminCredential, type AdminSettings, type CacheSettings, type ClusterConfig, type HeartbeatSettings, type NodeEntry, type NodeOverrides, type ProxySettings, type ResolvedSecret } from './types.js';
 import {
@@ -110,7 +110,8 @@ function readServer(server: ElementReader, file: string, cores: number): { confi
   const clusterElement = server.child('Cluster', { required: true });
   const clustered = clusterElement ? clusterElement.intText({ min: 0, max: 1 }) === 1 : false;
 
-  const discovery = readDiscovery(server.child('Discovery'));
+  const discoveryElement = server.child('Discovery');
+  const discovery = readDiscovery(discoveryElement);
   const encryption = readEncryption(server.child('Encryption'), file);
   const multicastUsed = clustered && discovery.type === 'multicast';
   const address = readMulticastAddress(server.child('MulticastAddress', { required: multicastUsed }));
@@ -137,6 +138,9 @@ function readServer(server: ElementReader, file: string, cores: number): { confi
   const overrides = readNodeSettings(server, nodes, caches, heartbeat);
   checkListeners(nodes, admin, overrides, proxy, proxyElement ?? server);
   checkStaticTargets(discovery, nodes, proxy, proxyElement);
+  const storeElement = server.child('Store');
+  const store = readStore(storeElement);
+  checkPubSubStore(discovery, store, discoveryElement, storeElement);
 
   const config: ClusterConfig = {
     file,
@@ -158,7 +162,7 @@ function readServer(server: ElementReader, file: string, cores: number): { confi
     admin,
     adminUsers: adminUsers.map((u) => u.user),
     proxy,
-    store: readStore(server.child('Store')),
+    store,
     nodes: nodes.map((n) => n.entry),
     caches: caches.map((c) => c.settings),
     applications: readApplications(server.child('Applications')),

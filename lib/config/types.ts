@@ -23,9 +23,12 @@ export interface MulticastSettings {
  * `<ClusterNodes>` entry, at its host and replicationPort (UDP beside the TCP port of the
  * same number), for networks where multicast does not reach (cloud VPCs, most container
  * networks); `dns`: like static, to the addresses a DNS name holds (a Kubernetes headless
- * Service), looked up again every `refreshMs`, so members come and go without a config edit.
+ * Service), looked up again every `refreshMs`, so members come and go without a config edit;
+ * `pubsub`: published on a channel of the shared store (`<Store>`), for networks where the
+ * nodes cannot reach each other at all; sessions then live on the node serving them and in
+ * the store, with no backup node (lib/replication/store-coherence.ts).
  */
-export const DISCOVERY_TYPES = ['multicast', 'static', 'dns'] as const;
+export const DISCOVERY_TYPES = ['multicast', 'static', 'dns', 'pubsub'] as const;
 export type DiscoveryType = (typeof DISCOVERY_TYPES)[number];
 
 /** `<Discovery type="dns">`: the name, where to ask, and the ports every member uses. */
@@ -41,7 +44,7 @@ export interface DnsDiscovery {
   readonly adminPort: number;
 }
 
-export type DiscoverySettings = { readonly type: 'multicast' | 'static' } | DnsDiscovery;
+export type DiscoverySettings = { readonly type: 'multicast' | 'static' | 'pubsub' } | DnsDiscovery;
 
 /**
  * Replication links: plain TCP behind the secret's challenge-response (`off`), TLS 1.3 keyed

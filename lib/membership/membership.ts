@@ -400,12 +400,12 @@ export class Membership extends EventEmitter<MemberEventMap> {
       if (multicast && this.knownNodes.size > 1) (this.selfTestTimer = this.clock.setTimeout(() => this.othersHeard(), Math.max(4000, 20 * intervalMs))).unref?.();
       return;
     }
-    this.logger.error(
-      { node: this.self.name, heartbeatsSent: this.heartbeatsSent, framesDelivered: this.options.channel.framesDelivered },
-      multicast
-        ? 'MULTICAST IS NOT WORKING: this node has not heard its own heartbeats; check <MulticastInterface>, firewall rules and the multicast route, or, where multicast cannot work (most cloud networks and containers), use <Discovery type="static"> or type="dns"'
-        : 'DATAGRAMS ARE NOT ARRIVING: this node has not heard its own heartbeats, sent by UDP to its host and replicationPort; check its host in <ClusterNodes> and that the UDP port is open',
-    );
+    const advice = {
+      multicast: 'MULTICAST IS NOT WORKING: this node has not heard its own heartbeats; check <MulticastInterface>, firewall rules and the multicast route, or, where multicast cannot work (most cloud networks and containers), use <Discovery type="static"> or type="dns"',
+      pubsub: 'DATAGRAMS ARE NOT ARRIVING: this node has not heard its own heartbeats, published through the store; check <Store url> and that the store is up',
+      unicast: 'DATAGRAMS ARE NOT ARRIVING: this node has not heard its own heartbeats, sent by UDP to its host and replicationPort; check its host in <ClusterNodes> and that the UDP port is open',
+    }[multicast ? 'multicast' : this.options.discovery === 'pubsub' ? 'pubsub' : 'unicast'];
+    this.logger.error({ node: this.self.name, heartbeatsSent: this.heartbeatsSent, framesDelivered: this.options.channel.framesDelivered }, advice);
     this.emit('multicast-silent');
   }
 

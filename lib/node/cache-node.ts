@@ -33,13 +33,14 @@ import type { DatagramChannel } from '../transport/datagram-channel.js';
 import { openNodeDatagrams, retargetDatagrams } from '../transport/discovery.js';
 import { CloseOnce } from '../util/close-once.js';
 import { silentLogger, type Logger } from '../util/logger.js';
-import type { AppState, MemberLoad } from '../wire/messages.js';
+import type { AppState } from '../wire/messages.js';
 import { ClusterCore } from './cluster-core.js';
 import { newIncarnation, type Incarnation } from './incarnation.js';
 import { logApplications, logMembership } from './event-log.js';
 import { NodeDirectory } from './node-directory.js';
 import { collectMetrics, type MetricSources } from './metrics.js';
 import { memberStatus, standaloneMember, type ApplicationStatus, type NodeStatus, type ReloadReport } from './status.js';
+import { LoadGauge } from './load-gauge.js';
 import { ReadinessChecks, type Readiness, type ReadinessCheck } from './readiness.js';
 import { RequestsInProgress } from './requests-in-progress.js';
 
@@ -103,7 +104,7 @@ export class CacheNode {
   /** Where the other nodes are; changes on reload and, with dns discovery, with the name's answers. */
   private readonly directory: NodeDirectory;
   private readonly startedAtMonotonic = performance.now();
-  private eluBaseline = performance.eventLoopUtilization();
+  private readonly load = new LoadGauge(() => ({ items: this.caches.totalEntries, sessions: this.sessions.count }));
 
   private constructor(options: CacheNodeOptions, incarnation: Incarnation, { transport, vault }: { readonly transport: DatagramChannel | undefined; readonly vault: SessionVault | undefined }) {
     const { config } = options;
@@ -122,6 +123,8 @@ export class CacheNode {
     this.apps = new ApplicationRegistry({ self: this.name, initial: config.cluster.applications, stateFile, logger: options.logger });
     logApplications(this.apps, this.name, this.logger);
     if (vault) SharedApplicationStates.attach(vault.client, config.cluster.store!, config.cluster.name, this.apps, this.logger);
+    // pubsub discovery: no node reaches another; sessions have no backup node, only the store.
+    const throughStore = config.cluster.discovery.type === 'pubsub';
     if (transport) {
       this.core = new ClusterCore({
         transport,
@@ -131,17 +134,21 @@ export class CacheNode {
         maxDatagramBytes: config.messaging.maxDatagramBytes,
         coalesceMs: config.messaging.coalesceMs,
         retransmit: config.messaging.retransmit,
-        self: { machine: config.node.machine, host: config.node.host, adminPort: this.adminPort, replicationPort: config.node.replicationPort },
+        // No replication port to probe through the store: a silent member is dead after deadAfterMs.
+        self: { machine: config.node.machine, host: config.node.host, adminPort: this.adminPort, replicationPort: throughStore ? 0 : config.node.replicationPort },
         heartbeat: config.heartbeat,
         knownNodes: config.cluster.nodes.map((n) => n.name),
         discovery: config.cluster.discovery.type,
-        addressOf: (name) => this.directory.get(name),
+        addressOf: throughStore ? undefined : (name) => this.directory.get(name),
         // Called only once heartbeats start, when every field below is set.
-        load: () => this.load(),
+        load: () => this.load.sample(),
         logger: this.logger,
         probe: options.probe,
       });
       logMembership(this.core.membership, this.name, this.logger);
+      this.appSync = new ApplicationSync(this.apps, this.core.channel, this.core.membership);
+    }
+    if (this.core && !throughStore) {
       this.linkIdentity = linkIdentity({ cluster: config.cluster.name, node: this.name, incarnation: incarnation.id }, options.secret!.value, config.cluster.encryption);
       this.peers = new PeerPool(this.linkIdentity, (name) => {
         const node = this.directory.get(name);
@@ -153,7 +160,6 @@ export class CacheNode {
         const { deadAfterMs, intervalMs } = this.currentConfig.heartbeat;
         return Math.max(intervalMs, deadAfterMs - (this.core?.membership.silentFor(name) ?? 0));
       });
-      this.appSync = new ApplicationSync(this.apps, this.core.channel, this.core.membership);
     }
     this.caches = new ObjectCacheManager(config.caches, this.core?.bus);
     this.sessions = new SessionManager({
@@ -164,10 +170,11 @@ export class CacheNode {
       references: options.references ?? new ReferenceRegistry(),
       referenceContext: options.referenceContext,
       logger: this.logger,
-      membership: this.core?.membership,
+      membership: throughStore ? undefined : this.core?.membership,
       peers: this.peers,
-      channel: this.core?.channel,
+      channel: throughStore ? undefined : this.core?.channel,
       vault: this.vault,
+      bus: throughStore ? this.core?.bus : undefined,
     });
   }
 
@@ -283,7 +290,7 @@ export class CacheNode {
   status(): NodeStatus {
     const now = performance.now();
     // A standalone node is a cluster of one.
-    const members = this.membership ? this.membership.list() : [standaloneMember(this.config.node, this.incarnation, this.adminPort, this.load())];
+    const members = this.membership ? this.membership.list() : [standaloneMember(this.config.node, this.incarnation, this.adminPort, this.load.sample())];
     return {
       node: this.name,
       cluster: this.config.cluster.name,
@@ -405,15 +412,5 @@ export class CacheNode {
     this.caches.close();
     this.logger.info({ incarnation: this.incarnation.id }, 'node closed');
     publish('node', () => ({ node: this.name, incarnation: this.incarnation.id, event: 'closed' }));
-  }
-
-  private load(): MemberLoad {
-    const elu = performance.eventLoopUtilization(this.eluBaseline);
-    this.eluBaseline = performance.eventLoopUtilization();
-    return {
-      elu: Math.min(1, Math.max(0, Math.round(elu.utilization * 1000) / 1000)),
-      items: this.caches.totalEntries,
-      sessions: this.sessions.count,
-    };
   }
 }

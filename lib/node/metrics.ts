@@ -188,6 +188,15 @@ export function collectMetrics(sources: MetricSources): MetricFamily[] {
       { labels: { result: 'missing' }, value: store.loads - store.loadHits - store.loadFailures },
       { labels: { result: 'failed' }, value: store.loadFailures },
     ]);
+    counter('castmirror_session_invalidations_total', 'pubsub discovery: session invalidations published after the store took a write, and received from other nodes.', [
+      { labels: { direction: 'sent' }, value: sessions.sessionInvalidationsSent },
+      { labels: { direction: 'received' }, value: sessions.sessionInvalidationsReceived },
+    ]);
+    counter('castmirror_session_stale_total', 'pubsub discovery: copies held here found stale, by what became of them.', [
+      { labels: { result: 'reread' }, value: sessions.staleRereads },
+      { labels: { result: 'served-unverified' }, value: sessions.staleServedUnverified },
+    ]);
+    counter('castmirror_session_stale_all_total', 'pubsub discovery: times every copy held here was marked stale (a loss, a member lost, a stall).', [{ value: sessions.staleMarkAll }]);
   }
   return families;
 }

@@ -10,6 +10,7 @@
  */
 import type { SessionObject } from '../session/session.js';
 import type { Logger } from '../util/logger.js';
+import { StallWatch } from '../util/stall-watch.js';
 import type { Mirror } from './mirror.js';
 import type { Peers } from './peers.js';
 import { MAX_AUDIT_SESSIONS } from './protocol.js';
@@ -37,13 +38,16 @@ type AuditCounts = Tally<'audits' | 'auditRepairs' | 'auditReleased'>;
 export class AntiEntropy {
   private readonly counts: AuditCounts = tally('audits', 'auditRepairs', 'auditReleased');
   private running: Promise<void> | undefined;
-  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly timer: NodeJS.Timeout;
+  private readonly stallWatch: StallWatch | undefined;
   #fence: Promise<void> | undefined;
 
   constructor(private readonly options: AntiEntropyOptions) {
-    this.timers.push(setInterval(() => void this.round(), AUDIT_EVERY_MS));
-    if (options.stallAfterMs) this.timers.push(this.watchStalls(options.stallAfterMs));
-    for (const timer of this.timers) timer.unref();
+    this.timer = setInterval(() => void this.round(), AUDIT_EVERY_MS).unref();
+    // Another node takes a session over once a request to this one has gone unanswered for
+    // `stallAfterMs` (the request timeout): a stall of half that already counts, so that a
+    // takeover can never fall between two looks.
+    if (options.stallAfterMs) this.stallWatch = new StallWatch(options.stallAfterMs / 2, (gapMs) => void this.afterStall(gapMs));
   }
 
   /** Set while the node checks, after a stall, which of its sessions are still its own: requests wait for it. */
@@ -52,7 +56,8 @@ export class AntiEntropy {
   }
 
   stop(): void {
-    for (const timer of this.timers) clearInterval(timer);
+    clearInterval(this.timer);
+    this.stallWatch?.stop();
   }
 
   /**
@@ -69,22 +74,6 @@ export class AntiEntropy {
       this.#fence = this.round().finally(() => (this.#fence = undefined));
     }
     return this.#fence;
-  }
-
-  /**
-   * Another node takes a session over once a request to this one has gone unanswered for
-   * `stallAfterMs` (the request timeout): a gap between two ticks of half that is already
-   * treated as a stall, so that a takeover can never fall between the watcher's ticks.
-   */
-  private watchStalls(stallAfterMs: number): NodeJS.Timeout {
-    const everyMs = Math.max(20, Math.floor(stallAfterMs / 8));
-    let last = performance.now();
-    return setInterval(() => {
-      const now = performance.now();
-      const gapMs = now - last;
-      last = now;
-      if (gapMs > stallAfterMs / 2) void this.afterStall(gapMs);
-    }, everyMs);
   }
 
   /** Rounds run, copies repaired (sent whole again) and superseded copies dropped at backups. */

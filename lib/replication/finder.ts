@@ -9,8 +9,9 @@
  * the hand-off that the backup side accepts.
  */
 import { publish } from '../diagnostics.js';
+import { TransportError } from '../errors.js';
 import type { Membership } from '../membership/membership.js';
-import { sessionFromSnapshot } from '../session/codec.js';
+import { sessionFromSnapshot, type SessionSnapshot } from '../session/codec.js';
 import type { ReferenceRegistry } from '../session/reference.js';
 import type { SessionObject } from '../session/session.js';
 import type { Logger } from '../util/logger.js';
@@ -20,6 +21,7 @@ import type { Mirror } from './mirror.js';
 import type { Peers } from './peers.js';
 import type { Outcome, RouteHint } from './route-hint.js';
 import type { SessionStore } from './session-store.js';
+import type { StoreCoherence } from './store-coherence.js';
 import { tally, type Tally } from './stats.js';
 import type { SessionVault } from './vault.js';
 
@@ -49,6 +51,8 @@ export interface SessionFinderOptions {
   readonly locator?: Locator | undefined;
   /** The shared store (`<Store>`): asked only when no node holds the session. */
   readonly vault?: SessionVault | undefined;
+  /** With pubsub discovery: which copies held here another node may have changed since. */
+  readonly coherence?: StoreCoherence | undefined;
 }
 
 type FinderCounts = Tally<'served' | 'takeovers' | 'fetches' | 'locates' | 'restores' | 'expired' | 'lost'>;
@@ -69,6 +73,7 @@ export class SessionFinder {
     const seen = hint.version ?? 0;
     const now = Date.now();
     const local = store.primaries.get(id);
+    if (local && this.options.coherence?.isStale(id)) return this.reread(local, seen, now);
     if (local && !local.isExpired(now) && local.version >= seen) {
       this.counts.served++;
       return { session: local, outcome: 'served' };
@@ -160,12 +165,50 @@ export class SessionFinder {
     return { session, outcome };
   }
 
-  /** The shared store's copy of `id`, unless there is none or it has ended. */
+  /** The shared store's copy of `id`, unless there is none, it has ended, or the store cannot answer. */
   private async restore(id: string, now: number): Promise<SessionObject | undefined> {
-    const snapshot = await this.options.vault?.load(id);
-    if (!snapshot) return undefined;
+    const snapshot = await this.loadStored(id);
+    if (!snapshot || snapshot === 'unavailable') return undefined;
     const session = sessionFromSnapshot(snapshot, this.options.references);
     return session.isExpired(now) ? undefined : session;
+  }
+
+  /**
+   * A copy held here that another node may have changed since (pubsub discovery): the
+   * store's copy is served instead, unless it is this one. When the store cannot answer,
+   * this copy is served: the best this node knows.
+   */
+  private async reread(local: SessionObject, seen: number, now: number): Promise<Found> {
+    const { backups, coherence, self } = this.options;
+    const snapshot = await this.loadStored(local.id);
+    if (snapshot === 'unavailable') {
+      coherence!.servedUnverified();
+      if (local.isExpired(now)) return this.expire(local, true);
+      if (local.version < seen) this.options.logger.warn({ session: local.id, seen, have: local.version }, 'the store is down: serving an older copy than the client saw');
+      this.counts.served++;
+      return { session: local, outcome: 'served' };
+    }
+    coherence!.reread(local.id);
+    const stored = snapshot && sessionFromSnapshot(snapshot, this.options.references);
+    // Gone from the store: another node ended it, or it expired there.
+    if (!stored || stored.isExpired(now)) return this.expire(local, true);
+    // Still the state this node wrote last: nobody else changed it.
+    if (stored.version === local.version && stored.meta.primary === self && local.version >= seen) {
+      this.counts.served++;
+      return { session: local, outcome: 'served' };
+    }
+    backups.drop(local);
+    return this.promote(stored, 'restored', undefined);
+  }
+
+  private async loadStored(id: string): Promise<SessionSnapshot | undefined | 'unavailable'> {
+    try {
+      return await this.options.vault?.load(id);
+    } catch (error) {
+      if (!(error instanceof TransportError)) throw error;
+      this.options.logger.warn({ err: error, session: id }, 'could not load a session from the store');
+      return 'unavailable';
+    }
   }
 
   /** Asks the cluster who holds `id` and fetches the newest copy above version `newerThan`. */
@@ -190,7 +233,9 @@ export class SessionFinder {
     return { session: sessionFromSnapshot(reply.snapshot, this.options.references), ...(reply.role === 'backup' ? { backupAt: node } : {}) };
   }
 
-  private expire(session: SessionObject): Found {
+  /** `primary`: the session was served here, and stops being. */
+  private expire(session: SessionObject, primary = false): Found {
+    if (primary) this.options.backups.drop(session);
     this.options.store.bury(session.id);
     this.counts.expired++;
     return { outcome: 'expired' };

@@ -103,12 +103,24 @@ export class Mirror {
   commit(session: SessionObject, forceFull = false): boolean | Promise<boolean> {
     const before = session.version;
     const mirrored = this.copy(session, forceFull);
-    const { vault } = this.options;
+    const { vault, peers } = this.options;
     if (!vault) return mirrored;
-    if (session.version === before && !forceFull) return mirrored; // nothing changed: copy() touched it
+    // Nothing changed (copy() touched it): as mirrored as it was; without backups, the store has it.
+    if (session.version === before && !forceFull) return peers ? mirrored : true;
     const stored = vault.write(session);
+    // Without backup nodes (pubsub discovery) the store's copy is the other copy.
+    if (!peers) return stored ?? false;
     if (!stored) return mirrored;
     return mirrored instanceof Promise ? Promise.all([mirrored, stored]).then(([acknowledged]) => acknowledged) : stored.then(() => mirrored);
+  }
+
+  /**
+   * Whether a commit's answer says that a second copy holds it: a backup's ack in sync mode,
+   * or, without backup nodes, a write-through store's. Otherwise the mode states its loss window.
+   */
+  get acknowledgesCopies(): boolean {
+    const { peers, vault } = this.options;
+    return peers ? this.replication.mode === 'sync' : vault?.mode === 'write-through';
   }
 
   private copy(session: SessionObject, forceFull: boolean): boolean | Promise<boolean> {
@@ -245,6 +257,7 @@ export class Mirror {
    * `exclude`: nodes that must not be the backup (they failed, or are leaving).
    */
   async mirrorFull(session: SessionObject, exclude: ReadonlySet<string> = new Set()): Promise<boolean> {
+    if (!this.options.peers) return false; // no backup nodes: nothing to copy to, nothing to record
     const failed = new Set(exclude);
     const previous = session.meta.backup;
     for (;;) {

@@ -13,18 +13,18 @@
  * Who backs up which session is the Backups' alone.
  */
 import type { Membership } from '../membership/membership.js';
+import type { InvalidationBus } from '../messaging/invalidation-bus.js';
 import type { ClusterChannel } from '../transport/cluster-channel.js';
 import type { ReplicationSettings } from '../config/types.js';
 import { ClosedError, InvalidArgumentError, NotMirroredError } from '../errors.js';
-import { snapshotOf } from '../session/codec.js';
 import { isSessionId, newSessionId } from '../session/id.js';
 import type { ReferenceRegistry } from '../session/reference.js';
 import { SessionObject } from '../session/session.js';
-import { eachLimited } from '../util/limit.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { AntiEntropy } from './anti-entropy.js';
 import { Recovery } from './recovery.js';
 import { BackupSide, type Asker } from './backup-side.js';
+import { handEverythingOver } from './departure.js';
 import { Backups } from './backups.js';
 import { SessionFinder } from './finder.js';
 import { Locator } from './locator.js';
@@ -34,11 +34,9 @@ import type { ReplicationMessage } from './protocol.js';
 import { sameRoute, type Outcome, type RouteHint } from './route-hint.js';
 import { SessionQueue } from './session-queue.js';
 import { SessionStore } from './session-store.js';
+import { StoreCoherence } from './store-coherence.js';
 import { tally, type MirrorLatency, type SessionStats, type Tally } from './stats.js';
 import type { SessionVault } from './vault.js';
-
-/** Sessions handed over (or copies re-homed) at a time when a node leaves. */
-const HANDOFF_CONCURRENCY = 32;
 
 /** What a request does with its session; `outcome` says how the session was found. */
 export type SessionTask<T> = (session: SessionObject, outcome: Outcome) => T | Promise<T>;
@@ -83,6 +81,11 @@ export interface SessionManagerOptions {
   readonly channel?: ClusterChannel | undefined;
   /** The shared store (`<Store>`): written at every commit, read when no node holds a session. */
   readonly vault?: SessionVault | undefined;
+  /**
+   * pubsub discovery: there are no backup nodes (no peers, no membership here); sessions are
+   * kept coherent through the store and invalidations on this bus (store-coherence.ts).
+   */
+  readonly bus?: InvalidationBus | undefined;
   readonly logger?: Logger | undefined;
 }
 
@@ -98,6 +101,7 @@ export class SessionManager {
   private readonly backupSide: BackupSide;
   private readonly antiEntropy: AntiEntropy | undefined;
   private readonly recovery: Recovery | undefined;
+  private readonly coherence: StoreCoherence | undefined;
   private readonly counts: ManagerCounts = tally('created', 'discarded', 'served', 'expired', 'unmirroredCommits');
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly logger: Logger;
@@ -106,11 +110,12 @@ export class SessionManager {
   constructor(private readonly options: SessionManagerOptions) {
     const logger = (this.logger = options.logger ?? silentLogger);
     const { store, queue } = this;
-    const { self, membership, peers, references, referenceContext, channel, vault } = options;
+    const { self, membership, peers, references, referenceContext, channel, vault, bus } = options;
     const locator = channel && membership ? new Locator(channel, membership, store) : undefined;
+    const coherence = (this.coherence = bus && vault ? new StoreCoherence({ bus, vault, store, logger, stallAfterMs: options.stallAfterMs }) : undefined);
     this.backups = new Backups({ self, store, membership });
     this.mirror = new Mirror({ self: self.name, replication: options.replication, timeoutMs: options.timeoutMs, store, backups: this.backups, logger, peers, vault });
-    this.finder = new SessionFinder({ self: self.name, store, backups: this.backups, mirror: this.mirror, references, referenceContext, logger, membership, peers, locator, vault });
+    this.finder = new SessionFinder({ self: self.name, store, backups: this.backups, mirror: this.mirror, references, referenceContext, logger, membership, peers, locator, vault, coherence });
     this.backupSide = new BackupSide({ self, store, backups: this.backups, mirror: this.mirror, finder: this.finder, queue, references, leaving: () => this.closing });
     this.sweepTimer = setInterval(() => this.sweep(), Math.max(50, Math.min(1000, Math.floor(options.timeoutMs / 4))));
     this.sweepTimer.unref();
@@ -258,7 +263,8 @@ export class SessionManager {
     const now = next.version ?? 0;
     // The client claims a version this node does not hold (it took over an older copy): set it right.
     if (seen > now) return true;
-    return seen !== now && this.backups.isUnmirrored(next.sessionId);
+    // Without backups (pubsub discovery) the version is what sends another node's copy back to the store.
+    return seen !== now && (this.backups.isUnmirrored(next.sessionId) || this.coherence !== undefined);
   }
 
   hintFor(session: SessionObject): RouteHint {
@@ -288,7 +294,7 @@ export class SessionManager {
   private serveIdle(hint: RouteHint): SessionObject | undefined {
     if (this.queue.busy(hint.sessionId)) return undefined;
     const local = this.store.primaries.get(hint.sessionId);
-    if (!local || local.version < (hint.version ?? 0) || local.isExpired(Date.now())) return undefined;
+    if (!local || local.version < (hint.version ?? 0) || local.isExpired(Date.now()) || this.coherence?.isStale(local.id)) return undefined;
     return local;
   }
 
@@ -331,11 +337,12 @@ export class SessionManager {
   /**
    * A sync commit is acknowledged only as what it is: a change no backup holds (no other
    * node could take it) is counted and reported (`mirrored: false`), or refused with
-   * NotMirroredError, as `<Replication noBackup>` says. Standalone nodes have no backups to
-   * speak of; async and batched modes state their loss window instead.
+   * NotMirroredError, as `<Replication noBackup>` says. Without backup nodes the same holds
+   * of a write-through store's copy (pubsub discovery); async and batched modes, and
+   * standalone nodes without a store, state their loss window instead.
    */
   private acknowledge(session: SessionObject, mirrored: boolean): boolean {
-    if (mirrored || !this.options.peers || this.mirror.mode !== 'sync') return mirrored;
+    if (mirrored || !this.mirror.acknowledgesCopies) return mirrored;
     this.counts.unmirroredCommits++;
     if (this.mirror.noBackup === 'refuse') throw new NotMirroredError(session.id);
     return false;
@@ -358,41 +365,12 @@ export class SessionManager {
     this.closing = true;
     clearInterval(this.sweepTimer);
     this.antiEntropy?.stop();
+    this.coherence?.stop();
     this.mirror.flush();
-    // Bounded, so that a node with many sessions hands them over steadily (and visibly: the
-    // counts in its status go down as it goes) instead of opening every request at once.
-    await Promise.all([
-      eachLimited([...this.store.primaries.values()], HANDOFF_CONCURRENCY, (session) => this.handOver(session)),
-      eachLimited([...this.store.copies.values()], HANDOFF_CONCURRENCY, (copy) => this.rehomeCopy(copy)),
-    ]);
-    this.options.peers?.close();
-  }
-
-  /**
-   * In the session's queue: a fetch of it that arrives meanwhile waits for the hand-over
-   * (BackupSide), so that the session is not given to the fetcher and to the heir at once.
-   */
-  private handOver(session: SessionObject): Promise<void> {
-    return this.queue.run(session.id, async () => {
-      // Fetched away meanwhile (a request for it went to another node): nothing to hand over.
-      if (this.store.primaries.get(session.id) !== session) return;
-      const exclude = new Set([this.self]);
-      for (let target = session.meta.backup ?? this.backups.choose(exclude); target; target = this.backups.choose(exclude)) {
-        exclude.add(target);
-        const reply = await this.options.peers?.tryRequest(target, { t: 'handoff', snapshot: snapshotOf(session) });
-        if (reply?.t === 'ack') {
-          this.backups.drop(session);
-          return;
-        }
-      }
-      this.logger.warn({ session: session.id }, 'no node could take this session over');
-    });
-  }
-
-  private async rehomeCopy(copy: SessionObject): Promise<void> {
-    const reply = await this.options.peers?.tryRequest(copy.meta.primary, { t: 'rehome', session: copy.id });
-    // Its primary has copied it to another backup: this copy is no longer needed.
-    if (reply) this.store.copies.delete(copy.id);
+    const { peers } = this.options;
+    if (!peers) return;
+    await handEverythingOver({ self: this.self, store: this.store, queue: this.queue, backups: this.backups, peers, logger: this.logger });
+    peers.close();
   }
 
   /** Current figures, for status and metrics: every role's counters, added up. */
@@ -401,6 +379,12 @@ export class SessionManager {
     return {
       ...mirror,
       ...finder,
+      sessionInvalidationsSent: 0,
+      sessionInvalidationsReceived: 0,
+      staleMarkAll: 0,
+      staleRereads: 0,
+      staleServedUnverified: 0,
+      ...this.coherence?.stats,
       created: manager.created,
       discarded: manager.discarded,
       orphansPromoted: this.recovery?.stats.orphansPromoted ?? 0,

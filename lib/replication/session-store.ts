@@ -29,6 +29,10 @@ class AccessOrdered {
     return this.map.has(id);
   }
 
+  ids(): IterableIterator<string> {
+    return this.map.keys();
+  }
+
   /** Stores or refreshes `session` as the most recently accessed. */
   put(session: SessionObject): void {
     this.map.delete(session.id);

@@ -34,6 +34,17 @@ export interface SessionCounters {
   readonly auditReleased: number;
   /** sync commits that no backup holds (accepted and reported, or refused: `<Replication noBackup>`). */
   readonly unmirroredCommits: number;
+  /**
+   * pubsub discovery (store-coherence.ts): invalidations of a session published after the
+   * store took its write, and received from others; times every session held was marked
+   * stale (a loss, a member lost, a stall); stale copies read again from the store; stale
+   * copies served because the store could not answer.
+   */
+  readonly sessionInvalidationsSent: number;
+  readonly sessionInvalidationsReceived: number;
+  readonly staleMarkAll: number;
+  readonly staleRereads: number;
+  readonly staleServedUnverified: number;
   /** Mirrors sent and not yet acknowledged. */
   readonly inFlight: number;
   readonly lastAckLagMs: number;

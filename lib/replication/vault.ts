@@ -14,6 +14,7 @@
  * are written when it is back.
  */
 import type { StoreSettings } from '../config/types.js';
+import { TransportError } from '../errors.js';
 import { snapshotOf } from '../session/codec.js';
 import type { SessionSnapshot } from '../session/codec.js';
 import type { SessionObject } from '../session/session.js';
@@ -65,6 +66,7 @@ export class SessionVault {
   private readonly flushTimer: NodeJS.Timeout;
   private flushing: Promise<void> | undefined;
   private closed = false;
+  private storedListener: (id: string) => void = () => {};
 
   private constructor(
     private readonly redis: RedisClient,
@@ -96,18 +98,28 @@ export class SessionVault {
     return this.settings.mode;
   }
 
+  /** Calls `listener` with the id of every session whose write or delete the store has taken (a backlog's included). */
+  onStored(listener: (id: string) => void): void {
+    this.storedListener = listener;
+  }
+
   /**
-   * Writes the session as it is now. write-through: resolves once the store has it (or,
-   * with the store down, once it waits in the backlog); write-behind: queued, undefined.
+   * Writes the session as it is now. write-through: resolves true once the store has it,
+   * false when it waits in the backlog (the store down); write-behind: queued, undefined.
    */
-  write(session: SessionObject): Promise<void> | undefined {
+  write(session: SessionObject): Promise<boolean> | undefined {
     const now = Date.now();
     const ttlMs = ttlOf(session, now);
     const entry: Pending = ttlMs > 0 ? { kind: 'set', snapshot: snapshotOf(session), ttlMs, queuedAt: now } : { kind: 'del', ttlMs: 0, queuedAt: now };
     this.touchedAt.set(session, now);
-    if (this.settings.mode === 'write-behind' || this.stats.state !== 'up') return void this.enqueue(session.id, entry);
+    if (this.settings.mode === 'write-behind') return void this.enqueue(session.id, entry);
+    if (this.stats.state !== 'up') {
+      this.enqueue(session.id, entry);
+      return Promise.resolve(false);
+    }
     return this.send([[session.id, entry]]).then((failed) => {
       if (failed.length > 0) this.enqueue(session.id, entry);
+      return failed.length === 0;
     });
   }
 
@@ -122,12 +134,17 @@ export class SessionVault {
     this.enqueue(session.id, { kind: 'expire', ttlMs: ttlOf(session, now), queuedAt: now });
   }
 
-  /** The session ended (destroyed): it leaves the store too. */
+  /** The session ended (destroyed): it leaves the store too (write-through: now, else with the next batch). */
   delete(id: string): void {
     this.enqueue(id, { kind: 'del', ttlMs: 0, queuedAt: Date.now() });
+    if (this.settings.mode === 'write-through') void this.flush();
   }
 
-  /** The stored copy of a session no node holds, or undefined (none, damaged, or the store down). */
+  /**
+   * The stored copy of a session, or undefined (none, or damaged: logged). A change of it
+   * still waiting here is the newest there is. Throws TransportError when the store
+   * cannot answer (down, or too slow).
+   */
   async load(id: string): Promise<SessionSnapshot | undefined> {
     this.stats.loads++;
     const waiting = this.pending.get(id);
@@ -141,8 +158,7 @@ export class SessionVault {
       bytes = await this.redis.getBuffer(this.keyPrefix + id);
     } catch (error) {
       this.stats.loadFailures++;
-      this.logger.warn({ err: error, session: id }, 'could not load a session from the store');
-      return undefined;
+      throw new TransportError(`could not load session ${id} from the store: ${(error as Error).message}`, { cause: error });
     }
     if (!bytes) return undefined;
     try {
@@ -217,7 +233,10 @@ export class SessionVault {
       results = null;
     }
     const failed = batch.filter((_, i) => !results || results[i]?.[0]);
-    for (const [, entry] of batch.filter((item) => !failed.includes(item))) this.stats[entry.kind === 'set' ? 'writes' : entry.kind === 'del' ? 'deletes' : 'touches']++;
+    for (const [id, entry] of batch.filter((item) => !failed.includes(item))) {
+      this.stats[entry.kind === 'set' ? 'writes' : entry.kind === 'del' ? 'deletes' : 'touches']++;
+      if (entry.kind !== 'expire') this.storedListener(id);
+    }
     this.stats.failures += failed.length;
     if (failed.length > 0) this.markDown();
     return failed;

@@ -1,9 +1,10 @@
 /**
  * What every datagram channel shares, whatever reaches the other nodes (a multicast group,
- * unicast to each member): a bound UDP socket, counters, and a bounded receive queue that
- * hands datagrams on in one turn of the event loop and drops, counted, what it cannot keep.
+ * unicast to each member, the store's pub/sub channel): counters, and a bounded receive
+ * queue that hands datagrams on in one turn of the event loop and drops, counted, what it
+ * cannot keep; and, for the UDP channels, the bound socket.
  *
- * Built on node:dgram's 'message' event, which never misses a datagram that the kernel
+ * The UDP channels are built on node:dgram's 'message' event, which never misses a datagram that the kernel
  * delivered (unlike a recv() loop that re-attaches a one-shot listener per datagram).
  */
 import dgram from 'node:dgram';
@@ -68,6 +69,11 @@ export async function bindUdp(port: number, host: string | undefined, limits: Re
   }
 }
 
+/**
+ * What every channel shares, whatever carries its datagrams: counters, the one handler, and
+ * the bounded receive queue. A subclass moves bytes (`send`, `receive`) and frees what it
+ * holds at close (`release`).
+ */
 export abstract class DatagramChannel implements DatagramTransport {
   readonly stats: DatagramChannelStats;
   private handler: DatagramHandler = () => {};
@@ -77,8 +83,8 @@ export abstract class DatagramChannel implements DatagramTransport {
   private closing: Promise<void> | undefined;
 
   protected constructor(
-    protected readonly socket: dgram.Socket,
     private readonly limits: ReceiveLimits,
+    recvBufferBytes: number,
   ) {
     this.stats = {
       datagramsSent: 0,
@@ -88,17 +94,11 @@ export abstract class DatagramChannel implements DatagramTransport {
       bytesReceived: 0,
       droppedQueueFull: 0,
       droppedInjected: 0,
-      recvBufferBytes: socket.getRecvBufferSize(),
+      recvBufferBytes,
     };
-    socket.on('message', (datagram, rinfo) => this.enqueue(datagram, rinfo));
-    // After bind, socket errors are per-datagram (e.g. ENOBUFS on send); they are counted
-    // where they happen, and must not crash the process.
-    socket.on('error', () => {
-      this.stats.sendErrors++;
-    });
   }
 
-  /** Sends one datagram to the other nodes. Resolves once the kernel has taken it. */
+  /** Sends one datagram to the other nodes. Resolves once it has left this process. */
   abstract send(datagram: Uint8Array): Promise<void>;
 
   /** Sets the one function that handles received datagrams. */
@@ -110,37 +110,31 @@ export abstract class DatagramChannel implements DatagramTransport {
     return this.queue.length;
   }
 
-  /** Closes the socket (after `beforeClose`). Safe to call more than once. */
+  protected get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Stops receiving and frees the channel (`release`). Safe to call more than once. */
   close(): Promise<void> {
     if (!this.closing) {
       this.closed = true;
       this.queue = [];
-      this.beforeClose();
-      this.closing = new Promise((resolve) => this.socket.close(() => resolve()));
+      this.closing = this.release();
     }
     return this.closing;
   }
 
-  protected beforeClose(): void {}
+  /** Frees what the channel holds (a socket, a connection). Called once. */
+  protected abstract release(): Promise<void>;
 
-  /** One datagram to one address, counted. */
-  protected sendTo(datagram: Uint8Array, port: number, address: string, what: string): Promise<void> {
-    if (this.closed) return Promise.reject(new ClosedError(what));
-    return new Promise((resolve, reject) => {
-      this.socket.send(datagram, port, address, (error) => {
-        if (error) {
-          this.stats.sendErrors++;
-          reject(new TransportError(`${what} send to ${address}:${port} failed: ${error.message}`, { cause: error }));
-          return;
-        }
-        this.stats.datagramsSent++;
-        this.stats.bytesSent += datagram.length;
-        resolve();
-      });
-    });
+  protected countSent(bytes: number): void {
+    this.stats.datagramsSent++;
+    this.stats.bytesSent += bytes;
   }
 
-  private enqueue(datagram: Buffer, from: { address: string; port: number }): void {
+  /** One datagram arrived: counted, queued, handed on at the next turn (or dropped, counted). */
+  protected receive(datagram: Buffer, from: { address: string; port: number }): void {
+    if (this.closed) return;
     this.stats.datagramsReceived++;
     this.stats.bytesReceived += datagram.length;
     const nth = this.limits.dropEveryNth ?? 0;
@@ -168,5 +162,44 @@ export abstract class DatagramChannel implements DatagramTransport {
       if (this.closed) return;
       this.handler(datagram, from);
     }
+  }
+}
+
+/** A channel over one bound UDP socket (multicast.ts, unicast.ts). */
+export abstract class UdpChannel extends DatagramChannel {
+  protected constructor(
+    protected readonly socket: dgram.Socket,
+    limits: ReceiveLimits,
+  ) {
+    super(limits, socket.getRecvBufferSize());
+    socket.on('message', (datagram, rinfo) => this.receive(datagram, rinfo));
+    // After bind, socket errors are per-datagram (e.g. ENOBUFS on send); they are counted
+    // where they happen, and must not crash the process.
+    socket.on('error', () => {
+      this.stats.sendErrors++;
+    });
+  }
+
+  protected override release(): Promise<void> {
+    this.beforeClose();
+    return new Promise((resolve) => this.socket.close(() => resolve()));
+  }
+
+  protected beforeClose(): void {}
+
+  /** One datagram to one address, counted. */
+  protected sendTo(datagram: Uint8Array, port: number, address: string, what: string): Promise<void> {
+    if (this.isClosed) return Promise.reject(new ClosedError(what));
+    return new Promise((resolve, reject) => {
+      this.socket.send(datagram, port, address, (error) => {
+        if (error) {
+          this.stats.sendErrors++;
+          reject(new TransportError(`${what} send to ${address}:${port} failed: ${error.message}`, { cause: error }));
+          return;
+        }
+        this.countSent(datagram.length);
+        resolve();
+      });
+    });
   }
 }

@@ -1,8 +1,9 @@
 /**
- * The datagram channel a config asks for (`<Discovery type>`): the multicast group, or
+ * The datagram channel a config asks for (`<Discovery type>`): the multicast group;
  * unicast UDP to every `<ClusterNodes>` entry at its host and replicationPort, and to the
- * proxy at its host and port (it listens to heartbeats). One place decides where datagrams
- * go, for nodes and the proxy alike.
+ * proxy at its host and port (it listens to heartbeats); or the store's pub/sub channel,
+ * which nodes and proxy all subscribe to. One place decides where datagrams go, for nodes
+ * and the proxy alike.
  */
 import { lookup } from 'node:dns/promises';
 import type { ClusterConfig, MessagingSettings, NodeConfig } from '../config/types.js';
@@ -10,6 +11,7 @@ import { isLocalAddress } from '../util/local-addresses.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import type { DatagramChannel } from './datagram-channel.js';
 import { MulticastChannel } from './multicast.js';
+import { datagramChannelName, PubSubChannel } from './pubsub.js';
 import { UnicastChannel, type UnicastTarget } from './unicast.js';
 
 /** Where unicast datagrams go: every listed node, and the proxy when there is one. */
@@ -29,8 +31,10 @@ function limits(messaging: MessagingSettings, dropEveryNth: number) {
  */
 export async function openNodeDatagrams(config: NodeConfig, faults: { readonly dropEveryNth?: number } = {}, logger: Logger = silentLogger): Promise<DatagramChannel> {
   const dropEveryNth = faults.dropEveryNth ?? 0;
+  const { type } = config.cluster.discovery;
+  if (type === 'pubsub') return openStoreChannel(config.cluster, true, dropEveryNth);
   const channel =
-    config.cluster.discovery.type === 'multicast'
+    type === 'multicast'
       ? await MulticastChannel.openGroup(config.multicast, config.messaging, { dropEveryNth })
       : await UnicastChannel.open({ host: config.node.host, port: config.node.replicationPort, targets: datagramTargets(config.cluster), ...limits(config.messaging, dropEveryNth) });
   if (channel.stats.recvBufferBytes < config.messaging.recvBufferBytes) {
@@ -43,17 +47,24 @@ export async function openNodeDatagrams(config: NodeConfig, faults: { readonly d
 }
 
 /**
- * The proxy's channel, for listening only: the group, or UDP on `<Proxy port>`, where the
- * nodes send in static and dns mode. It binds `<Proxy host>` when that is an address of
+ * The proxy's channel, for listening only: the group, the store's channel, or UDP on
+ * `<Proxy port>`, where the nodes send in static and dns mode. It binds `<Proxy host>` when that is an address of
  * this machine, and every address when it is not (a name for the proxy's address as the
  * nodes see it: a Kubernetes Service, a NAT). Undefined without a `<Proxy>`: no node
  * sends to the proxy then.
  */
 export async function openProxyDatagrams(config: ClusterConfig): Promise<DatagramChannel | undefined> {
   if (config.discovery.type === 'multicast') return MulticastChannel.openGroup(config.multicast, config.messaging);
+  if (config.discovery.type === 'pubsub') return openStoreChannel(config, false, 0);
   if (!config.proxy) return undefined;
   const host = (await isLocalName(config.proxy.host)) ? config.proxy.host : '0.0.0.0';
   return UnicastChannel.open({ host, port: config.proxy.port, targets: [], ...limits(config.messaging, 0) });
+}
+
+/** The store's pub/sub channel (pubsub discovery: the config always has a `<Store>`). */
+function openStoreChannel(config: ClusterConfig, publishes: boolean, dropEveryNth: number): Promise<PubSubChannel> {
+  const store = config.store!;
+  return PubSubChannel.open({ url: store.url, channel: datagramChannelName(store.keyPrefix, config.name), publishes, ...limits(config.messaging, dropEveryNth) });
 }
 
 async function isLocalName(host: string): Promise<boolean> {

@@ -5,7 +5,7 @@
  */
 import type { MessagingSettings, MulticastSettings } from '../config/types.js';
 import type dgram from 'node:dgram';
-import { bindUdp, DatagramChannel, type ReceiveLimits } from './datagram-channel.js';
+import { bindUdp, UdpChannel, type ReceiveLimits } from './datagram-channel.js';
 
 export interface MulticastChannelOptions extends ReceiveLimits {
   readonly group: string;
@@ -15,7 +15,7 @@ export interface MulticastChannelOptions extends ReceiveLimits {
   readonly ttl: number;
 }
 
-export class MulticastChannel extends DatagramChannel {
+export class MulticastChannel extends UdpChannel {
   private constructor(
     socket: dgram.Socket,
     private readonly options: MulticastChannelOptions,

@@ -33,8 +33,12 @@ function hostsOf(list: string): { host: string; port: number }[] {
   });
 }
 
-/** Opens the client for `url` (it connects in the background and reconnects by itself). */
-export async function openRedis(url: string): Promise<RedisClient> {
+/**
+ * Opens the client for `url` (it connects in the background and reconnects by itself).
+ * `queueWhileDown`: commands wait for the connection instead of failing (a subscription,
+ * which must reach the server whenever it comes up).
+ */
+export async function openRedis(url: string, { queueWhileDown = false }: { readonly queueWhileDown?: boolean } = {}): Promise<RedisClient> {
   let ioredis: { Redis: typeof Redis; Cluster: typeof Cluster };
   try {
     ioredis = await import('ioredis');
@@ -43,13 +47,14 @@ export async function openRedis(url: string): Promise<RedisClient> {
   }
   const parsed = /^(redis\+cluster|redis\+sentinel):\/\/(?:([^@]*)@)?([^/]+)(?:\/(.+))?$/.exec(url);
   const password = parsed?.[2] ? decodeURIComponent(parsed[2].replace(/^[^:]*:/, '')) : undefined;
+  const common: RedisOptions = queueWhileDown ? { ...COMMON, enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined } : COMMON;
   let client: RedisClient;
   if (parsed?.[1] === 'redis+cluster') {
-    client = new ioredis.Cluster(hostsOf(parsed[3]!), { enableOfflineQueue: false, enableAutoPipelining: true, redisOptions: { ...COMMON, password } });
+    client = new ioredis.Cluster(hostsOf(parsed[3]!), { enableOfflineQueue: queueWhileDown, enableAutoPipelining: true, redisOptions: { ...common, password } });
   } else if (parsed?.[1] === 'redis+sentinel') {
-    client = new ioredis.Redis({ ...COMMON, sentinels: hostsOf(parsed[3]!), name: parsed[4] ?? 'mymaster', password, sentinelPassword: password });
+    client = new ioredis.Redis({ ...common, sentinels: hostsOf(parsed[3]!), name: parsed[4] ?? 'mymaster', password, sentinelPassword: password });
   } else {
-    client = new ioredis.Redis(url, COMMON);
+    client = new ioredis.Redis(url, common);
   }
   return client;
 }

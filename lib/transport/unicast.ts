@@ -9,7 +9,7 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type dgram from 'node:dgram';
-import { bindUdp, DatagramChannel, type ReceiveLimits } from './datagram-channel.js';
+import { bindUdp, UdpChannel, type ReceiveLimits } from './datagram-channel.js';
 
 /** A member datagrams go to (this node's own address included: hearing itself proves the port open). */
 export interface UnicastTarget {
@@ -28,7 +28,7 @@ export interface UnicastChannelOptions extends ReceiveLimits {
 
 const DEFAULT_REFRESH_MS = 5_000;
 
-export class UnicastChannel extends DatagramChannel {
+export class UnicastChannel extends UdpChannel {
   private targets: readonly UnicastTarget[] = [];
   private readonly addresses = new Map<string, string>();
   private readonly refreshTimer: NodeJS.Timeout;

@@ -167,9 +167,16 @@ export class Hosts {
   partition(i: number, others: readonly number[]): void {
     const peers = others.map((o) => this.address(o)).join(', ');
     nft(this.ns(i), `table inet castmirror_partition {
-  chain in { type filter hook input priority 0; policy accept; ip saddr { ${peers} } drop; ip daddr 224.0.0.0/4 drop; }
-  chain out { type filter hook output priority 0; policy accept; ip daddr { ${peers} } drop; ip daddr 224.0.0.0/4 drop; }
+  chain in { type filter hook input priority 0; policy accept; ip saddr { ${peers} } counter drop; ip daddr 224.0.0.0/4 counter drop; }
+  chain out { type filter hook output priority 0; policy accept; ip daddr { ${peers} } counter drop; ip daddr 224.0.0.0/4 counter drop; }
 }`);
+  }
+
+  /** Packets host `i`'s partition dropped so far, by rule: to and from its peers, multicast in and out. */
+  partitionDrops(i: number): { readonly fromPeers: number; readonly multicastIn: number; readonly toPeers: number; readonly multicastOut: number } {
+    const listing = execFileSync('ip', ['netns', 'exec', this.ns(i), 'nft', 'list', 'table', 'inet', 'castmirror_partition'], { encoding: 'utf8' });
+    const [fromPeers = 0, multicastIn = 0, toPeers = 0, multicastOut = 0] = [...listing.matchAll(/counter packets (\d+)/g)].map((m) => Number(m[1]));
+    return { fromPeers, multicastIn, toPeers, multicastOut };
   }
 
   /**

@@ -4,7 +4,8 @@
  * folder: killed and started again on the same port, it comes back with what it held, as a
  * production Redis with persistence does.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -22,26 +23,54 @@ const accepts = (port: number): Promise<boolean> =>
     socket.on('error', () => resolve(false));
   });
 
+/** Where a server runs: this machine's 127.0.0.1, or an address inside a test's network namespace. */
+export interface RedisPlace {
+  readonly netns?: string;
+  readonly host?: string;
+  /** Off 127.0.0.1 Redis refuses clients without a password (protected mode), as it should: one is chosen if not given. */
+  readonly password?: string;
+}
+
+/** Inside a namespace, where this process cannot connect: redis-cli there. */
+const answersPing = (netns: string, host: string, port: number, password: string | undefined): Promise<boolean> =>
+  new Promise((resolve) => execFile('ip', ['netns', 'exec', netns, 'redis-cli', '-h', host, '-p', String(port), ...(password ? ['-a', password, '--no-auth-warning'] : []), 'ping'], (error, stdout) => resolve(!error && stdout.trim() === 'PONG')));
+
 export class RedisServer {
   private child: ChildProcess | undefined;
   private readonly dir = mkdtempSync(path.join(tmpdir(), 'castmirror-redis-'));
 
-  private constructor(readonly port: number) {}
+  private readonly password: string | undefined;
 
-  static async start(): Promise<RedisServer> {
-    const server = new RedisServer(await freeTcpPort());
+  private constructor(
+    readonly port: number,
+    private readonly place: Required<Pick<RedisPlace, 'host'>> & RedisPlace,
+  ) {
+    this.password = place.password ?? (place.netns ? randomBytes(12).toString('hex') : undefined);
+  }
+
+  /** On a free port of 127.0.0.1, or on port 6379 of `host` inside `netns`. */
+  static async start(place: RedisPlace = {}): Promise<RedisServer> {
+    const server = new RedisServer(place.netns ? 6379 : await freeTcpPort(), { ...place, host: place.host ?? '127.0.0.1' });
     await server.start();
     return server;
   }
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return `redis://${this.password ? `:${this.password}@` : ''}${this.place.host}:${this.port}`;
   }
 
   /** Starts it (again, after `stop`, with what it held). */
   async start(): Promise<void> {
-    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', this.dir], { stdio: 'ignore' });
-    await eventually(() => accepts(this.port), { what: `redis-server on ${this.port}`, timeoutMs: 10_000 });
+    const args = ['--port', String(this.port), '--bind', this.place.host, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', this.dir, ...(this.password ? ['--requirepass', this.password] : [])];
+    const { netns } = this.place;
+    this.child = netns ? spawn('ip', ['netns', 'exec', netns, 'redis-server', ...args], { stdio: 'ignore' }) : spawn('redis-server', args, { stdio: 'ignore' });
+    const up = netns ? () => answersPing(netns, this.place.host, this.port, this.password) : () => accepts(this.port);
+    await eventually(up, { what: `redis-server on ${this.place.host}:${this.port}`, timeoutMs: 10_000 });
+  }
+
+  /** Whether it runs now (started and not stopped). */
+  async running(): Promise<boolean> {
+    return this.child !== undefined && this.child.exitCode === null;
   }
 
   /** Stops it with SIGKILL (what it held is in its append-only file). */

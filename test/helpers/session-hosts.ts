@@ -22,8 +22,9 @@ export interface AppReply {
 }
 
 export interface HostsOptions {
-  readonly extraXml?: string;
-  readonly beforeStart?: (hosts: Hosts, dir: string) => void;
+  /** Inside <Server>; a function when it names the harness's addresses. */
+  readonly extraXml?: string | ((hosts: Hosts) => string);
+  readonly beforeStart?: (hosts: Hosts, dir: string) => void | Promise<void>;
   /** Wait until every started node sees every started node alive (default true). */
   readonly converge?: boolean;
   /** `<Discovery type="dns">` on the harness's DNS server: nodes are named by their addresses; `listed` are in its answer at first (default all). */
@@ -42,8 +43,9 @@ export async function startHosts(cleanups: (() => void)[], heartbeat = { interva
   if (dns) cleanups.push(() => dns.stop());
   const names = dns ? NAMES.map((_, i) => hosts.address(i)) : NAMES;
   await dns?.setAddresses((options.dns?.listed ?? [...NAMES.keys()]).map((i) => hosts.address(i)));
-  const { configPath, secret } = writeHostsConfig(hosts, dir, { names, heartbeat, dns, extraXml: `  <Replication mode="sync"/>\n${options.extraXml ?? ''}` });
-  options.beforeStart?.(hosts, dir);
+  const extraXml = typeof options.extraXml === 'function' ? options.extraXml(hosts) : (options.extraXml ?? '');
+  const { configPath, secret } = writeHostsConfig(hosts, dir, { names, heartbeat, dns, extraXml: `  <Replication mode="sync"/>\n${extraXml}` });
+  await options.beforeStart?.(hosts, dir);
   const auth = { authorization: `Bearer ${secret}` };
   const startedAt = performance.now();
   const spawnNode = (i: number) => new NodeProcess(names[i]!, configPath, {}, 'session-app', [], hosts.ns(i));
@@ -77,4 +79,15 @@ export async function startHosts(cleanups: (() => void)[], heartbeat = { interva
   }
   cluster.convergedAfterMs = performance.now() - startedAt;
   return cluster;
+}
+
+export type HostsCluster = Awaited<ReturnType<typeof startHosts>>;
+
+/** Every node holds `key` in its `product` cache; an invalidation on the first node removes it everywhere. */
+export async function invalidationReachesEveryNode(c: HostsCluster, key: string): Promise<void> {
+  for (const i of NAMES.keys()) await c.admin(i, `/caches/product/entries/${key}`, { method: 'PUT', body: { price: i } });
+  await c.admin(0, '/caches/product/invalidate', { method: 'POST', body: { key } });
+  for (const i of NAMES.keys()) {
+    await eventually(async () => (await c.hosts.request(`http://${c.hosts.address(i)}:9081/caches/product/entries/${key}`, { headers: c.auth })).status === 404, { what: `${key} invalidated on ${NAMES[i]}` });
+  }
 }

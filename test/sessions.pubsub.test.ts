@@ -1,0 +1,182 @@
+/**
+ * pubsub discovery (`<Discovery type="pubsub">`): heartbeats and invalidations through the
+ * store's pub/sub, sessions on the node serving them and in the store, no backup node. Real
+ * processes on 127.0.0.1 and a real redis-server:
+ * - a change made on one node is what another node that held the session serves next, with
+ *   or without the version in the client's hint (the invalidation); kill -9 of a node: its
+ *   sessions continue from the store; no node opens a replication port;
+ * - the store down: every node keeps serving what it holds, commits say they are not
+ *   stored; back, the backlog is written and the members find each other again;
+ * - behind the proxy, which hears heartbeats through the store, a cart survives kill -9 of its node;
+ * - a node stopped (SIGSTOP) while its sessions moved on elsewhere serves the newer state
+ *   when it resumes.
+ * The same cluster across hosts with no node-to-node traffic at all: cluster.pubsub-hosts.test.ts.
+ */
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { after, afterEach, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import type { NodeStatus } from '../lib/index.js';
+import { decodeSnapshot } from '../lib/replication/protocol.js';
+import type { RouteHint } from '../lib/replication/route-hint.js';
+import { killAll, makeCluster, startNodes, type TestCluster } from './helpers/cluster.js';
+import { CookieClient } from './helpers/cookie-client.js';
+import { REDIS_SKIP, RedisServer } from './helpers/redis.js';
+import { portOf, post } from './helpers/session-client.js';
+import { startShopCluster } from './helpers/shop.js';
+import { eventually } from './helpers/wait.js';
+
+const NAMES = ['node-a', 'node-b', 'node-c'];
+
+/** A hint as a cookie-less store would give it: the id and route, no version. */
+const withoutVersion = ({ version: _version, ...hint }: RouteHint): RouteHint => hint;
+
+describe('pubsub discovery: sessions kept coherent through the store', { skip: REDIS_SKIP, timeout: 120_000 }, () => {
+  let redis: RedisServer;
+  let reader: Redis;
+  let cluster: TestCluster | undefined;
+  before(async () => {
+    redis = await RedisServer.start();
+    reader = new Redis(redis.url, { maxRetriesPerRequest: null });
+    reader.on('error', () => {}); // the store is killed on purpose below
+  });
+  afterEach(async () => {
+    await killAll();
+    cluster?.cleanup();
+    cluster = undefined;
+    if (!(await redis.running())) await redis.start();
+  });
+  after(async () => {
+    reader.disconnect();
+    await redis.remove();
+  });
+
+  async function start() {
+    const xml = `<Discovery type="pubsub"/><Store type="redis" url="${redis.url}" mode="write-through"/>`;
+    const c = (cluster = await makeCluster({ nodes: 3, extraXml: xml }));
+    const nodes = await startNodes(c, NAMES, {}, 'session-app');
+    const status = (name: string) => c.admin(name).json<NodeStatus>('GET', '/status');
+    for (const name of NAMES) await eventually(async () => (await status(name)).members.filter((m) => m.state === 'alive').length === 3, { what: `${name} to see 3 members through the store` });
+    const on = (name: string, path: string, body: Record<string, unknown>) => post(portOf(c, name), path, body);
+    return { c, nodes, status, on };
+  }
+
+  test('a change on one node is served by another that held the session, with or without the version; kill -9: its sessions continue from the store; no replication port is opened', async (t) => {
+    const { c, nodes, status, on } = await start();
+    const sessions: { hint: RouteHint; list: number[] }[] = [];
+    for (let i = 0; i < 10; i++) {
+      const reply = await on('node-a', '/append', { value: i });
+      assert.equal(reply.mirrored, true, 'the store took the commit');
+      sessions.push({ hint: reply.hint, list: [i] });
+    }
+    for (const s of sessions) {
+      const read = await on('node-b', '/read', { hint: withoutVersion(s.hint) });
+      assert.equal(read.outcome, 'restored', 'node-b held nothing: loaded from the store');
+      assert.deepEqual(read.list, s.list);
+      const value = s.list[0]! + 100;
+      const changed = await on('node-b', '/append', { value, hint: read.hint });
+      s.hint = changed.hint;
+      s.list.push(value);
+    }
+    await eventually(async () => (await status('node-a')).sessions.sessionInvalidationsReceived >= 10, { what: "node-a to hear node-b's invalidations" });
+    for (const [i, s] of sessions.entries()) {
+      // Half carry the version node-b gave, half none (express-session's cookie): the invalidation alone must do.
+      const hint = i % 2 === 0 ? s.hint : withoutVersion({ ...s.hint, primary: 'node-a' });
+      const read = await on('node-a', '/read', { hint });
+      assert.deepEqual(read.list, s.list, `session ${i} on node-a after node-b changed it (${read.outcome})`);
+      assert.equal(read.outcome, 'restored');
+      s.hint = read.hint;
+    }
+    const a = await status('node-a');
+    t.diagnostic(`node-a: ${a.sessions.staleRereads} stale copies read again, ${a.sessions.sessionInvalidationsReceived} invalidations received`);
+    const metrics = await c.admin('node-a').text('/metrics');
+    assert.match(metrics, new RegExp(`castmirror_session_stale_total\\{node="node-a",result="reread"\\} ${a.sessions.staleRereads}\\b`));
+    assert.equal(a.replication, null, 'no replication links');
+    for (const node of c.nodes) {
+      const refused = await new Promise<boolean>((resolve) => net.connect(node.replicationPort, '127.0.0.1').once('connect', () => resolve(false)).once('error', () => resolve(true)));
+      assert.ok(refused, `${node.name} listens on no replication port`);
+    }
+
+    nodes.get('node-a')!.kill('SIGKILL');
+    await nodes.get('node-a')!.exited;
+    for (const s of sessions) {
+      const read = await on('node-c', '/read', { hint: s.hint });
+      assert.deepEqual(read.list, s.list, 'every acknowledged write, after the kill');
+      assert.equal(read.outcome, 'restored');
+    }
+    await eventually(async () => (await status('node-c')).members.find((m) => m.name === 'node-a')?.state === 'dead', { what: 'node-a declared dead' });
+  });
+
+  test('the store down: every node serves what it holds and says commits are not stored; back, the backlog is written and the members meet again', async (t) => {
+    const { status, on } = await start();
+    const sessions: { hint: RouteHint; list: number[] }[] = [];
+    for (let i = 0; i < 10; i++) sessions.push({ hint: (await on('node-a', '/append', { value: i })).hint, list: [i] });
+    await redis.stop();
+    // No heartbeat crosses a store that is down: the others fall silent, and every copy here may be stale.
+    await eventually(async () => (await status('node-a')).members.filter((m) => !m.self).every((m) => m.state === 'dead'), { what: 'node-a to find the others silent' });
+    for (const s of sessions) {
+      const read = await on('node-a', '/read', { hint: s.hint });
+      assert.deepEqual([read.outcome, read.list], ['served', s.list], 'the copy held here, with no store to ask');
+    }
+    assert.ok((await status('node-a')).sessions.staleServedUnverified >= sessions.length, 'served unverified, and counted');
+    const stored: boolean[] = [];
+    for (let round = 0; round < 5; round++) {
+      for (const s of sessions) {
+        const reply = await on('node-a', '/append', { value: 1000 + round, hint: s.hint });
+        assert.equal(reply.outcome, 'served');
+        stored.push(reply.mirrored === true);
+        s.hint = reply.hint;
+        s.list.push(1000 + round);
+      }
+    }
+    assert.ok(stored.every((yes) => !yes), 'no commit claimed to be stored while the store was down');
+    const down = await status('node-a');
+    t.diagnostic(`while down: ${down.sessions.staleServedUnverified} copies served unverified; ${stored.length} commits served and kept in a backlog of ${down.store?.backlog}`);
+
+    await redis.start();
+    for (const name of NAMES) await eventually(async () => (await status(name)).members.filter((m) => m.state === 'alive').length === 3, { what: `${name} to see 3 members again` });
+    await eventually(async () => (await status('node-a')).store?.backlog === 0, { what: 'the backlog written' });
+    for (const s of sessions) {
+      const stored = await reader.getBuffer(`castmirror:${(await status('node-a')).cluster}:session:${s.hint.sessionId}`);
+      assert.equal(stored && decodeSnapshot(stored).meta.version, s.hint.version, 'the store holds the latest version');
+      const read = await on('node-b', '/read', { hint: s.hint });
+      assert.deepEqual(read.list, s.list, 'another node serves every change made while the store was down');
+    }
+  });
+
+  test('behind the proxy, which hears the heartbeats through the store: kill -9 of a shopper\'s node, and the cart continues from the store', async () => {
+    const shop = await startShopCluster({ extraXml: `  <Discovery type="pubsub"/>\n  <Store type="redis" url="${redis.url}" mode="write-through"/>` }); // returns once the proxy sees every node alive
+    cluster = shop.cluster;
+    const shopper = new CookieClient(shop.proxyUrl);
+    assert.equal((await shopper.post('/cart/items', { sku: 'sku-0001', qty: 2 })).status, 200);
+    const primary = (await shopper.get('/cart')).node!;
+    shop.nodes.get(primary)!.kill('SIGKILL');
+    const cart = await shopper.get<{ items: { sku: string; qty: number }[] }>('/cart');
+    assert.equal(cart.status, 200);
+    assert.notEqual(cart.node, primary);
+    assert.deepEqual(cart.body.items.map((i) => [i.sku, i.qty]), [['sku-0001', 2]]);
+    await shop.proxySees([...shop.nodes.keys()].filter((n) => n !== primary));
+  });
+
+  test('a node stopped (SIGSTOP) while its sessions moved on elsewhere serves the newer state when it resumes', async () => {
+    const { nodes, status, on } = await start();
+    const sessions: { hint: RouteHint; list: number[] }[] = [];
+    for (let i = 0; i < 5; i++) sessions.push({ hint: (await on('node-a', '/append', { value: i })).hint, list: [i] });
+    const a = nodes.get('node-a')!;
+    a.kill('SIGSTOP');
+    try {
+      await eventually(async () => (await status('node-b')).members.find((m) => m.name === 'node-a')?.state === 'dead', { what: 'node-a declared dead while stopped' });
+      for (const s of sessions) {
+        const reply = await on('node-b', '/append', { value: s.list[0]! + 50, hint: s.hint });
+        assert.equal(reply.outcome, 'restored');
+        s.list.push(s.list[0]! + 50);
+      }
+    } finally {
+      a.kill('SIGCONT');
+    }
+    for (const s of sessions) {
+      const read = await on('node-a', '/read', { hint: withoutVersion(s.hint) });
+      assert.deepEqual(read.list, s.list, `node-a after it resumed (${read.outcome})`);
+    }
+  });
+});
