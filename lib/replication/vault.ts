@@ -50,7 +50,7 @@ export interface VaultStats {
  */
 type Pending = { readonly kind: 'set'; readonly snapshot: SessionSnapshot; readonly ttlMs: number; readonly queuedAt: number } | { readonly kind: 'del' | 'expire'; readonly ttlMs: number; readonly queuedAt: number };
 
-/** Commands per batch written to the store (one pipeline). */
+/** Changes sent to the store at a time (auto-pipelined). */
 const FLUSH_BATCH = 1_000;
 
 /** When the session ends, as a TTL from now (0: already over). */
@@ -214,32 +214,30 @@ export class SessionVault {
     return this.flushing;
   }
 
-  /** One pipeline of commands; returns the ones the store did not take. */
+  /**
+   * Sends a batch; returns what the store did not take. One command per change, all issued
+   * in one turn: ioredis's auto-pipelining sends them as one pipeline per server. (An
+   * explicit pipeline cannot span the masters of a Redis Cluster, over which sessions spread.)
+   */
   private async send(batch: readonly (readonly [string, Pending])[]): Promise<(readonly [string, Pending])[]> {
-    const pipeline = this.redis.pipeline();
-    for (const [id, entry] of batch) {
-      const key = this.keyPrefix + id;
-      if (entry.kind === 'set') {
-        const bytes = encodeSnapshot(entry.snapshot);
-        pipeline.set(key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), 'PX', Math.max(1, entry.ttlMs));
-      }
-      else if (entry.kind === 'expire') pipeline.pexpire(key, Math.max(1, entry.ttlMs));
-      else pipeline.del(key);
-    }
-    let results: [Error | null, unknown][] | null;
-    try {
-      results = await pipeline.exec();
-    } catch {
-      results = null;
-    }
-    const failed = batch.filter((_, i) => !results || results[i]?.[0]);
-    for (const [id, entry] of batch.filter((item) => !failed.includes(item))) {
+    const results = await Promise.allSettled(batch.map(([id, entry]) => this.command(this.keyPrefix + id, entry)));
+    const failed: (readonly [string, Pending])[] = [];
+    batch.forEach((item, i) => {
+      const [id, entry] = item;
+      if (results[i]!.status === 'rejected') return void failed.push(item);
       this.stats[entry.kind === 'set' ? 'writes' : entry.kind === 'del' ? 'deletes' : 'touches']++;
       if (entry.kind !== 'expire') this.storedListener(id);
-    }
+    });
     this.stats.failures += failed.length;
     if (failed.length > 0) this.markDown();
     return failed;
+  }
+
+  private async command(key: string, entry: Pending): Promise<unknown> {
+    if (entry.kind === 'expire') return this.redis.pexpire(key, Math.max(1, entry.ttlMs));
+    if (entry.kind !== 'set') return this.redis.del(key);
+    const bytes = encodeSnapshot(entry.snapshot);
+    return this.redis.set(key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), 'PX', Math.max(1, entry.ttlMs));
   }
 
   /** After an error: down unless the connection is in fact still ready (one command timed out). */

@@ -6,7 +6,7 @@
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -29,6 +29,10 @@ export interface RedisPlace {
   readonly host?: string;
   /** Off 127.0.0.1 Redis refuses clients without a password (protected mode), as it should: one is chosen if not given. */
   readonly password?: string;
+  /** More arguments (a cluster member's, a replica's); a `{dir}` in one is the server's own folder. */
+  readonly args?: readonly string[];
+  /** A file written into its folder before it starts, and the arguments taking it (a sentinel's config). */
+  readonly configFile?: { readonly name: string; readonly content: (port: number) => string };
 }
 
 /** Inside a namespace, where this process cannot connect: redis-cli there. */
@@ -37,7 +41,7 @@ const answersPing = (netns: string, host: string, port: number, password: string
 
 export class RedisServer {
   private child: ChildProcess | undefined;
-  private readonly dir = mkdtempSync(path.join(tmpdir(), 'castmirror-redis-'));
+  readonly dir = mkdtempSync(path.join(tmpdir(), 'castmirror-redis-'));
 
   private readonly password: string | undefined;
 
@@ -48,9 +52,9 @@ export class RedisServer {
     this.password = place.password ?? (place.netns ? randomBytes(12).toString('hex') : undefined);
   }
 
-  /** On a free port of 127.0.0.1, or on port 6379 of `host` inside `netns`. */
-  static async start(place: RedisPlace = {}): Promise<RedisServer> {
-    const server = new RedisServer(place.netns ? 6379 : await freeTcpPort(), { ...place, host: place.host ?? '127.0.0.1' });
+  /** On a free port of 127.0.0.1 (or `port`), or on port 6379 of `host` inside `netns`. */
+  static async start(place: RedisPlace & { readonly port?: number } = {}): Promise<RedisServer> {
+    const server = new RedisServer(place.port ?? (place.netns ? 6379 : await freeTcpPort()), { ...place, host: place.host ?? '127.0.0.1' });
     await server.start();
     return server;
   }
@@ -61,7 +65,15 @@ export class RedisServer {
 
   /** Starts it (again, after `stop`, with what it held). */
   async start(): Promise<void> {
-    const args = ['--port', String(this.port), '--bind', this.place.host, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', this.dir, ...(this.password ? ['--requirepass', this.password] : [])];
+    const { configFile } = this.place;
+    if (configFile && !existsSync(path.join(this.dir, configFile.name))) writeFileSync(path.join(this.dir, configFile.name), configFile.content(this.port));
+    const args = [
+      ...(configFile ? [path.join(this.dir, configFile.name)] : []),
+      ...['--port', String(this.port), '--bind', this.place.host, '--dir', this.dir],
+      ...(configFile ? [] : ['--save', '', '--appendonly', 'yes', '--appendfsync', 'always']),
+      ...(this.password ? ['--requirepass', this.password] : []),
+      ...(this.place.args ?? []).map((arg) => arg.replaceAll('{dir}', this.dir)),
+    ];
     const { netns } = this.place;
     this.child = netns ? spawn('ip', ['netns', 'exec', netns, 'redis-server', ...args], { stdio: 'ignore' }) : spawn('redis-server', args, { stdio: 'ignore' });
     const up = netns ? () => answersPing(netns, this.place.host, this.port, this.password) : () => accepts(this.port);
@@ -88,4 +100,35 @@ export class RedisServer {
     await this.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A Redis Cluster of `masters` servers on 127.0.0.1 (no replicas), its slots spread over
+ * them by `redis-cli --cluster create`; `url` is castmirror's `redis+cluster://` form.
+ */
+export async function startRedisCluster(masters = 3): Promise<{ readonly servers: RedisServer[]; readonly url: string; remove(): Promise<void> }> {
+  const args = ['--cluster-enabled', 'yes', '--cluster-config-file', '{dir}/nodes.conf', '--cluster-node-timeout', '2000'];
+  const servers = await Promise.all(Array.from({ length: masters }, () => RedisServer.start({ args })));
+  const addresses = servers.map((s) => `127.0.0.1:${s.port}`);
+  await new Promise<void>((resolve, reject) => execFile('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'], (error) => (error ? reject(error) : resolve())));
+  const ready = (port: number) => new Promise<boolean>((resolve) => execFile('redis-cli', ['-p', String(port), 'cluster', 'info'], (error, stdout) => resolve(!error && /cluster_state:ok/.test(stdout))));
+  for (const server of servers) await eventually(() => ready(server.port), { what: `redis cluster member ${server.port} to be ok`, timeoutMs: 15_000 });
+  return { servers, url: `redis+cluster://${addresses.join(',')}`, remove: async () => void (await Promise.all(servers.map((s) => s.remove()))) };
+}
+
+/**
+ * A master, its replica and one Sentinel watching them (quorum 1, a master silent for 500 ms
+ * is down), on 127.0.0.1; `url` is castmirror's `redis+sentinel://` form for master `mymaster`.
+ */
+export async function startRedisSentinel(): Promise<{ readonly master: RedisServer; readonly replica: RedisServer; readonly sentinel: RedisServer; readonly url: string; remove(): Promise<void> }> {
+  const master = await RedisServer.start();
+  const replica = await RedisServer.start({ args: ['--replicaof', '127.0.0.1', String(master.port)] });
+  const sentinel = await RedisServer.start({
+    args: ['--sentinel'],
+    configFile: {
+      name: 'sentinel.conf',
+      content: () => `sentinel monitor mymaster 127.0.0.1 ${master.port} 1\nsentinel down-after-milliseconds mymaster 500\nsentinel failover-timeout mymaster 5000\n`,
+    },
+  });
+  return { master, replica, sentinel, url: `redis+sentinel://127.0.0.1:${sentinel.port}/mymaster`, remove: async () => void (await Promise.all([sentinel, replica, master].map((s) => s.remove()))) };
 }
