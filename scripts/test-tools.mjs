@@ -1,6 +1,6 @@
 // The system tools some tests need, which no npm package ships: iproute2's `ip netns` and
 // nftables' `nft` for the multi-host tests, openssl to make their TLS certificates,
-// redis-server for the shared store's tests. `npm test` installs them with apt-get when it runs as root
+// redis-server and redis-cli for the shared store's tests. `npm test` installs them with apt-get when it runs as root
 // and they are missing (CI runs as root on Debian); otherwise those tests report themselves
 // as skipped, with the reason, in the summary.
 import { spawnSync } from 'node:child_process';
@@ -10,6 +10,8 @@ const TOOLS = [
   { command: 'nft', probe: ['--version'], debianPackage: 'nftables' },
   { command: 'openssl', probe: ['version'], debianPackage: 'openssl' },
   { command: 'redis-server', probe: ['--version'], debianPackage: 'redis-server' },
+  // Forms the Redis Cluster of the topology tests, and checks a server inside a namespace.
+  { command: 'redis-cli', probe: ['--version'], debianPackage: 'redis-tools' },
 ];
 
 const present = (tool) => !spawnSync(tool.command, tool.probe, { stdio: 'ignore' }).error;

@@ -13,9 +13,9 @@ import path from 'node:path';
 import { freeTcpPort } from './ports.js';
 import { eventually } from './wait.js';
 
-export const hasRedisServer = (): boolean => !spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).error;
+const runs = (command: string): boolean => !spawnSync(command, ['--version'], { stdio: 'ignore' }).error;
 
-export const REDIS_SKIP = hasRedisServer() ? false : 'needs redis-server (npm test installs it with apt-get as root)';
+export const REDIS_SKIP = runs('redis-server') && runs('redis-cli') ? false : 'needs redis-server and redis-cli (npm test installs them with apt-get as root)';
 
 const accepts = (port: number): Promise<boolean> =>
   new Promise((resolve) => {
