@@ -140,9 +140,13 @@ export class SessionManager {
     this.mirror.reconfigure(replication);
   }
 
-  /** Sessions held, as primary and as backup (the heartbeat's load figure). */
+  /**
+   * Sessions served here as primary: the heartbeat's load figure, what requests come for.
+   * (Backup copies cost memory, not requests: counted in, a node on its own machine, which
+   * holds the copies of every session of the others, would look busiest and get no new ones.)
+   */
   get count(): number {
-    return this.store.primaries.size + this.store.copies.size;
+    return this.store.primaries.size;
   }
 
   /** The sessions this node serves as primary (expired ones included until the next sweep). */

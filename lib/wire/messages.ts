@@ -43,7 +43,7 @@ export interface MemberLoad {
   readonly elu: number;
   /** Entries held in this node's object caches. */
   readonly items: number;
-  /** Sessions held, as primary and as backup. */
+  /** Sessions served as primary: the request load new sessions and backups are placed by. */
   readonly sessions: number;
 }
 
