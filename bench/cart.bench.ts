@@ -6,8 +6,9 @@
  *   castmirror standalone                                   (<Cluster>0</Cluster>)
  *   castmirror sync, 2 nodes / castmirror async, 2 nodes
  *   with a shared store (a local redis-server, when installed): castmirror sync, 2 nodes, with no
- *   store, a write-behind and a write-through one, beside express-session + connect-redis on the
- *   same redis-server
+ *   store, a write-behind and a write-through one, castmirror with pubsub discovery (no backup
+ *   node: the store is the other copy), beside express-session + connect-redis on the same
+ *   redis-server
  * For each: requests/s, p50 and p99 as wrk reports them, and the CPU of every node process per
  * 1,000 requests (from /proc). Needs wrk (Debian: apt-get install wrk); without it, says so.
  *
@@ -149,8 +150,9 @@ async function processesConfig(scratch: string, file: string, processes: number,
 }
 
 /**
- * castmirror sync with no store, a write-behind and a write-through one, and express-session +
- * connect-redis, all on one local redis-server started here; undefined rows say why they are missing.
+ * castmirror sync with no store, a write-behind and a write-through one, castmirror with pubsub
+ * discovery (the store as the only other copy), and express-session + connect-redis, all on one
+ * local redis-server started here; undefined rows say why they are missing.
  */
 async function storeSection(cluster: BenchCluster, standalone: (name: string) => string, portOf: (node: string) => number, scratch: string) {
   const redis = await startRedisServer();
@@ -163,11 +165,14 @@ async function storeSection(cluster: BenchCluster, standalone: (name: string) =>
     const none = await measure({ name: 'castmirror sync, 2 nodes, no store', config: cluster.write('store-none.xml', '<Replication mode="sync"/>'), ...pair }, portOf, scratch);
     const behind = await measure({ name: 'castmirror sync, 2 nodes, write-behind store', config: cluster.write('store-behind.xml', withStore('write-behind')), ...pair }, portOf, scratch);
     const through = await measure({ name: 'castmirror sync, 2 nodes, write-through store', config: cluster.write('store-through.xml', withStore('write-through')), ...pair }, portOf, scratch);
+    // Everything through the store: no backup node, heartbeats and invalidations on its pub/sub.
+    const pubsubXml = `<Discovery type="pubsub"/><Store type="redis" url="redis://127.0.0.1:${redis.port}" mode="write-through"/>`;
+    const pubsub = await measure({ name: 'castmirror, 2 nodes, pubsub discovery (no backup node), write-through store', config: cluster.write('store-pubsub.xml', pubsubXml), ...pair }, portOf, scratch);
     const connectRedis = await measure({ name: 'express-session + connect-redis, the same redis-server', kind: 'express-redis', config: standalone('connect-redis.xml'), nodes: ['node-1'], targets: ['node-1'], redisPort: redis.port }, portOf, scratch);
     return {
       baseline: connectRedis.name,
       flushMs: process.env.BENCH_STORE_FLUSH_MS ? Number(process.env.BENCH_STORE_FLUSH_MS) : 'default (100)',
-      tasks: [none, behind, through, connectRedis].map((r) => ({ ...r, ratioToConnectRedis: round(r.requestsPerSecond / connectRedis.requestsPerSecond, 3) })),
+      tasks: [none, behind, through, pubsub, connectRedis].map((r) => ({ ...r, ratioToConnectRedis: round(r.requestsPerSecond / connectRedis.requestsPerSecond, 3) })),
       writeBehindCostOfRequestsPerSecond: round(1 - behind.requestsPerSecond / none.requestsPerSecond, 3),
       targets: { writeBehindCostAtMost10Percent: behind.requestsPerSecond >= 0.9 * none.requestsPerSecond, writeThroughAtLeast1point2xConnectRedis: through.requestsPerSecond >= 1.2 * connectRedis.requestsPerSecond },
     };
