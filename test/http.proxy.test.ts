@@ -20,7 +20,7 @@ import { StickyProxy } from '../lib/proxy/proxy.js';
 import { newSessionId } from '../lib/session/id.js';
 import { killAll, makeCluster, type TestCluster } from './helpers/cluster.js';
 import { CookieClient } from './helpers/cookie-client.js';
-import { startShopCluster } from './helpers/shop.js';
+import { cartSurvivesKillOfItsNode, startShopCluster } from './helpers/shop.js';
 
 interface Echo {
   node: string;
@@ -308,16 +308,7 @@ describe('static discovery behind the proxy (unicast datagrams on one host)', { 
   test('the proxy hears the nodes\' heartbeats at its own address; kill -9 of a shopper\'s node: the cart continues on its backup', async () => {
     const shop = await startShopCluster({ extraXml: '  <Discovery type="static"/>' }); // returns once the proxy sees every node alive
     try {
-      const shopper = new CookieClient(shop.proxyUrl);
-      assert.equal((await shopper.post('/cart/items', { sku: 'sku-0001', qty: 2 })).status, 200);
-      const primary = (await shopper.get('/cart')).node!;
-      assert.ok(shop.nodes.has(primary), `the answer names its node: ${primary}`);
-      shop.nodes.get(primary)!.kill('SIGKILL');
-      const cart = await shopper.get<{ items: { sku: string; qty: number }[] }>('/cart');
-      assert.equal(cart.status, 200);
-      assert.notEqual(cart.node, primary);
-      assert.deepEqual(cart.body.items.map((i) => [i.sku, i.qty]), [['sku-0001', 2]]);
-      await shop.proxySees([...shop.nodes.keys()].filter((n) => n !== primary));
+      await cartSurvivesKillOfItsNode(shop);
     } finally {
       await killAll();
       shop.cluster.cleanup();

@@ -14,16 +14,14 @@
  */
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { after, afterEach, before, describe, test } from 'node:test';
-import { Redis } from 'ioredis';
+import { describe, test } from 'node:test';
 import type { NodeStatus } from '../lib/index.js';
 import { decodeSnapshot } from '../lib/replication/protocol.js';
 import type { RouteHint } from '../lib/replication/route-hint.js';
-import { killAll, makeCluster, startNodes, type TestCluster } from './helpers/cluster.js';
-import { CookieClient } from './helpers/cookie-client.js';
-import { REDIS_SKIP, RedisServer } from './helpers/redis.js';
+import { makeCluster, startNodes } from './helpers/cluster.js';
+import { REDIS_SKIP, redisForClusterTests } from './helpers/redis.js';
 import { portOf, post } from './helpers/session-client.js';
-import { startShopCluster } from './helpers/shop.js';
+import { cartSurvivesKillOfItsNode, startShopCluster } from './helpers/shop.js';
 import { eventually } from './helpers/wait.js';
 
 const NAMES = ['node-a', 'node-b', 'node-c'];
@@ -32,28 +30,11 @@ const NAMES = ['node-a', 'node-b', 'node-c'];
 const withoutVersion = ({ version: _version, ...hint }: RouteHint): RouteHint => hint;
 
 describe('pubsub discovery: sessions kept coherent through the store', { skip: REDIS_SKIP, timeout: 120_000 }, () => {
-  let redis: RedisServer;
-  let reader: Redis;
-  let cluster: TestCluster | undefined;
-  before(async () => {
-    redis = await RedisServer.start();
-    reader = new Redis(redis.url, { maxRetriesPerRequest: null });
-    reader.on('error', () => {}); // the store is killed on purpose below
-  });
-  afterEach(async () => {
-    await killAll();
-    cluster?.cleanup();
-    cluster = undefined;
-    if (!(await redis.running())) await redis.start();
-  });
-  after(async () => {
-    reader.disconnect();
-    await redis.remove();
-  });
+  const store = redisForClusterTests();
 
   async function start() {
-    const xml = `<Discovery type="pubsub"/><Store type="redis" url="${redis.url}" mode="write-through"/>`;
-    const c = (cluster = await makeCluster({ nodes: 3, extraXml: xml }));
+    const xml = `<Discovery type="pubsub"/><Store type="redis" url="${store.redis.url}" mode="write-through"/>`;
+    const c = store.track(await makeCluster({ nodes: 3, extraXml: xml }));
     const nodes = await startNodes(c, NAMES, {}, 'session-app');
     const status = (name: string) => c.admin(name).json<NodeStatus>('GET', '/status');
     for (const name of NAMES) await eventually(async () => (await status(name)).members.filter((m) => m.state === 'alive').length === 3, { what: `${name} to see 3 members through the store` });
@@ -111,7 +92,7 @@ describe('pubsub discovery: sessions kept coherent through the store', { skip: R
     const { status, on } = await start();
     const sessions: { hint: RouteHint; list: number[] }[] = [];
     for (let i = 0; i < 10; i++) sessions.push({ hint: (await on('node-a', '/append', { value: i })).hint, list: [i] });
-    await redis.stop();
+    await store.redis.stop();
     // No heartbeat crosses a store that is down: the others fall silent, and every copy here may be stale.
     await eventually(async () => (await status('node-a')).members.filter((m) => !m.self).every((m) => m.state === 'dead'), { what: 'node-a to find the others silent' });
     for (const s of sessions) {
@@ -133,11 +114,11 @@ describe('pubsub discovery: sessions kept coherent through the store', { skip: R
     const down = await status('node-a');
     t.diagnostic(`while down: ${down.sessions.staleServedUnverified} copies served unverified; ${stored.length} commits served and kept in a backlog of ${down.store?.backlog}`);
 
-    await redis.start();
+    await store.redis.start();
     for (const name of NAMES) await eventually(async () => (await status(name)).members.filter((m) => m.state === 'alive').length === 3, { what: `${name} to see 3 members again` });
     await eventually(async () => (await status('node-a')).store?.backlog === 0, { what: 'the backlog written' });
     for (const s of sessions) {
-      const stored = await reader.getBuffer(`castmirror:${(await status('node-a')).cluster}:session:${s.hint.sessionId}`);
+      const stored = await store.reader.getBuffer(`castmirror:${(await status('node-a')).cluster}:session:${s.hint.sessionId}`);
       assert.equal(stored && decodeSnapshot(stored).meta.version, s.hint.version, 'the store holds the latest version');
       const read = await on('node-b', '/read', { hint: s.hint });
       assert.deepEqual(read.list, s.list, 'another node serves every change made while the store was down');
@@ -145,17 +126,9 @@ describe('pubsub discovery: sessions kept coherent through the store', { skip: R
   });
 
   test('behind the proxy, which hears the heartbeats through the store: kill -9 of a shopper\'s node, and the cart continues from the store', async () => {
-    const shop = await startShopCluster({ extraXml: `  <Discovery type="pubsub"/>\n  <Store type="redis" url="${redis.url}" mode="write-through"/>` }); // returns once the proxy sees every node alive
-    cluster = shop.cluster;
-    const shopper = new CookieClient(shop.proxyUrl);
-    assert.equal((await shopper.post('/cart/items', { sku: 'sku-0001', qty: 2 })).status, 200);
-    const primary = (await shopper.get('/cart')).node!;
-    shop.nodes.get(primary)!.kill('SIGKILL');
-    const cart = await shopper.get<{ items: { sku: string; qty: number }[] }>('/cart');
-    assert.equal(cart.status, 200);
-    assert.notEqual(cart.node, primary);
-    assert.deepEqual(cart.body.items.map((i) => [i.sku, i.qty]), [['sku-0001', 2]]);
-    await shop.proxySees([...shop.nodes.keys()].filter((n) => n !== primary));
+    const shop = await startShopCluster({ extraXml: `  <Discovery type="pubsub"/>\n  <Store type="redis" url="${store.redis.url}" mode="write-through"/>` }); // returns once the proxy sees every node alive
+    store.track(shop.cluster);
+    await cartSurvivesKillOfItsNode(shop);
   });
 
   test('a node stopped (SIGSTOP) while its sessions moved on elsewhere serves the newer state when it resumes', async () => {

@@ -12,40 +12,23 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
-import { after, afterEach, before, describe, test } from 'node:test';
-import { Redis } from 'ioredis';
+import { describe, test } from 'node:test';
 import type { NodeStatus } from '../lib/index.js';
 import { decodeSnapshot } from '../lib/replication/protocol.js';
 import type { RouteHint } from '../lib/replication/route-hint.js';
-import { killAll, makeCluster, startNodes, type TestCluster } from './helpers/cluster.js';
-import { REDIS_SKIP, RedisServer } from './helpers/redis.js';
+import { makeCluster, startNodes, type TestCluster } from './helpers/cluster.js';
+import { REDIS_SKIP, redisForClusterTests } from './helpers/redis.js';
 import { portOf, post, route } from './helpers/session-client.js';
 import { eventually, sleep } from './helpers/wait.js';
 
 const NAMES = ['node-a', 'node-b', 'node-c'];
 
 describe('sessions with a shared store (write-through)', { skip: REDIS_SKIP, timeout: 120_000 }, () => {
-  let redis: RedisServer;
-  let reader: Redis;
-  let cluster: TestCluster | undefined;
-  before(async () => {
-    redis = await RedisServer.start();
-    reader = new Redis(redis.url, { maxRetriesPerRequest: null });
-    reader.on('error', () => {}); // the store is killed on purpose below
-  });
-  afterEach(async () => {
-    await killAll();
-    cluster?.cleanup();
-    cluster = undefined;
-  });
-  after(async () => {
-    reader.disconnect();
-    await redis.remove();
-  });
+  const store = redisForClusterTests();
 
   async function start(): Promise<{ cluster: TestCluster; status: (name: string) => Promise<NodeStatus>; nodes: Awaited<ReturnType<typeof startNodes>> }> {
-    const store = `<Store type="redis" url="${redis.url}" mode="write-through"/>`;
-    const c = (cluster = await makeCluster({ nodes: 3, extraXml: `<Replication mode="sync"/>${store}<Applications><Application name="shop" enabled="1"/></Applications>` }));
+    const storeXml = `<Store type="redis" url="${store.redis.url}" mode="write-through"/>`;
+    const c = store.track(await makeCluster({ nodes: 3, extraXml: `<Replication mode="sync"/>${storeXml}<Applications><Application name="shop" enabled="1"/></Applications>` }));
     const nodes = await startNodes(c, NAMES, {}, 'session-app');
     const status = (name: string) => c.admin(name).json<NodeStatus>('GET', '/status');
     for (const name of NAMES) await eventually(async () => (await status(name)).members.filter((m) => m.state === 'alive').length === 3 && (await status(name)).store?.state === 'up', { what: `${name} to see 3 members and the store` });
@@ -134,11 +117,11 @@ describe('sessions with a shared store (write-through)', { skip: REDIS_SKIP, tim
       }
     });
     await sleep(1_000);
-    await redis.stop();
+    await store.redis.stop();
     await eventually(async () => (await Promise.all(NAMES.map(status))).every((s) => s.store?.state === 'down'), { what: 'every node to see the store down' });
     await sleep(10_000);
     const backlogs = (await Promise.all(NAMES.map(status))).map((s) => s.store!.backlog);
-    await redis.start();
+    await store.redis.start();
     await sleep(2_000);
     writing = false;
     await Promise.all(loops);
@@ -147,7 +130,7 @@ describe('sessions with a shared store (write-through)', { skip: REDIS_SKIP, tim
     assert.deepEqual(writers.map((w) => w.failures), [0, 0, 0], 'no request failed');
     await eventually(async () => (await Promise.all(NAMES.map(status))).every((s) => s.store?.backlog === 0), { what: 'every backlog written', timeoutMs: 15_000 });
     for (const w of writers) {
-      const bytes = await reader.getBuffer(`castmirror:${(await status('node-a')).cluster}:session:${w.hint.sessionId}`);
+      const bytes = await store.reader.getBuffer(`castmirror:${(await status('node-a')).cluster}:session:${w.hint.sessionId}`);
       assert.equal(bytes ? decodeSnapshot(bytes).meta.version : undefined, w.version, `the store holds session ${w.index}'s latest version`);
     }
   });

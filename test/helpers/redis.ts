@@ -10,6 +10,9 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { after, afterEach, before } from 'node:test';
+import { Redis } from 'ioredis';
+import { killAll, type TestCluster } from './cluster.js';
 import { freeTcpPort } from './ports.js';
 import { eventually } from './wait.js';
 
@@ -131,4 +134,39 @@ export async function startRedisSentinel(): Promise<{ readonly master: RedisServ
     },
   });
   return { master, replica, sentinel, url: `redis+sentinel://127.0.0.1:${sentinel.port}/mymaster`, remove: async () => void (await Promise.all([sentinel, replica, master].map((s) => s.remove()))) };
+}
+
+/**
+ * For one describe block of cluster tests with a store: a redis-server started before them,
+ * a client reading it directly, and after each test every node killed, the test's cluster
+ * (`track`ed) removed and the server running again if the test stopped it.
+ */
+export function redisForClusterTests(): { readonly redis: RedisServer; readonly reader: Redis; track<C extends TestCluster>(cluster: C): C } {
+  let redis: RedisServer | undefined;
+  let reader: Redis | undefined;
+  let cluster: TestCluster | undefined;
+  before(async () => {
+    redis = await RedisServer.start();
+    reader = new Redis(redis.url, { maxRetriesPerRequest: null });
+    reader.on('error', () => {}); // the store is killed on purpose in some tests
+  });
+  afterEach(async () => {
+    await killAll();
+    cluster?.cleanup();
+    cluster = undefined;
+    if (redis && !(await redis.running())) await redis.start();
+  });
+  after(async () => {
+    reader?.disconnect();
+    await redis?.remove();
+  });
+  return {
+    get redis() {
+      return redis!;
+    },
+    get reader() {
+      return reader!;
+    },
+    track: (c) => (cluster = c),
+  };
 }

@@ -2,7 +2,9 @@
  * The demo shop as tests run it: three `castmirror demo` nodes and a `castmirror proxy`,
  * each a child process, on fresh ports and a fresh multicast group.
  */
+import assert from 'node:assert/strict';
 import { makeCluster, NodeProcess, type ClusterOptions, type TestCluster } from './cluster.js';
+import { CookieClient } from './cookie-client.js';
 import { eventually } from './wait.js';
 
 export interface ShopCluster {
@@ -61,4 +63,18 @@ export async function startShopCluster(options: ShopOptions = {}): Promise<ShopC
   });
   await shop.proxySees(names);
   return shop;
+}
+
+/** A shopper's cart through the proxy; kill -9 of the node serving it: the next request, still through the proxy, finds it on another node. */
+export async function cartSurvivesKillOfItsNode(shop: ShopCluster): Promise<void> {
+  const shopper = new CookieClient(shop.proxyUrl);
+  assert.equal((await shopper.post('/cart/items', { sku: 'sku-0001', qty: 2 })).status, 200);
+  const primary = (await shopper.get('/cart')).node!;
+  assert.ok(shop.nodes.has(primary), `the answer names its node: ${primary}`);
+  shop.nodes.get(primary)!.kill('SIGKILL');
+  const cart = await shopper.get<{ items: { sku: string; qty: number }[] }>('/cart');
+  assert.equal(cart.status, 200);
+  assert.notEqual(cart.node, primary);
+  assert.deepEqual(cart.body.items.map((i) => [i.sku, i.qty]), [['sku-0001', 2]]);
+  await shop.proxySees([...shop.nodes.keys()].filter((n) => n !== primary));
 }
