@@ -3,8 +3,9 @@
  * store's pub/sub, sessions on the node serving them and in the store, no backup node. Real
  * processes on 127.0.0.1 and a real redis-server:
  * - a change made on one node is what another node that held the session serves next, with
- *   or without the version in the client's hint (the invalidation); kill -9 of a node: its
- *   sessions continue from the store; no node opens a replication port;
+ *   or without the version in the client's hint (the invalidation); garbage published on the
+ *   channel is counted and dropped; kill -9 of a node: its sessions continue from the store;
+ *   no node opens a replication port;
  * - the store down: every node keeps serving what it holds, commits say they are not
  *   stored; back, the backlog is written and the members find each other again;
  * - behind the proxy, which hears heartbeats through the store, a cart survives kill -9 of its node;
@@ -77,6 +78,12 @@ describe('pubsub discovery: sessions kept coherent through the store', { skip: R
       const refused = await new Promise<boolean>((resolve) => net.connect(node.replicationPort, '127.0.0.1').once('connect', () => resolve(false)).once('error', () => resolve(true)));
       assert.ok(refused, `${node.name} listens on no replication port`);
     }
+
+    // Anyone who can reach the store can publish on the channel: what is not a frame of this cluster is counted and dropped.
+    const channel = `castmirror:${a.cluster}:datagrams`;
+    for (const garbage of ['not a frame', Buffer.alloc(2000, 0xff), Buffer.from('CMF\u0001garbage')]) await store.reader.publish(channel, garbage);
+    await eventually(async () => Object.values((await status('node-c')).dropped ?? {}).reduce((sum, n) => sum + n, 0) >= 3, { what: 'node-c to count the garbage' });
+    assert.equal((await status('node-c')).members.filter((m) => m.state === 'alive').length, 3, 'and keeps going');
 
     nodes.get('node-a')!.kill('SIGKILL');
     await nodes.get('node-a')!.exited;

@@ -152,9 +152,9 @@ export function collectMetrics(sources: MetricSources): MetricFamily[] {
   }
   if (transport) {
     const t = transport.stats;
-    counter('castmirror_datagrams_sent_total', 'Multicast datagrams sent.', [{ value: t.datagramsSent }]);
-    counter('castmirror_datagrams_received_total', 'Multicast datagrams received.', [{ value: t.datagramsReceived }]);
-    // Per channel: the multicast group and the replication links (TCP).
+    counter('castmirror_datagrams_sent_total', 'Datagrams sent (to the multicast group, to each member, or through the store, as <Discovery> says).', [{ value: t.datagramsSent }]);
+    counter('castmirror_datagrams_received_total', 'Datagrams received, whatever carried them.', [{ value: t.datagramsReceived }]);
+    // Per channel: the datagrams (labelled `multicast`, whatever carries them, so that dashboards keep working) and the replication links (TCP).
     const links = status.replication;
     counter('castmirror_bytes_sent_total', 'Bytes sent, by channel.', [
       { labels: { channel: 'multicast' }, value: t.bytesSent },
@@ -168,7 +168,7 @@ export function collectMetrics(sources: MetricSources): MetricFamily[] {
       { labels: { reason: 'queue-full' }, value: t.droppedQueueFull },
       { labels: { reason: 'injected' }, value: t.droppedInjected },
     ]);
-    counter('castmirror_send_errors_total', 'Multicast sends that failed.', [{ value: t.sendErrors }]);
+    counter('castmirror_send_errors_total', 'Datagram sends that failed.', [{ value: t.sendErrors }]);
     gauge('castmirror_receive_queue_depth', 'Datagrams waiting to be handled.', [{ value: transport.queueDepth }]);
   }
   const store = status.store;
