@@ -122,8 +122,9 @@ describe('pubsub discovery: sessions kept coherent through the store', { skip: R
     t.diagnostic(`while down: ${down.sessions.staleServedUnverified} copies served unverified; ${stored.length} commits served and kept in a backlog of ${down.store?.backlog}`);
 
     await store.redis.start();
-    for (const name of NAMES) await eventually(async () => (await status(name)).members.filter((m) => m.state === 'alive').length === 3, { what: `${name} to see 3 members again` });
-    await eventually(async () => (await status('node-a')).store?.backlog === 0, { what: 'the backlog written' });
+    // The clients reconnect by themselves, at most a second apart.
+    for (const name of NAMES) await eventually(async () => (await status(name)).members.filter((m) => m.state === 'alive').length === 3, { what: `${name} to see 3 members again`, timeoutMs: 15_000 });
+    await eventually(async () => (await status('node-a')).store?.backlog === 0, { what: 'the backlog written', timeoutMs: 15_000 });
     for (const s of sessions) {
       const stored = await store.reader.getBuffer(`castmirror:${(await status('node-a')).cluster}:session:${s.hint.sessionId}`);
       assert.equal(stored && decodeSnapshot(stored).meta.version, s.hint.version, 'the store holds the latest version');
