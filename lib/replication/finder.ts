@@ -74,10 +74,7 @@ export class SessionFinder {
     const now = Date.now();
     const local = store.primaries.get(id);
     if (local && this.options.coherence?.isStale(id)) return this.reread(local, seen, now);
-    if (local && !local.isExpired(now) && local.version >= seen) {
-      this.counts.served++;
-      return { session: local, outcome: 'served' };
-    }
+    if (local && !local.isExpired(now) && local.version >= seen) return this.served(local);
     if (local) {
       // Expired here, or older than what the client has seen: this copy must not be served.
       backups.drop(local);
@@ -185,18 +182,14 @@ export class SessionFinder {
       coherence!.servedUnverified();
       if (local.isExpired(now)) return this.expire(local, true);
       if (local.version < seen) this.options.logger.warn({ session: local.id, seen, have: local.version }, 'the store is down: serving an older copy than the client saw');
-      this.counts.served++;
-      return { session: local, outcome: 'served' };
+      return this.served(local);
     }
     coherence!.reread(local.id);
     const stored = snapshot && sessionFromSnapshot(snapshot, this.options.references);
     // Gone from the store: another node ended it, or it expired there.
     if (!stored || stored.isExpired(now)) return this.expire(local, true);
     // Still the state this node wrote last: nobody else changed it.
-    if (stored.version === local.version && stored.meta.primary === self && local.version >= seen) {
-      this.counts.served++;
-      return { session: local, outcome: 'served' };
-    }
+    if (stored.version === local.version && stored.meta.primary === self && local.version >= seen) return this.served(local);
     backups.drop(local);
     return this.promote(stored, 'restored', undefined);
   }
@@ -231,6 +224,12 @@ export class SessionFinder {
     const reply = await this.options.peers?.tryRequest(node, { t: 'fetch', session: id });
     if (reply?.t !== 'fetched' || !reply.snapshot || reply.snapshot.meta.id !== id) return undefined;
     return { session: sessionFromSnapshot(reply.snapshot, this.options.references), ...(reply.role === 'backup' ? { backupAt: node } : {}) };
+  }
+
+  /** The primary copy held here, served as it is. */
+  private served(local: SessionObject): Found {
+    this.counts.served++;
+    return { session: local, outcome: 'served' };
   }
 
   /** `primary`: the session was served here, and stops being. */

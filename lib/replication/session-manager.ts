@@ -34,7 +34,7 @@ import type { ReplicationMessage } from './protocol.js';
 import { sameRoute, type Outcome, type RouteHint } from './route-hint.js';
 import { SessionQueue } from './session-queue.js';
 import { SessionStore } from './session-store.js';
-import { StoreCoherence } from './store-coherence.js';
+import { coherenceCounts, StoreCoherence } from './store-coherence.js';
 import { tally, type MirrorLatency, type SessionStats, type Tally } from './stats.js';
 import type { SessionVault } from './vault.js';
 
@@ -383,12 +383,7 @@ export class SessionManager {
     return {
       ...mirror,
       ...finder,
-      sessionInvalidationsSent: 0,
-      sessionInvalidationsReceived: 0,
-      staleMarkAll: 0,
-      staleRereads: 0,
-      staleServedUnverified: 0,
-      ...this.coherence?.stats,
+      ...(this.coherence?.stats ?? coherenceCounts()),
       created: manager.created,
       discarded: manager.discarded,
       orphansPromoted: this.recovery?.stats.orphansPromoted ?? 0,

@@ -41,8 +41,13 @@ export interface StoreCoherenceOptions {
 
 type CoherenceCounts = Tally<'sessionInvalidationsSent' | 'sessionInvalidationsReceived' | 'staleMarkAll' | 'staleRereads' | 'staleServedUnverified'>;
 
+/** This role's counters, all zero: what a node without pubsub discovery reports. */
+export function coherenceCounts(): CoherenceCounts {
+  return tally('sessionInvalidationsSent', 'sessionInvalidationsReceived', 'staleMarkAll', 'staleRereads', 'staleServedUnverified');
+}
+
 export class StoreCoherence {
-  private readonly counts: CoherenceCounts = tally('sessionInvalidationsSent', 'sessionInvalidationsReceived', 'staleMarkAll', 'staleRereads', 'staleServedUnverified');
+  private readonly counts = coherenceCounts();
   /** Ids of sessions held here that another node may have changed since. */
   private stale = new Set<string>();
   private readonly unsubscribe: () => void;

@@ -200,7 +200,9 @@ export class SessionVault {
     this.flushing = (async () => {
       try {
         while (this.stats.state === 'up' && this.pending.size > 0) {
-          const batch = [...this.pending.entries()].slice(0, FLUSH_BATCH);
+          // The oldest FLUSH_BATCH, without copying a backlog of up to `backlogLimit` each round.
+          const batch: [string, Pending][] = [];
+          for (const item of this.pending) if (batch.push(item) >= FLUSH_BATCH) break;
           const failed = new Set((await this.send(batch)).map(([id]) => id));
           for (const [id, entry] of batch) if (!failed.has(id) && this.pending.get(id) === entry) this.pending.delete(id);
           this.stats.backlog = this.pending.size;
